@@ -1,0 +1,43 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Generic numerical code lives in `NCA` and is called with concrete Float/Double types from the
+// tool, tests and benchmarks; cross-module optimisation lets those callers specialise it.
+let optimise: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
+]
+
+let package = Package(
+    name: "NCA",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "NCA", targets: ["NCA"]),
+        .executable(name: "nca", targets: ["NCATool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .target(
+            name: "NCA",
+            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: optimise
+        ),
+        .executableTarget(
+            name: "NCATool",
+            dependencies: ["NCA", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimise
+        ),
+        .testTarget(
+            name: "NCATests",
+            dependencies: ["NCA", "NCATool"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

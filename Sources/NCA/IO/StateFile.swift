@@ -1,0 +1,62 @@
+/// Reading lattice states (R × S × S × C, or S × S × C for R = 1) from `.npy` files, with the
+/// checks a user needs to hear about.
+public enum StateFile {
+    /// Smallest lattice side accepted: the 3×3 stencil needs at least 3 cells per axis.
+    public static let minimumSize = 3
+
+    /// Reads a state for a model with `channels` channels of which `observable` are observable.
+    /// A file with only the observable channels gets zero hidden channels appended.
+    public static func readState<T: BLASScalar>(_ path: String, channels: Int, observable: Int, as: T.Type = T.self) throws
+        -> Tensor<T>
+    {
+        let array = try NPY.read(path)
+        let shape = try latticeShape(array, path: path, role: "state")
+        let (r, s, c) = (shape[0], shape[1], shape[3])
+        guard c == channels || c == observable else {
+            throw NPYError(
+                path: path,
+                problem: "state has \(c) channels; the model needs \(channels) (or only its \(observable) observable ones, hidden channels then start at 0)")
+        }
+        if c == channels { return Tensor(shape: shape, scalars: array.values.map { T($0) }) }
+        var state = Tensor<T>(zeros: [r, s, s, channels])
+        for cell in 0..<(r * s * s) {
+            for ch in 0..<c { state.scalars[cell * channels + ch] = T(array.values[cell * c + ch]) }
+        }
+        return state
+    }
+
+    /// Reads a target holding the observable channels (or all channels) of `batch` lattices of
+    /// side `size`.
+    public static func readTarget<T: BLASScalar>(
+        _ path: String, batch: Int, size: Int, channels: Int, observable: Int, as: T.Type = T.self
+    ) throws -> Tensor<T> {
+        let array = try NPY.read(path)
+        let shape = try latticeShape(array, path: path, role: "target")
+        guard shape[0] == batch, shape[1] == size else {
+            throw NPYError(path: path, problem: "target is \(shape[0]) × \(shape[1]) × \(shape[2]) lattices but the state is \(batch) × \(size) × \(size); use matching shapes")
+        }
+        guard shape[3] == observable || shape[3] == channels else {
+            throw NPYError(path: path, problem: "target has \(shape[3]) channels; expected the \(observable) observable channels (or all \(channels))")
+        }
+        return Tensor(shape: shape, scalars: array.values.map { T($0) })
+    }
+
+    /// Validates rank, squareness, size and finiteness; returns [R, S, S, C].
+    static func latticeShape(_ array: ArrayFile, path: String, role: String) throws(NPYError) -> [Int] {
+        var shape = array.shape
+        if shape.count == 3 { shape.insert(1, at: 0) }
+        guard shape.count == 4 else {
+            throw NPYError(path: path, problem: "\(role) has shape \(array.shape); expected R × S × S × C (or S × S × C)")
+        }
+        guard shape[1] == shape[2] else {
+            throw NPYError(path: path, problem: "\(role) lattice is \(shape[1]) × \(shape[2]); lattices must be square")
+        }
+        guard shape[1] >= minimumSize, shape[0] >= 1, shape[3] >= 1 else {
+            throw NPYError(path: path, problem: "\(role) has shape \(array.shape); need at least 1 batch entry, a \(minimumSize) × \(minimumSize) lattice and 1 channel")
+        }
+        if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
+            throw NPYError(path: path, problem: "\(role) contains \(array.values[bad]) at flat index \(bad); clean the data (e.g. numpy.nan_to_num)")
+        }
+        return shape
+    }
+}

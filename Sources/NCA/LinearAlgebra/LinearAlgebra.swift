@@ -1,0 +1,146 @@
+import CBLAS
+
+/// Whether a matrix operand is used as stored or transposed.
+public enum Transpose: Sendable {
+    case none
+    case transposed
+
+    var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
+}
+
+/// A LAPACK routine reported failure through its `info` value. Checked in every build
+/// configuration (never an `assert`).
+public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
+    /// `info < 0`: argument number `argument` was illegal (a bug in the caller).
+    case illegalArgument(routine: String, argument: Int)
+    /// `info > 0`: the algorithm did not converge.
+    case didNotConverge(routine: String, info: Int)
+    /// The input contains NaN or infinity, for which the routine's result is undefined.
+    case nonFiniteInput(routine: String)
+
+    public var description: String {
+        switch self {
+        case .illegalArgument(let routine, let argument):
+            return "\(routine): argument \(argument) is illegal"
+        case .didNotConverge(let routine, let info):
+            return "\(routine) did not converge (info = \(info)); the matrix may be badly scaled"
+        case .nonFiniteInput(let routine):
+            return "\(routine): the matrix contains NaN or infinity; check the model weights"
+        }
+    }
+}
+
+/// The one place in the toolkit that calls BLAS and LAPACK.
+public enum LinearAlgebra {
+    /// Row-major general matrix product `C ← α·op(A)·op(B) + β·C`, with `op(A)` m × k,
+    /// `op(B)` k × n and `C` m × n. Leading dimensions are the row strides as stored.
+    public static func gemm<T: BLASScalar>(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+        alpha: T = 1, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+        beta: T = 0, c: UnsafeMutablePointer<T>, ldc: Int
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
+        precondition(lda >= max(1, transA == .none ? k : m), "gemm: lda=\(lda) too small")
+        precondition(ldb >= max(1, transB == .none ? n : k), "gemm: ldb=\(ldb) too small")
+        precondition(ldc >= max(1, n), "gemm: ldc=\(ldc) too small for n=\(n)")
+        precondition(max(m, n, k, lda, ldb, ldc) <= Int(Int32.max), "gemm: size exceeds 32-bit BLAS")
+        if m == 0 || n == 0 { return }
+        T.cblasGemm(
+            transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b,
+            Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Row-major matrix–vector product `y ← α·op(A)·x + β·y`, A stored m × n.
+    public static func gemv<T: BLASScalar>(
+        _ trans: Transpose, m: Int, n: Int, alpha: T = 1, a: UnsafePointer<T>, lda: Int,
+        x: UnsafePointer<T>, beta: T = 0, y: UnsafeMutablePointer<T>
+    ) {
+        precondition(m >= 0 && n >= 0 && lda >= max(1, n), "gemv: bad sizes m=\(m) n=\(n) lda=\(lda)")
+        precondition(max(m, n, lda) <= Int(Int32.max), "gemv: size exceeds 32-bit BLAS")
+        if m == 0 || n == 0 { return }
+        T.cblasGemv(trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
+
+    /// `C = op(A) · op(B)` for rank-2 tensors.
+    public static func matmul<T: BLASScalar>(
+        _ a: Tensor<T>, _ b: Tensor<T>, transA: Transpose = .none, transB: Transpose = .none
+    ) -> Tensor<T> {
+        precondition(a.rank == 2 && b.rank == 2, "matmul: operands must be matrices, got \(a.shape) and \(b.shape)")
+        let m = transA == .none ? a.shape[0] : a.shape[1]
+        let k = transA == .none ? a.shape[1] : a.shape[0]
+        let kb = transB == .none ? b.shape[0] : b.shape[1]
+        let n = transB == .none ? b.shape[1] : b.shape[0]
+        precondition(k == kb, "matmul: inner dimensions differ: \(a.shape) \(transA) × \(b.shape) \(transB)")
+        var c = Tensor<T>(zeros: [m, n])
+        a.scalars.withUnsafeBufferPointer { pa in
+            b.scalars.withUnsafeBufferPointer { pb in
+                c.scalars.withUnsafeMutableBufferPointer { pc in
+                    gemm(
+                        transA, transB, m: m, n: n, k: k, a: pa.baseAddress!, lda: max(1, a.shape[1]),
+                        b: pb.baseAddress!, ldb: max(1, b.shape[1]), c: pc.baseAddress!, ldc: max(1, n))
+                }
+            }
+        }
+        return c
+    }
+
+    /// Thin singular value decomposition `A = U · diag(Σ) · Vᵀ` by LAPACK's divide-and-conquer
+    /// `gesdd`. For A m × n and r = min(m, n): U is m × r, Σ has r values in descending order,
+    /// Vᵀ is r × n.
+    public static func svd<T: BLASScalar>(_ matrix: Tensor<T>) throws(LinearAlgebraError) -> SVD<T> {
+        precondition(matrix.rank == 2, "svd: expected a matrix, got shape \(matrix.shape)")
+        let m = matrix.shape[0]
+        let n = matrix.shape[1]
+        let r = min(m, n)
+        guard matrix.scalars.allSatisfy({ $0.isFinite }) else { throw .nonFiniteInput(routine: "gesdd") }
+        var a = matrix.scalars
+        var s = [T](repeating: 0, count: r)
+        var u = [T](repeating: 0, count: max(1, m * r))
+        var vt = [T](repeating: 0, count: max(1, r * n))
+        if r > 0 {
+            let info = a.withUnsafeMutableBufferPointer { pa in
+                s.withUnsafeMutableBufferPointer { ps in
+                    u.withUnsafeMutableBufferPointer { pu in
+                        vt.withUnsafeMutableBufferPointer { pv in
+                            T.lapackeGesdd(
+                                CChar(UInt8(ascii: "S")), Int32(m), Int32(n), pa.baseAddress!,
+                                Int32(max(1, n)), ps.baseAddress!, pu.baseAddress!, Int32(max(1, r)),
+                                pv.baseAddress!, Int32(max(1, n)))
+                        }
+                    }
+                }
+            }
+            if info < 0 { throw .illegalArgument(routine: "gesdd", argument: Int(-info)) }
+            if info > 0 { throw .didNotConverge(routine: "gesdd", info: Int(info)) }
+        }
+        return SVD(
+            u: Tensor(shape: [m, r], scalars: Array(u.prefix(m * r))), singularValues: s,
+            vt: Tensor(shape: [r, n], scalars: Array(vt.prefix(r * n))))
+    }
+
+    /// Number of threads OpenBLAS uses inside one call.
+    public static var threadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+}
+
+/// The result of `LinearAlgebra.svd`.
+public struct SVD<T: BLASScalar>: Sendable {
+    /// Left singular vectors as columns, m × r.
+    public var u: Tensor<T>
+    /// Singular values, descending, non-negative.
+    public var singularValues: [T]
+    /// Right singular vectors as rows, r × n.
+    public var vt: Tensor<T>
+
+    /// `U · diag(Σ) · Vᵀ`, the matrix the decomposition came from (up to rounding).
+    public func reconstructed() -> Tensor<T> {
+        var us = u
+        let r = singularValues.count
+        for i in 0..<u.shape[0] {
+            for j in 0..<r { us.scalars[i * r + j] *= singularValues[j] }
+        }
+        return LinearAlgebra.matmul(us, vt)
+    }
+}

@@ -1,0 +1,76 @@
+import RealModule
+
+/// The hidden-layer nonlinearity u of eq. 3, with its derivative for backpropagation.
+public enum Activation: String, CaseIterable, Codable, Sendable {
+    case relu
+    case linear
+    case tanh
+    case sigmoid
+    /// x · sigmoid(x)
+    case swish
+    /// Exact GELU: x · Φ(x), Φ the standard normal CDF.
+    case gelu
+
+    /// u(a).
+    @inlinable
+    public func value<T: BLASScalar>(_ a: T) -> T {
+        switch self {
+        case .relu: return a > 0 ? a : 0
+        case .linear: return a
+        case .tanh: return T.tanh(a)
+        case .sigmoid: return Activation.logistic(a)
+        case .swish: return a * Activation.logistic(a)
+        case .gelu: return a * Activation.normalCDF(a)
+        }
+    }
+
+    /// u′(a). At relu's kink (a = 0) the derivative is taken as 0.
+    @inlinable
+    public func derivative<T: BLASScalar>(_ a: T) -> T {
+        switch self {
+        case .relu: return a > 0 ? 1 : 0
+        case .linear: return 1
+        case .tanh:
+            let t = T.tanh(a)
+            return 1 - t * t
+        case .sigmoid:
+            let s = Activation.logistic(a)
+            return s * (1 - s)
+        case .swish:
+            let s = Activation.logistic(a)
+            return s + a * s * (1 - s)
+        case .gelu:
+            // d/da [a Φ(a)] = Φ(a) + a φ(a)
+            let density = T.exp(-a * a / 2) / T.sqrt(2 * T.pi)
+            return Activation.normalCDF(a) + a * density
+        }
+    }
+
+    /// Applies u elementwise: `out[i] = u(a[i])`.
+    @inlinable
+    public func apply<T: BLASScalar>(_ a: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, count: Int) {
+        switch self {
+        case .relu: for i in 0..<count { out[i] = a[i] > 0 ? a[i] : 0 }
+        case .linear: out.update(from: a, count: count)
+        default: for i in 0..<count { out[i] = value(a[i]) }
+        }
+    }
+
+    /// Multiplies a gradient by u′ elementwise: `g[i] *= u′(a[i])`.
+    @inlinable
+    public func multiplyByDerivative<T: BLASScalar>(_ g: UnsafeMutablePointer<T>, at a: UnsafePointer<T>, count: Int) {
+        switch self {
+        case .relu: for i in 0..<count where !(a[i] > 0) { g[i] = 0 }
+        case .linear: break
+        default: for i in 0..<count { g[i] *= derivative(a[i]) }
+        }
+    }
+
+    @inlinable static func logistic<T: BLASScalar>(_ a: T) -> T {
+        a >= 0 ? 1 / (1 + T.exp(-a)) : T.exp(a) / (1 + T.exp(a))
+    }
+
+    @inlinable static func normalCDF<T: BLASScalar>(_ a: T) -> T {
+        (1 + T.erf(a / T.sqrt(2))) / 2
+    }
+}

@@ -1,0 +1,91 @@
+/// Whether the stochastic mask draws once per cell (shared by its channels, Algorithm 1) or
+/// once per element (eq. 5).
+public enum MaskGranularity: String, CaseIterable, Codable, Sendable {
+    case cell
+    case element
+}
+
+/// Everything about an NCA that is not learned (paper §2.1), as stored in a model file.
+public struct ModelConfiguration: Codable, Equatable, Sendable {
+    /// C, the number of channels per cell (observable + hidden).
+    public var channels: Int
+    /// The first `observableChannels` channels are compared with data.
+    public var observableChannels: Int
+    /// Perception kernels in order; perception is channel-major: (c0,k0), (c0,k1), …, (c1,k0), …
+    public var kernels: [Kernel]
+    public var activation: Activation
+    /// H, the width of the single hidden layer.
+    public var hiddenSize: Int
+    public var boundary: Boundary
+    /// p, the probability that a cell (or element) skips an update in a step.
+    public var skipProbability: Double
+    public var mask: MaskGranularity
+
+    public init(
+        channels: Int = 8, observableChannels: Int = 2, kernels: [Kernel] = [.identity, .laplacian],
+        activation: Activation = .relu, hiddenSize: Int? = nil, boundary: Boundary = .periodic,
+        skipProbability: Double = 0, mask: MaskGranularity = .cell
+    ) {
+        self.channels = channels
+        self.observableChannels = observableChannels
+        self.kernels = kernels
+        self.activation = activation
+        self.hiddenSize = hiddenSize ?? 4 * channels
+        self.boundary = boundary
+        self.skipProbability = skipProbability
+        self.mask = mask
+    }
+
+    /// K · C, the length of a cell's perception vector (rows of W2).
+    public var perceptionSize: Int { kernels.count * channels }
+
+    /// Number of trainable scalars: K·C·H + H·C + C.
+    public var parameterCount: Int { perceptionSize * hiddenSize + hiddenSize * channels + channels }
+
+    /// Checks that the values describe a model that can exist.
+    public func validate() throws(ConfigurationError) {
+        guard channels >= 1 && channels <= 4096 else { throw .channels(channels) }
+        guard observableChannels >= 1 && observableChannels <= channels else {
+            throw .observable(observableChannels, channels: channels)
+        }
+        guard !kernels.isEmpty else { throw .noKernels }
+        guard hiddenSize >= 1 && hiddenSize <= 65536 else { throw .hiddenSize(hiddenSize) }
+        guard skipProbability.isFinite && skipProbability >= 0 && skipProbability < 1 else {
+            throw .skipProbability(skipProbability)
+        }
+    }
+}
+
+/// An impossible model setting, reported with the fix.
+public enum ConfigurationError: Error, Equatable, NCAUserError {
+    case channels(Int)
+    case observable(Int, channels: Int)
+    case noKernels
+    case unknownKernel(String)
+    case repeatedKernel(String)
+    case hiddenSize(Int)
+    case skipProbability(Double)
+
+    public var category: ErrorCategory { .usage }
+
+    public var description: String {
+        switch self {
+        case .channels(let c):
+            return "channels must be between 1 and 4096 (got \(c)); pass --channels with a positive count"
+        case .observable(let o, let c):
+            return "observable channels must be between 1 and the channel count \(c) (got \(o)); "
+                + "lower --observable or raise --channels"
+        case .noKernels:
+            return "at least one perception kernel is needed; pass e.g. --kernels identity,laplacian"
+        case .unknownKernel(let name):
+            let known = Kernel.allCases.map(\.rawValue).joined(separator: ", ")
+            return "unknown kernel '\(name)'; choose from \(known) (comma-separated)"
+        case .repeatedKernel(let name):
+            return "kernel '\(name)' is listed twice; list each kernel once"
+        case .hiddenSize(let h):
+            return "hidden size must be between 1 and 65536 (got \(h)); pass --hidden with a positive width"
+        case .skipProbability(let p):
+            return "skip probability must be in [0, 1) (got \(p)); p = 0 updates every cell every step"
+        }
+    }
+}

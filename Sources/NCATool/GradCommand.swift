@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import NCA
+
+struct GradCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grad",
+        abstract: "Loss and gradients after t steps from a state against a target.",
+        discussion: """
+            Runs t steps from X0, compares the observable channels with the target, and \
+            backpropagates through all t steps. Writes DIR/loss.json ({"loss": …}) and \
+            dW1.npy [H, C], dW2.npy [K·C, H], dv.npy [C], dx0.npy (shape of the state).
+            """)
+
+    @Option(help: "Model file (.safetensors).")
+    var model: String
+
+    @Option(help: "Initial state X0 (.npy), R × S × S × C (or only the observable channels).")
+    var state: String
+
+    @Option(help: "Target (.npy), R × S × S × O (or all C channels; the first O are compared).")
+    var target: String
+
+    @Option(help: "t, NCA steps between state and target.")
+    var steps: Int
+
+    @Option(help: "Loss: euclidean (per-entry norm, averaged) or mse.")
+    var loss: LossFunction = .euclidean
+
+    @Option(help: "Seed for the stochastic mask.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Arithmetic precision; also the dtype written.")
+    var precision: Precision = .float32
+
+    @Option(help: "Output folder (created if missing).")
+    var out: String
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            switch precision {
+            case .float32: try run(Float.self)
+            case .float64: try run(Double.self)
+            }
+        }
+    }
+
+    private func run<T: BLASScalar>(_: T.Type) throws {
+        let nca: NCAModel<T> = try ModelFile.read(model)
+        let c = nca.configuration
+        let x0: Tensor<T> = try StateFile.readState(state, channels: c.channels, observable: c.observableChannels)
+        let y: Tensor<T> = try StateFile.readTarget(
+            target, batch: x0.shape[0], size: x0.shape[1], channels: c.channels, observable: c.observableChannels)
+        let engine = NCAEngine<T>(configuration: c, batch: x0.shape[0], size: x0.shape[1])
+        var rng = RandomGenerator(seed: seed)
+        let prediction = engine.forward(nca, from: x0, steps: steps, rng: &rng)
+        let (value, dPrediction) = loss.evaluate(prediction: prediction, target: y, observableChannels: c.observableChannels)
+        guard value.isFinite else {
+            throw FileError(path: out, reason: "the loss is \(value) (the rollout diverged); nothing written")
+        }
+        let gradients = engine.backward(nca, outputGradient: dPrediction)
+        try AtomicFile.makeFolder(out)
+        let json = try JSONSerialization.data(
+            withJSONObject: ["loss": value, "loss_function": loss.rawValue, "steps": steps], options: [.sortedKeys])
+        try AtomicFile.write(json + Data("\n".utf8), to: out + "/loss.json")
+        try NPY.write(gradients.w1, to: out + "/dW1.npy")
+        try NPY.write(gradients.w2, to: out + "/dW2.npy")
+        try NPY.write(gradients.v, to: out + "/dv.npy")
+        try NPY.write(gradients.initialState, to: out + "/dx0.npy")
+        say("loss \(value) (\(loss.rawValue), \(steps) steps); gradients written to \(out)/")
+    }
+}

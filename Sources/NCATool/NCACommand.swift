@@ -1,0 +1,22 @@
+import ArgumentParser
+import NCA
+
+@main
+struct NCACommand: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "nca",
+        abstract: "Learn, run and inspect Neural Cellular Automata (Richardson et al.).",
+        discussion: """
+            Arrays are .npy files (float32/float64, C order). A state is R × S × S × C \
+            (batch entries, lattice rows, lattice columns, channels); an S × S × C file means R = 1. \
+            Models are .safetensors files with tensors W2 [K·C, H], W1 [H, C], v [C] and the \
+            configuration in the header metadata.
+
+            Exit status: 0 success, 64 bad options, 65 bad input data, 1 other failure.
+            """,
+        version: version,
+        subcommands: [InitCommand.self, StepCommand.self, GradCommand.self]
+    )
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import NCA
+
+struct StepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "Run a model for N steps from a state and write the final state.",
+        discussion: """
+            The state is R × S × S × C (or S × S × C). A state holding only the observable \
+            channels gets zero hidden channels. With p > 0 the stochastic mask is drawn from --seed.
+            """)
+
+    @Option(help: "Model file (.safetensors).")
+    var model: String
+
+    @Option(help: "Initial state (.npy).")
+    var state: String
+
+    @Option(help: "Number of NCA steps.")
+    var steps: Int
+
+    @Option(help: "Seed for the stochastic mask.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Arithmetic precision; also the dtype written.")
+    var precision: Precision = .float32
+
+    @Option(help: "Output state (.npy), R × S × S × C.")
+    var out: String
+
+    func validate() throws {
+        guard steps >= 0 else { throw ValidationError("--steps must be 0 or more (got \(steps))") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            switch precision {
+            case .float32: try run(Float.self)
+            case .float64: try run(Double.self)
+            }
+        }
+    }
+
+    private func run<T: BLASScalar>(_: T.Type) throws {
+        let nca: NCAModel<T> = try ModelFile.read(model)
+        let c = nca.configuration
+        var x: Tensor<T> = try StateFile.readState(state, channels: c.channels, observable: c.observableChannels)
+        let engine = NCAEngine<T>(configuration: c, batch: x.shape[0], size: x.shape[1])
+        var rng = RandomGenerator(seed: seed)
+        engine.run(nca, state: &x, steps: steps, rng: &rng)
+        guard x.scalars.allSatisfy({ $0.isFinite }) else {
+            throw FileError(path: out, reason: "the state diverged to NaN or infinity within \(steps) steps; nothing written")
+        }
+        try NPY.write(x, to: out)
+        say("wrote \(out): \(x.shape.map(String.init).joined(separator: " × ")) after \(steps) steps")
+    }
+}
