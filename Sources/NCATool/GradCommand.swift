@@ -64,9 +64,9 @@ struct GradCommand: ParsableCommand {
         }
         let gradients = engine.backward(nca, outputGradient: dPrediction)
         try AtomicFile.makeFolder(out)
-        let json = try JSONSerialization.data(
-            withJSONObject: ["loss": value, "loss_function": loss.rawValue, "steps": steps], options: [.sortedKeys])
-        try AtomicFile.write(json + Data("\n".utf8), to: out + "/loss.json")
+        // Swift prints the shortest decimal that reads back as the same Double.
+        let json = "{\"loss\": \(value), \"loss_function\": \"\(loss.rawValue)\", \"steps\": \(steps)}\n"
+        try AtomicFile.write(Data(json.utf8), to: out + "/loss.json")
         try NPY.write(gradients.w1, to: out + "/dW1.npy")
         try NPY.write(gradients.w2, to: out + "/dW2.npy")
         try NPY.write(gradients.v, to: out + "/dv.npy")

@@ -1,0 +1,187 @@
+import ArgumentParser
+import Foundation
+import Testing
+
+@testable import NCA
+@testable import NCATool
+
+@Suite("Command line")
+struct CLITests {
+    @Test func parsesModelOptions() throws {
+        let command = try NCACommand.parseAsRoot([
+            "init", "--channels", "6", "--observable", "3", "--kernels", "identity,grad-x,laplacian", "--activation", "swish",
+            "--boundary", "reflect", "--skip-probability", "0.5", "--mask", "element", "--seed", "7", "--out", "m.safetensors",
+        ])
+        let initCommand = try #require(command as? InitCommand)
+        let cfg = try initCommand.model.configuration()
+        #expect(cfg == ModelConfiguration(
+            channels: 6, observableChannels: 3, kernels: [.identity, .gradX, .laplacian], activation: .swish, hiddenSize: 24,
+            boundary: .reflect, skipProbability: 0.5, mask: .element))
+        #expect(initCommand.seed == 7)
+    }
+
+    static let usageErrors: [[String]] = [
+        ["init", "--channels", "2", "--observable", "3", "--out", "m"],
+        ["init", "--kernels", "identity,sobel", "--out", "m"],
+        ["init", "--skip-probability", "1", "--out", "m"],
+        ["init", "--activation", "softmax", "--out", "m"],
+        ["init", "--hidden", "0", "--out", "m"],
+        ["step", "--model", "m", "--state", "x", "--steps", "-1", "--out", "y"],
+        ["grad", "--model", "m", "--state", "x", "--target", "y", "--steps", "0", "--out", "d"],
+        ["grad", "--model", "m", "--state", "x", "--target", "y", "--steps", "3", "--loss", "l1", "--out", "d"],
+        ["init"],
+    ]
+
+    @Test("bad options are usage errors (exit 64)", arguments: usageErrors)
+    func usageErrorsExit64(arguments: [String]) {
+        do {
+            _ = try NCACommand.parseAsRoot(arguments)
+            Issue.record("accepted \(arguments)")
+        } catch {
+            #expect(NCACommand.exitCode(for: error).rawValue == 64, "\(arguments)")
+            #expect(!NCACommand.message(for: error).isEmpty)
+        }
+    }
+}
+
+/// Runs the built `nca` executable.
+@Suite("nca binary", .serialized)
+struct BinaryTests {
+    static var binary: URL {
+        // The test bundle sits next to the products of the same build.
+        let folder = Bundle.main.bundleURL
+        for candidate in [folder, folder.deletingLastPathComponent()] {
+            let url = candidate.appendingPathComponent("nca")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return folder.appendingPathComponent("nca")
+    }
+
+    @discardableResult
+    func nca(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    @Test func endToEndInitStepGrad() throws {
+        let dir = temporaryFolder()
+        let version = try nca(["--version"])
+        #expect(version.status == 0 && version.output.contains(NCACommand.version))
+        let help = try nca(["--help"])
+        #expect(help.status == 0 && help.output.contains("grad") && help.output.contains("step"))
+
+        var r = try nca(["init", "--channels", "4", "--observable", "2", "--activation", "tanh", "--seed", "3", "--out", dir + "/m.safetensors"])
+        #expect(r.status == 0, "\(r.error)")
+        // Give W1 and v values so the rollout moves; write it back as the model.
+        var model: NCAModel<Float> = try ModelFile.read(dir + "/m.safetensors")
+        #expect(model == NCAModel<Float>(configuration: model.configuration, seed: 3))
+        model = randomModel(model.configuration, seed: 5, scale: 0.2)
+        try ModelFile.write(model, to: dir + "/m.safetensors")
+        let x0: Tensor<Float> = randomTensor([2, 6, 6, 4], seed: 6)
+        try NPY.write(x0, to: dir + "/x0.npy")
+        r = try nca(["step", "--model", dir + "/m.safetensors", "--state", dir + "/x0.npy", "--steps", "5", "--out", dir + "/x5.npy"])
+        #expect(r.status == 0, "\(r.error)")
+        let x5 = try NPY.read(dir + "/x5.npy").tensor(as: Float.self)
+        var expected = x0
+        var rng = RandomGenerator(seed: 0)
+        NCAEngine<Float>(configuration: model.configuration, batch: 2, size: 6).run(model, state: &expected, steps: 5, rng: &rng)
+        #expect(x5 == expected)
+
+        let target: Tensor<Float> = randomTensor([2, 6, 6, 2], seed: 7)
+        try NPY.write(target, to: dir + "/y.npy")
+        r = try nca([
+            "grad", "--model", dir + "/m.safetensors", "--state", dir + "/x0.npy", "--target", dir + "/y.npy", "--steps", "4",
+            "--precision", "float64", "--out", dir + "/g",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/g/loss.json"))) as? [String: Any]
+        let loss = try #require(json?["loss"] as? Double)
+        let doubleModel = NCAModel<Double>(converting: model)
+        let engine = NCAEngine<Double>(configuration: model.configuration, batch: 2, size: 6)
+        var rng2 = RandomGenerator(seed: 0)
+        let prediction = engine.forward(doubleModel, from: Tensor(converting: x0), steps: 4, rng: &rng2)
+        let (expectedLoss, dPrediction) = LossFunction.euclidean.evaluate(prediction: prediction, target: Tensor(converting: target), observableChannels: 2)
+        #expect(abs(loss - expectedLoss) < 1e-12)
+        let gradients = engine.backward(doubleModel, outputGradient: dPrediction)
+        #expect(try NPY.read(dir + "/g/dW2.npy").tensor(as: Double.self) == gradients.w2)
+        #expect(try NPY.read(dir + "/g/dW1.npy").tensor(as: Double.self) == gradients.w1)
+        #expect(try NPY.read(dir + "/g/dv.npy").tensor(as: Double.self) == gradients.v)
+        #expect(try NPY.read(dir + "/g/dx0.npy").tensor(as: Double.self) == gradients.initialState)
+    }
+
+    @Test func badInputIsOneLineAndNonZero() throws {
+        let dir = temporaryFolder()
+        try nca(["init", "--channels", "4", "--observable", "2", "--out", dir + "/m.safetensors"])
+        try Data("not a numpy file".utf8).write(to: URL(fileURLWithPath: dir + "/junk.npy"))
+        try NPY.write(Tensor<Float>(zeros: [5, 5, 3]), to: dir + "/wrong.npy")
+        let cases: [([String], Int32, String)] = [
+            (["step", "--model", dir + "/none.safetensors", "--state", dir + "/junk.npy", "--steps", "1", "--out", dir + "/o.npy"], 65, "no such file"),
+            (["step", "--model", dir + "/m.safetensors", "--state", dir + "/junk.npy", "--steps", "1", "--out", dir + "/o.npy"], 65, "wrong magic"),
+            (["step", "--model", dir + "/m.safetensors", "--state", dir + "/wrong.npy", "--steps", "1", "--out", dir + "/o.npy"], 65, "3 channels"),
+            (["step", "--model", dir + "/junk.npy", "--state", dir + "/wrong.npy", "--steps", "1", "--out", dir + "/o.npy"], 65, "bad header length"),
+            (["init", "--channels", "1", "--observable", "2", "--out", dir + "/x.safetensors"], 64, "observable"),
+            (["init", "--out", dir + "/missing/folder/m.safetensors"], 64, "does not exist"),
+        ]
+        for (arguments, status, message) in cases {
+            let r = try nca(arguments)
+            #expect(r.status == status, "\(arguments): \(r.error)")
+            #expect(r.error.contains(message), "\(arguments): \(r.error)")
+            let lines = r.error.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See") && !$0.isEmpty }
+            #expect(lines.count == 1, "\(arguments): \(r.error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/o.npy"))
+    }
+
+    /// numpy and safetensors read what nca writes (needs python3 with numpy and safetensors;
+    /// `.ci/run` installs them and sets NCA_PYTHON_INTEROP=1).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["NCA_PYTHON_INTEROP"] != nil))
+    func numpyReadsOurFiles() throws {
+        let dir = temporaryFolder()
+        let cfg = ModelConfiguration(channels: 3, observableChannels: 1, kernels: [.identity, .gradY], activation: .sigmoid, hiddenSize: 5, boundary: .zero, skipProbability: 0.25)
+        let model: NCAModel<Float> = randomModel(cfg, seed: 1)
+        try ModelFile.write(model, to: dir + "/m.safetensors")
+        let a: Tensor<Double> = randomTensor([2, 3, 3, 4], seed: 2)
+        try NPY.write(a, to: dir + "/a.npy")
+        let script = """
+            import json, sys, numpy as np
+            from safetensors.numpy import load_file
+            from safetensors import safe_open
+            d = sys.argv[1]
+            m = load_file(d + "/m.safetensors")
+            with safe_open(d + "/m.safetensors", "np") as f:
+                meta = f.metadata()
+            a = np.load(d + "/a.npy")
+            hexes = lambda x: [float(v).hex() for v in np.asarray(x, dtype=np.float64).ravel()]
+            print(json.dumps({"W2": hexes(m["W2"]), "W2shape": list(m["W2"].shape), "v": hexes(m["v"]),
+                              "meta": meta, "a": hexes(a), "ashape": list(a.shape), "adtype": str(a.dtype)}))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, dir]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let result = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        // Values travel as hex floats: exact, whatever the JSON parser does with decimals.
+        func doubles(_ key: String) -> [Double]? { (result[key] as? [String])?.compactMap { Double($0) } }
+        #expect(doubles("W2") == model.w2.scalars.map(Double.init))
+        #expect((result["W2shape"] as? [Int]) == [6, 5])
+        #expect(doubles("v") == model.v.scalars.map(Double.init))
+        #expect((result["meta"] as? [String: String]) == ModelFile.metadata(cfg))
+        #expect(doubles("a") == a.scalars)
+        #expect((result["ashape"] as? [Int]) == [2, 3, 3, 4] && (result["adtype"] as? String) == "float64")
+    }
+}
