@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         .systemLibrary(
@@ -34,9 +35,18 @@ let package = Package(
             dependencies: ["NCA", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise
         ),
+        .executableTarget(
+            name: "NCABenchmarks",
+            dependencies: ["NCA", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/NCABenchmarks",
+            swiftSettings: optimise,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Test-only: counts the calling thread's heap allocations (interposes malloc).
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(
             name: "NCATests",
-            dependencies: ["NCA", "NCATool"],
+            dependencies: ["NCA", "NCATool", "AllocationCounter"],
             resources: [.copy("Fixtures")]
         ),
     ]

@@ -26,6 +26,13 @@ public struct Tape<Record: AnyObject> {
         return storage[index]
     }
 
-    /// The recorded entries, last first: the order of the backward pass.
-    public var reversed: ReversedCollection<ArraySlice<Record>> { storage[0..<count].reversed() }
+    /// Visits the recorded entries last first: the order of the backward pass. (An index loop:
+    /// a collection iterator allocates per element in unoptimised builds.)
+    public func forEachReversed(_ body: (Record) -> Void) {
+        var index = count - 1
+        while index >= 0 {
+            body(storage[index])
+            index -= 1
+        }
+    }
 }

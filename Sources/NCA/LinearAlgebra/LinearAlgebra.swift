@@ -43,7 +43,8 @@ public enum LinearAlgebra {
         precondition(lda >= max(1, transA == .none ? k : m), "gemm: lda=\(lda) too small")
         precondition(ldb >= max(1, transB == .none ? n : k), "gemm: ldb=\(ldb) too small")
         precondition(ldc >= max(1, n), "gemm: ldc=\(ldc) too small for n=\(n)")
-        precondition(max(m, n, k, lda, ldb, ldc) <= Int(Int32.max), "gemm: size exceeds 32-bit BLAS")
+        // (Pairwise max: the variadic form builds an array, an allocation per call.)
+        precondition(max(max(m, n), max(k, lda), max(ldb, ldc)) <= Int(Int32.max), "gemm: size exceeds 32-bit BLAS")
         if m == 0 || n == 0 { return }
         T.cblasGemm(
             transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b,
@@ -56,7 +57,7 @@ public enum LinearAlgebra {
         x: UnsafePointer<T>, beta: T = 0, y: UnsafeMutablePointer<T>
     ) {
         precondition(m >= 0 && n >= 0 && lda >= max(1, n), "gemv: bad sizes m=\(m) n=\(n) lda=\(lda)")
-        precondition(max(m, n, lda) <= Int(Int32.max), "gemv: size exceeds 32-bit BLAS")
+        precondition(max(max(m, n), lda) <= Int(Int32.max), "gemv: size exceeds 32-bit BLAS")
         if m == 0 || n == 0 { return }
         T.cblasGemv(trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
     }

@@ -118,7 +118,7 @@ public final class NCAEngine<T: BLASScalar> {
                         gradients.v.scalars.withUnsafeMutableBufferPointer { dv in
                             gradients.initialState.scalars.withUnsafeMutableBufferPointer { g in
                                 let g = g.baseAddress!
-                                for record in tape.reversed {
+                                tape.forEachReversed { record in
                                     // x' = x + σ ⊙ F: ∂L/∂x gets g directly (residual) …
                                     StochasticMask.pullback(
                                         g, sigma: record.sigma, into: f.pointer, cells: n, channels: c,
