@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import NCA
+
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Generate training and test data.",
+        subcommands: [GrayScottCommand.self])
+}
+
+struct GrayScottCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gray-scott",
+        abstract: "Simulate the Gray-Scott PDE and write a trajectory (M+1) × R × S × S × 2.",
+        discussion: """
+            Explicit Euler, dt = 1, periodic, 9-point Laplacian (the 'laplacian' kernel), as in the \
+            paper's §3.1. Channels are A, B. The trajectory keeps every t-th step: M = steps / t \
+            snapshots after the initial state. Defaults reproduce the paper's maze patterns.
+            """)
+
+    @Option(help: "S, lattice side.")
+    var size: Int = 64
+
+    @Option(help: "N, PDE steps to simulate (a multiple of --time-sampling).")
+    var steps: Int = 1024
+
+    @Option(name: .customLong("time-sampling"), help: "t, keep every t-th step.")
+    var timeSampling: Int = 32
+
+    @Option(help: "R, independent trajectories (batch entries).")
+    var batches: Int = 1
+
+    @Option(
+        help: ArgumentHelp(
+            "Initial condition: random (square patches, the training family), unseen (high-frequency test family) or a FILE.npy of shape R × S × S × 2.",
+            valueName: "random|unseen|FILE"))
+    var `init`: String = "random"
+
+    @Option(help: "ξ in [0, 1]: measurement noise ỹ = (1−ξ)y + ξη, η ~ U(min y, max y).")
+    var noise: Double = 0
+
+    @Option(name: .customLong("da"), help: "D_A, diffusion of A.")
+    var diffusionA: Double = 0.1
+
+    @Option(name: .customLong("db"), help: "D_B, diffusion of B.")
+    var diffusionB: Double = 0.05
+
+    @Option(help: "α, feed rate.")
+    var alpha: Double = 0.06230
+
+    @Option(help: "γ, kill rate.")
+    var gamma: Double = 0.06268
+
+    @Option(help: "Seed for initial conditions and noise.")
+    var seed: UInt64 = 0
+
+    @Option(help: "dtype written.")
+    var precision: Precision = .float32
+
+    @Option(help: "Output trajectory (.npy).")
+    var out: String
+
+    func validate() throws {
+        guard size >= StateFile.minimumSize && size <= 4096 else { throw ValidationError("--size must be between 3 and 4096 (got \(size))") }
+        guard timeSampling >= 1 else { throw ValidationError("--time-sampling must be at least 1 (got \(timeSampling))") }
+        guard steps >= 0 && steps % timeSampling == 0 else {
+            throw ValidationError("--steps (\(steps)) must be a non-negative multiple of --time-sampling (\(timeSampling))")
+        }
+        guard batches >= 1 && batches <= 4096 else { throw ValidationError("--batches must be between 1 and 4096 (got \(batches))") }
+        guard noise.isFinite && noise >= 0 && noise <= 1 else { throw ValidationError("--noise must be in [0, 1] (got \(noise))") }
+        for (name, value) in [("--da", diffusionA), ("--db", diffusionB), ("--alpha", alpha), ("--gamma", gamma)] {
+            guard value.isFinite && value >= 0 else { throw ValidationError("\(name) must be a finite, non-negative number (got \(value))") }
+        }
+        let frames = Double(steps / timeSampling + 1) * Double(batches * size * size * 2)
+        guard frames <= Double(NPY.maxElements) else {
+            throw ValidationError("the trajectory would hold \(Int(frames)) values; raise --time-sampling or lower --steps, --batches or --size")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let initial: Tensor<Double>
+            switch self.`init` {
+            case "random": initial = GrayScottInitialCondition.random.states(batch: batches, size: size, seed: seed)
+            case "unseen": initial = GrayScottInitialCondition.unseen.states(batch: batches, size: size, seed: seed)
+            default:
+                initial = try StateFile.readState(self.`init`, channels: 2, observable: 2)
+            }
+            let pde = GrayScott(diffusionA: diffusionA, diffusionB: diffusionB, alpha: alpha, gamma: gamma)
+            var trajectory = pde.trajectory(from: initial, steps: steps, timeSampling: timeSampling)
+            guard trajectory.scalars.allSatisfy({ $0.isFinite }) else {
+                throw FileError(path: out, reason: "the simulation blew up (NaN or infinity); lower --da/--db (explicit Euler needs D ≤ 0.25 or so)", category: .usage)
+            }
+            addMeasurementNoise(&trajectory, intensity: noise, seed: seed)
+            switch precision {
+            case .float32: try NPY.write(Tensor<Float>(converting: trajectory), to: out)
+            case .float64: try NPY.write(trajectory, to: out)
+            }
+            say("wrote \(out): \(trajectory.shape.map(String.init).joined(separator: " × ")) (frames × R × S × S × [A, B]), every \(timeSampling) of \(steps) steps")
+        }
+    }
+}
