@@ -21,6 +21,12 @@ struct GradCommand: ParsableCommand {
     @Option(help: "Target (.npy), R × S × S × O (or all C channels; the first O are compared).")
     var target: String
 
+    @Option(name: .customLong("state-frame"), help: "When --state is a trajectory, the frame to start from.")
+    var stateFrame: Int?
+
+    @Option(name: .customLong("target-frame"), help: "When --target is a trajectory, the frame to compare with.")
+    var targetFrame: Int?
+
     @Option(help: "t, NCA steps between state and target.")
     var steps: Int
 
@@ -52,9 +58,10 @@ struct GradCommand: ParsableCommand {
     private func run<T: BLASScalar>(_: T.Type) throws {
         let nca: NCAModel<T> = try ModelFile.read(model)
         let c = nca.configuration
-        let x0: Tensor<T> = try StateFile.readState(state, channels: c.channels, observable: c.observableChannels)
+        let x0: Tensor<T> = try StateFile.readState(state, channels: c.channels, observable: c.observableChannels, frame: stateFrame)
         let y: Tensor<T> = try StateFile.readTarget(
-            target, batch: x0.shape[0], size: x0.shape[1], channels: c.channels, observable: c.observableChannels)
+            target, batch: x0.shape[0], size: x0.shape[1], channels: c.channels, observable: c.observableChannels,
+            frame: targetFrame)
         let engine = NCAEngine<T>(configuration: c, batch: x0.shape[0], size: x0.shape[1])
         var rng = RandomGenerator(seed: seed)
         let prediction = engine.forward(nca, from: x0, steps: steps, rng: &rng)

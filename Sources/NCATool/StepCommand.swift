@@ -16,6 +16,9 @@ struct StepCommand: ParsableCommand {
     @Option(help: "Initial state (.npy).")
     var state: String
 
+    @Option(help: "When --state is a trajectory ((M+1) × R × S × S × C), the frame to start from.")
+    var frame: Int?
+
     @Option(help: "Number of NCA steps.")
     var steps: Int
 
@@ -44,7 +47,7 @@ struct StepCommand: ParsableCommand {
     private func run<T: BLASScalar>(_: T.Type) throws {
         let nca: NCAModel<T> = try ModelFile.read(model)
         let c = nca.configuration
-        var x: Tensor<T> = try StateFile.readState(state, channels: c.channels, observable: c.observableChannels)
+        var x: Tensor<T> = try StateFile.readState(state, channels: c.channels, observable: c.observableChannels, frame: frame)
         let engine = NCAEngine<T>(configuration: c, batch: x.shape[0], size: x.shape[1])
         var rng = RandomGenerator(seed: seed)
         engine.run(nca, state: &x, steps: steps, rng: &rng)

@@ -187,6 +187,19 @@ struct FileFormatTests {
         #expect(padded.shape == [1, 3, 3, 4])
         #expect(padded.scalars[4 * 4 ..< 4 * 4 + 4] == [8, 9, 0, 0])
         #expect(throws: FileError.self) { try NPY.read(folder + "/missing.npy") }
+        // A trajectory serves as a state through one of its frames.
+        try NPY.write(ArrayFile(shape: [3, 1, 3, 3, 2], dtype: .float32, values: (0..<54).map(Double.init)), to: folder + "/t.npy")
+        let frame2: Tensor<Double> = try StateFile.readState(folder + "/t.npy", channels: 2, observable: 2, frame: 2)
+        #expect(frame2.shape == [1, 3, 3, 2] && frame2.scalars == (36..<54).map(Double.init))
+        #expect { try StateFile.readState(folder + "/t.npy", channels: 2, observable: 2, as: Double.self) } throws: {
+            "\($0)".contains("pick one with --frame (0 … 2)")
+        }
+        #expect { try StateFile.readState(folder + "/t.npy", channels: 2, observable: 2, frame: 3, as: Double.self) } throws: {
+            "\($0)".contains("frame 3 does not exist")
+        }
+        #expect { try StateFile.readState(folder + "/o.npy", channels: 4, observable: 2, frame: 1, as: Double.self) } throws: {
+            "\($0)".contains("not a trajectory")
+        }
     }
 
     @Test func atomicWriteLeavesNoTemporaryFiles() throws {

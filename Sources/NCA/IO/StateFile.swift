@@ -1,15 +1,16 @@
 /// Reading lattice states (R × S × S × C, or S × S × C for R = 1) from `.npy` files, with the
-/// checks a user needs to hear about.
+/// checks a user needs to hear about. A trajectory file ((M+1) × R × S × S × C) can serve as a
+/// state by naming one of its frames.
 public enum StateFile {
     /// Smallest lattice side accepted: the 3×3 stencil needs at least 3 cells per axis.
     public static let minimumSize = 3
 
     /// Reads a state for a model with `channels` channels of which `observable` are observable.
     /// A file with only the observable channels gets zero hidden channels appended.
-    public static func readState<T: BLASScalar>(_ path: String, channels: Int, observable: Int, as: T.Type = T.self) throws
-        -> Tensor<T>
-    {
-        let array = try NPY.read(path)
+    public static func readState<T: BLASScalar>(
+        _ path: String, channels: Int, observable: Int, frame: Int? = nil, as: T.Type = T.self
+    ) throws -> Tensor<T> {
+        let array = try selectFrame(NPY.read(path), frame: frame, path: path)
         let shape = try latticeShape(array, path: path, role: "state")
         let (r, s, c) = (shape[0], shape[1], shape[3])
         guard c == channels || c == observable else {
@@ -28,9 +29,9 @@ public enum StateFile {
     /// Reads a target holding the observable channels (or all channels) of `batch` lattices of
     /// side `size`.
     public static func readTarget<T: BLASScalar>(
-        _ path: String, batch: Int, size: Int, channels: Int, observable: Int, as: T.Type = T.self
+        _ path: String, batch: Int, size: Int, channels: Int, observable: Int, frame: Int? = nil, as: T.Type = T.self
     ) throws -> Tensor<T> {
-        let array = try NPY.read(path)
+        let array = try selectFrame(NPY.read(path), frame: frame, path: path)
         let shape = try latticeShape(array, path: path, role: "target")
         guard shape[0] == batch, shape[1] == size else {
             throw NPYError(path: path, problem: "target is \(shape[0]) × \(shape[1]) × \(shape[2]) lattices but the state is \(batch) × \(size) × \(size); use matching shapes")
@@ -39,6 +40,26 @@ public enum StateFile {
             throw NPYError(path: path, problem: "target has \(shape[3]) channels; expected the \(observable) observable channels (or all \(channels))")
         }
         return Tensor(shape: shape, scalars: array.values.map { T($0) })
+    }
+
+    /// Frame `frame` of a trajectory (rank 5), or the array itself when it is a single state.
+    static func selectFrame(_ array: ArrayFile, frame: Int?, path: String) throws(NPYError) -> ArrayFile {
+        guard array.shape.count == 5 else {
+            if let frame, frame != 0 {
+                throw NPYError(path: path, problem: "frame \(frame) asked for, but the file holds one state of shape \(array.shape), not a trajectory")
+            }
+            return array
+        }
+        let frames = array.shape[0]
+        guard let frame else {
+            throw NPYError(path: path, problem: "is a trajectory of \(frames) frames (shape \(array.shape)); pick one with --frame (0 … \(frames - 1))")
+        }
+        guard frame >= 0 && frame < frames else {
+            throw NPYError(path: path, problem: "frame \(frame) does not exist; the trajectory has frames 0 … \(frames - 1)")
+        }
+        let shape = Array(array.shape.dropFirst())
+        let count = Tensor<Double>.elementCount(shape)
+        return ArrayFile(shape: shape, dtype: array.dtype, values: Array(array.values[(frame * count)..<((frame + 1) * count)]))
     }
 
     /// Validates rank, squareness, size and finiteness; returns [R, S, S, C].
