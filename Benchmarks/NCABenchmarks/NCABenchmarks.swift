@@ -11,7 +11,8 @@ struct Workload {
 
     /// The paper's Gray-Scott setting: S 64, C 8, identity+laplacian, H 32, relu, R 16, t 32.
     static let head = Workload(
-        name: "HEAD", configuration: ModelConfiguration(channels: 8, observableChannels: 2, kernels: [.identity, .laplacian], hiddenSize: 32),
+        name: "HEAD",
+        configuration: ModelConfiguration(channels: 8, observableChannels: 2, kernels: [.identity, .laplacian], hiddenSize: 32),
         batch: 16, size: 64, steps: 32)
 
     var cellSteps: Int { batch * size * size * steps }

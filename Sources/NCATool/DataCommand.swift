@@ -62,19 +62,28 @@ struct GrayScottCommand: ParsableCommand {
     var out: String
 
     func validate() throws {
-        guard size >= StateFile.minimumSize && size <= 4096 else { throw ValidationError("--size must be between 3 and 4096 (got \(size))") }
+        guard size >= StateFile.minimumSize && size <= 4096 else {
+            throw ValidationError("--size must be between 3 and 4096 (got \(size))")
+        }
         guard timeSampling >= 1 else { throw ValidationError("--time-sampling must be at least 1 (got \(timeSampling))") }
         guard steps >= 0 && steps % timeSampling == 0 else {
             throw ValidationError("--steps (\(steps)) must be a non-negative multiple of --time-sampling (\(timeSampling))")
         }
-        guard batches >= 1 && batches <= 4096 else { throw ValidationError("--batches must be between 1 and 4096 (got \(batches))") }
-        guard noise.isFinite && noise >= 0 && noise <= 1 else { throw ValidationError("--noise must be in [0, 1] (got \(noise))") }
+        guard batches >= 1 && batches <= 4096 else {
+            throw ValidationError("--batches must be between 1 and 4096 (got \(batches))")
+        }
+        guard noise.isFinite && noise >= 0 && noise <= 1 else {
+            throw ValidationError("--noise must be in [0, 1] (got \(noise))")
+        }
         for (name, value) in [("--da", diffusionA), ("--db", diffusionB), ("--alpha", alpha), ("--gamma", gamma)] {
-            guard value.isFinite && value >= 0 else { throw ValidationError("\(name) must be a finite, non-negative number (got \(value))") }
+            guard value.isFinite && value >= 0 else {
+                throw ValidationError("\(name) must be a finite, non-negative number (got \(value))")
+            }
         }
         let frames = Double(steps / timeSampling + 1) * Double(batches * size * size * 2)
         guard frames <= Double(NPY.maxElements) else {
-            throw ValidationError("the trajectory would hold \(Int(frames)) values; raise --time-sampling or lower --steps, --batches or --size")
+            throw ValidationError(
+                "the trajectory would hold \(Int(frames)) values; raise --time-sampling or lower --steps, --batches or --size")
         }
     }
 
@@ -90,14 +99,19 @@ struct GrayScottCommand: ParsableCommand {
             let pde = GrayScott(diffusionA: diffusionA, diffusionB: diffusionB, alpha: alpha, gamma: gamma)
             var trajectory = pde.trajectory(from: initial, steps: steps, timeSampling: timeSampling)
             guard trajectory.scalars.allSatisfy({ $0.isFinite }) else {
-                throw FileError(path: out, reason: "the simulation blew up (NaN or infinity); lower --da/--db (explicit Euler needs D ≤ 0.25 or so)", category: .usage)
+                throw FileError(
+                    path: out,
+                    reason: "the simulation blew up (NaN or infinity); lower --da/--db (explicit Euler needs D ≤ 0.25 or so)",
+                    category: .usage)
             }
             addMeasurementNoise(&trajectory, intensity: noise, seed: seed)
             switch precision {
             case .float32: try NPY.write(Tensor<Float>(converting: trajectory), to: out)
             case .float64: try NPY.write(trajectory, to: out)
             }
-            say("wrote \(out): \(trajectory.shape.map(String.init).joined(separator: " × ")) (frames × R × S × S × [A, B]), every \(timeSampling) of \(steps) steps")
+            say(
+                "wrote \(out): \(trajectory.shape.map(String.init).joined(separator: " × ")) (frames × R × S × S × [A, B]), every \(timeSampling) of \(steps) steps"
+            )
         }
     }
 }

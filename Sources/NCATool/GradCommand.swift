@@ -58,7 +58,8 @@ struct GradCommand: ParsableCommand {
     private func run<T: BLASScalar>(_: T.Type) throws {
         let nca: NCAModel<T> = try ModelFile.read(model)
         let c = nca.configuration
-        let x0: Tensor<T> = try StateFile.readState(state, channels: c.channels, observable: c.observableChannels, frame: stateFrame)
+        let x0: Tensor<T> = try StateFile.readState(
+            state, channels: c.channels, observable: c.observableChannels, frame: stateFrame)
         let y: Tensor<T> = try StateFile.readTarget(
             target, batch: x0.shape[0], size: x0.shape[1], channels: c.channels, observable: c.observableChannels,
             frame: targetFrame)

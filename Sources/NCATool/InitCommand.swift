@@ -28,7 +28,9 @@ struct InitCommand: ParsableCommand {
             case .float32: try ModelFile.write(NCAModel<Float>(configuration: configuration, seed: seed), to: out)
             case .float64: try ModelFile.write(NCAModel<Double>(configuration: configuration, seed: seed), to: out)
             }
-            say("wrote \(out): \(configuration.parameterCount) parameters (C \(configuration.channels), O \(configuration.observableChannels), kernels \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), \(configuration.activation.rawValue), \(configuration.boundary.rawValue))")
+            say(
+                "wrote \(out): \(configuration.parameterCount) parameters (C \(configuration.channels), O \(configuration.observableChannels), kernels \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), \(configuration.activation.rawValue), \(configuration.boundary.rawValue))"
+            )
         }
     }
 }

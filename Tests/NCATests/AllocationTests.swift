@@ -14,7 +14,9 @@ struct AllocationTests {
     }
 
     @Test func stepLoopsDoNotAllocateOnceWarm() {
-        let cfg = ModelConfiguration(channels: 4, observableChannels: 2, kernels: [.identity, .gradX, .laplacian], activation: .gelu, hiddenSize: 8, skipProbability: 0.5)
+        let cfg = ModelConfiguration(
+            channels: 4, observableChannels: 2, kernels: [.identity, .gradX, .laplacian], activation: .gelu, hiddenSize: 8,
+            skipProbability: 0.5)
         let model: NCAModel<Float> = randomModel(cfg, seed: 1)
         let engine = NCAEngine<Float>(configuration: cfg, batch: 2, size: 12)
         let x0: Tensor<Float> = randomTensor([2, 12, 12, 4], seed: 2)

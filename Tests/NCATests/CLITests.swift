@@ -14,9 +14,12 @@ struct CLITests {
         ])
         let initCommand = try #require(command as? InitCommand)
         let cfg = try initCommand.model.configuration()
-        #expect(cfg == ModelConfiguration(
-            channels: 6, observableChannels: 3, kernels: [.identity, .gradX, .laplacian], activation: .swish, hiddenSize: 24,
-            boundary: .reflect, skipProbability: 0.5, mask: .element))
+        #expect(
+            cfg
+                == ModelConfiguration(
+                    channels: 6, observableChannels: 3, kernels: [.identity, .gradX, .laplacian], activation: .swish,
+                    hiddenSize: 24,
+                    boundary: .reflect, skipProbability: 0.5, mask: .element))
         #expect(initCommand.seed == 7)
     }
 
@@ -80,7 +83,10 @@ struct BinaryTests {
         let help = try nca(["--help"])
         #expect(help.status == 0 && help.output.contains("grad") && help.output.contains("step"))
 
-        var r = try nca(["init", "--channels", "4", "--observable", "2", "--activation", "tanh", "--seed", "3", "--out", dir + "/m.safetensors"])
+        var r = try nca([
+            "init", "--channels", "4", "--observable", "2", "--activation", "tanh", "--seed", "3", "--out",
+            dir + "/m.safetensors",
+        ])
         #expect(r.status == 0, "\(r.error)")
         // Give W1 and v values so the rollout moves; write it back as the model.
         var model: NCAModel<Float> = try ModelFile.read(dir + "/m.safetensors")
@@ -89,7 +95,9 @@ struct BinaryTests {
         try ModelFile.write(model, to: dir + "/m.safetensors")
         let x0: Tensor<Float> = randomTensor([2, 6, 6, 4], seed: 6)
         try NPY.write(x0, to: dir + "/x0.npy")
-        r = try nca(["step", "--model", dir + "/m.safetensors", "--state", dir + "/x0.npy", "--steps", "5", "--out", dir + "/x5.npy"])
+        r = try nca([
+            "step", "--model", dir + "/m.safetensors", "--state", dir + "/x0.npy", "--steps", "5", "--out", dir + "/x5.npy",
+        ])
         #expect(r.status == 0, "\(r.error)")
         let x5 = try NPY.read(dir + "/x5.npy").tensor(as: Float.self)
         var expected = x0
@@ -104,13 +112,15 @@ struct BinaryTests {
             "--precision", "float64", "--out", dir + "/g",
         ])
         #expect(r.status == 0, "\(r.error)")
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/g/loss.json"))) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/g/loss.json"))) as? [String: Any]
         let loss = try #require(json?["loss"] as? Double)
         let doubleModel = NCAModel<Double>(converting: model)
         let engine = NCAEngine<Double>(configuration: model.configuration, batch: 2, size: 6)
         var rng2 = RandomGenerator(seed: 0)
         let prediction = engine.forward(doubleModel, from: Tensor(converting: x0), steps: 4, rng: &rng2)
-        let (expectedLoss, dPrediction) = LossFunction.euclidean.evaluate(prediction: prediction, target: Tensor(converting: target), observableChannels: 2)
+        let (expectedLoss, dPrediction) = LossFunction.euclidean.evaluate(
+            prediction: prediction, target: Tensor(converting: target), observableChannels: 2)
         #expect(abs(loss - expectedLoss) < 1e-12)
         let gradients = engine.backward(doubleModel, outputGradient: dPrediction)
         #expect(try NPY.read(dir + "/g/dW2.npy").tensor(as: Double.self) == gradients.w2)
@@ -125,10 +135,28 @@ struct BinaryTests {
         try Data("not a numpy file".utf8).write(to: URL(fileURLWithPath: dir + "/junk.npy"))
         try NPY.write(Tensor<Float>(zeros: [5, 5, 3]), to: dir + "/wrong.npy")
         let cases: [([String], Int32, String)] = [
-            (["step", "--model", dir + "/none.safetensors", "--state", dir + "/junk.npy", "--steps", "1", "--out", dir + "/o.npy"], 65, "no such file"),
-            (["step", "--model", dir + "/m.safetensors", "--state", dir + "/junk.npy", "--steps", "1", "--out", dir + "/o.npy"], 65, "wrong magic"),
-            (["step", "--model", dir + "/m.safetensors", "--state", dir + "/wrong.npy", "--steps", "1", "--out", dir + "/o.npy"], 65, "3 channels"),
-            (["step", "--model", dir + "/junk.npy", "--state", dir + "/wrong.npy", "--steps", "1", "--out", dir + "/o.npy"], 65, "bad header length"),
+            (
+                [
+                    "step", "--model", dir + "/none.safetensors", "--state", dir + "/junk.npy", "--steps", "1", "--out",
+                    dir + "/o.npy",
+                ], 65, "no such file"
+            ),
+            (
+                [
+                    "step", "--model", dir + "/m.safetensors", "--state", dir + "/junk.npy", "--steps", "1", "--out",
+                    dir + "/o.npy",
+                ], 65, "wrong magic"
+            ),
+            (
+                [
+                    "step", "--model", dir + "/m.safetensors", "--state", dir + "/wrong.npy", "--steps", "1", "--out",
+                    dir + "/o.npy",
+                ], 65, "3 channels"
+            ),
+            (
+                ["step", "--model", dir + "/junk.npy", "--state", dir + "/wrong.npy", "--steps", "1", "--out", dir + "/o.npy"],
+                65, "bad header length"
+            ),
             (["init", "--channels", "1", "--observable", "2", "--out", dir + "/x.safetensors"], 64, "observable"),
             (["init", "--out", dir + "/missing/folder/m.safetensors"], 64, "does not exist"),
         ]
@@ -147,7 +175,9 @@ struct BinaryTests {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["NCA_PYTHON_INTEROP"] != nil))
     func numpyReadsOurFiles() throws {
         let dir = temporaryFolder()
-        let cfg = ModelConfiguration(channels: 3, observableChannels: 1, kernels: [.identity, .gradY], activation: .sigmoid, hiddenSize: 5, boundary: .zero, skipProbability: 0.25)
+        let cfg = ModelConfiguration(
+            channels: 3, observableChannels: 1, kernels: [.identity, .gradY], activation: .sigmoid, hiddenSize: 5,
+            boundary: .zero, skipProbability: 0.25)
         let model: NCAModel<Float> = randomModel(cfg, seed: 1)
         try ModelFile.write(model, to: dir + "/m.safetensors")
         let a: Tensor<Double> = randomTensor([2, 3, 3, 4], seed: 2)

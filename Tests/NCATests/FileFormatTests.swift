@@ -8,9 +8,13 @@ struct FileFormatTests {
     @Test func npyReadsNumpyFloat32() throws {
         let a = try NPY.read(fixture("numpy_f32_3d.npy"))
         #expect(a.shape == [3, 4, 2] && a.dtype == .float32)
-        for i in 0..<3 { for j in 0..<4 { for c in 0..<2 {
-            #expect(a.values[(i * 4 + j) * 2 + c] == Double(i * 100 + j * 10 + c) + 0.5)
-        } } }
+        for i in 0..<3 {
+            for j in 0..<4 {
+                for c in 0..<2 {
+                    #expect(a.values[(i * 4 + j) * 2 + c] == Double(i * 100 + j * 10 + c) + 0.5)
+                }
+            }
+        }
     }
 
     @Test func npyReadsNumpyFloat64VersionsOneAndTwo() throws {
@@ -53,7 +57,8 @@ struct FileFormatTests {
     }
 
     static let badNPY: [(String, String)] = [
-        ("numpy_fortran.npy", "Fortran-order"), ("numpy_bigendian.npy", "big-endian"), ("numpy_int64.npy", "unsupported dtype '<i8'"),
+        ("numpy_fortran.npy", "Fortran-order"), ("numpy_bigendian.npy", "big-endian"),
+        ("numpy_int64.npy", "unsupported dtype '<i8'"),
     ]
 
     @Test("npy refuses numpy files it cannot use", arguments: badNPY)
@@ -83,8 +88,12 @@ struct FileFormatTests {
             return Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(text.count & 0xff), UInt8(text.count >> 8)] + text + payload)
         }
         #expect(problem(npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }")) == "accepted")
-        #expect(problem(npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }")).contains("too large"))
-        #expect(problem(npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1048576, 1048576, 1048576, 1048576, 1048576), }")).contains("too large"))
+        #expect(
+            problem(npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }")).contains("too large"))
+        #expect(
+            problem(
+                npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1048576, 1048576, 1048576, 1048576, 1048576), }")
+            ).contains("too large"))
         #expect(problem(npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }")).contains("bad shape entry"))
         #expect(problem(npy(header: "{'descr': '<f4', 'shape': (1,), }")).contains("fortran_order"))
         #expect(problem(npy(header: "garbage")).contains("malformed"))
@@ -96,9 +105,11 @@ struct FileFormatTests {
     @Test func safetensorsReadsPythonModel() throws {
         let model: NCAModel<Float> = try ModelFile.read(fixture("safetensors_model.safetensors"))
         let cfg = model.configuration
-        #expect(cfg == ModelConfiguration(
-            channels: 3, observableChannels: 1, kernels: [.identity, .average], activation: .tanh, hiddenSize: 4,
-            boundary: .reflect, skipProbability: 0.25, mask: .element))
+        #expect(
+            cfg
+                == ModelConfiguration(
+                    channels: 3, observableChannels: 1, kernels: [.identity, .average], activation: .tanh, hiddenSize: 4,
+                    boundary: .reflect, skipProbability: 0.25, mask: .element))
         #expect(model.w2.scalars == (0..<24).map { Float($0) / 10 })
         #expect(model.w1.scalars == (0..<12).map { -Float($0) / 20 })
         #expect(model.v.scalars == [0.25, -0.5, 1.0])
@@ -174,10 +185,14 @@ struct FileFormatTests {
             } catch { return "\(error)" }
         }
         #expect(problem(ArrayFile(shape: [4, 4, 4], dtype: .float32, values: Array(repeating: 0, count: 64))) == "accepted")
-        #expect(problem(ArrayFile(shape: [4, 4], dtype: .float32, values: Array(repeating: 0, count: 16))).contains("expected R × S × S × C"))
+        #expect(
+            problem(ArrayFile(shape: [4, 4], dtype: .float32, values: Array(repeating: 0, count: 16))).contains(
+                "expected R × S × S × C"))
         #expect(problem(ArrayFile(shape: [4, 5, 4], dtype: .float32, values: Array(repeating: 0, count: 80))).contains("square"))
-        #expect(problem(ArrayFile(shape: [4, 4, 3], dtype: .float32, values: Array(repeating: 0, count: 48))).contains("3 channels"))
-        #expect(problem(ArrayFile(shape: [2, 2, 4], dtype: .float32, values: Array(repeating: 0, count: 16))).contains("at least"))
+        #expect(
+            problem(ArrayFile(shape: [4, 4, 3], dtype: .float32, values: Array(repeating: 0, count: 48))).contains("3 channels"))
+        #expect(
+            problem(ArrayFile(shape: [2, 2, 4], dtype: .float32, values: Array(repeating: 0, count: 16))).contains("at least"))
         var withNaN = Array(repeating: 0.0, count: 64)
         withNaN[5] = .nan
         #expect(problem(ArrayFile(shape: [4, 4, 4], dtype: .float32, values: withNaN)).contains("flat index 5"))
@@ -185,10 +200,11 @@ struct FileFormatTests {
         try NPY.write(ArrayFile(shape: [1, 3, 3, 2], dtype: .float64, values: (0..<18).map(Double.init)), to: folder + "/o.npy")
         let padded: Tensor<Double> = try StateFile.readState(folder + "/o.npy", channels: 4, observable: 2)
         #expect(padded.shape == [1, 3, 3, 4])
-        #expect(padded.scalars[4 * 4 ..< 4 * 4 + 4] == [8, 9, 0, 0])
+        #expect(padded.scalars[4 * 4..<4 * 4 + 4] == [8, 9, 0, 0])
         #expect(throws: FileError.self) { try NPY.read(folder + "/missing.npy") }
         // A trajectory serves as a state through one of its frames.
-        try NPY.write(ArrayFile(shape: [3, 1, 3, 3, 2], dtype: .float32, values: (0..<54).map(Double.init)), to: folder + "/t.npy")
+        try NPY.write(
+            ArrayFile(shape: [3, 1, 3, 3, 2], dtype: .float32, values: (0..<54).map(Double.init)), to: folder + "/t.npy")
         let frame2: Tensor<Double> = try StateFile.readState(folder + "/t.npy", channels: 2, observable: 2, frame: 2)
         #expect(frame2.shape == [1, 3, 3, 2] && frame2.scalars == (36..<54).map(Double.init))
         #expect { try StateFile.readState(folder + "/t.npy", channels: 2, observable: 2, as: Double.self) } throws: {

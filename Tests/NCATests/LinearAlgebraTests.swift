@@ -4,7 +4,9 @@ import Testing
 
 @Suite("LinearAlgebra")
 struct LinearAlgebraTests {
-    static let transposes: [(Transpose, Transpose)] = [(.none, .none), (.none, .transposed), (.transposed, .none), (.transposed, .transposed)]
+    static let transposes: [(Transpose, Transpose)] = [
+        (.none, .none), (.none, .transposed), (.transposed, .none), (.transposed, .transposed),
+    ]
 
     /// C = α op(A) op(B) + β C against a triple loop, with padded leading dimensions.
     func checkGemm<T: BLASScalar>(_: T.Type, tolerance: Double) {

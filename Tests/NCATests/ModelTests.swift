@@ -69,7 +69,8 @@ struct ModelTests {
     }
 
     @Test func maskSkipsAboutPOfCells() {
-        let cfg = ModelConfiguration(channels: 2, observableChannels: 1, kernels: [.identity], hiddenSize: 2, skipProbability: 0.25)
+        let cfg = ModelConfiguration(
+            channels: 2, observableChannels: 1, kernels: [.identity], hiddenSize: 2, skipProbability: 0.25)
         var model = NCAModel<Double>(configuration: cfg, seed: 0)
         model.v = Tensor(shape: [2], scalars: [1, 1])  // f = 1 everywhere: x counts updates
         let engine = NCAEngine<Double>(configuration: cfg, batch: 1, size: 64)

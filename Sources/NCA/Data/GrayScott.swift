@@ -63,8 +63,12 @@ public struct GrayScott: Codable, Equatable, Sendable {
     public func trajectory(
         from initial: Tensor<Double>, steps: Int, timeSampling: Int, progress: ((Int) -> Void)? = nil
     ) -> Tensor<Double> {
-        precondition(initial.rank == 4 && initial.shape[1] == initial.shape[2] && initial.shape[3] == 2, "GrayScott: initial state must be R × S × S × 2, got \(initial.shape)")
-        precondition(timeSampling >= 1 && steps >= 0 && steps % timeSampling == 0, "GrayScott: steps \(steps) must be a multiple of the time sampling \(timeSampling)")
+        precondition(
+            initial.rank == 4 && initial.shape[1] == initial.shape[2] && initial.shape[3] == 2,
+            "GrayScott: initial state must be R × S × S × 2, got \(initial.shape)")
+        precondition(
+            timeSampling >= 1 && steps >= 0 && steps % timeSampling == 0,
+            "GrayScott: steps \(steps) must be a multiple of the time sampling \(timeSampling)")
         let (batch, size) = (initial.shape[0], initial.shape[1])
         let frames = steps / timeSampling + 1
         var out = [Double]()

@@ -80,7 +80,8 @@ public enum AtomicFile {
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
-            throw FileError(path: path, reason: "cannot be read (\(error.localizedDescription)); check its permissions", category: .inputData)
+            throw FileError(
+                path: path, reason: "cannot be read (\(error.localizedDescription)); check its permissions", category: .inputData)
         }
     }
 

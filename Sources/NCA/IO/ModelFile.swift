@@ -34,7 +34,9 @@ public enum ModelFile {
         func fail(_ problem: String) -> SafetensorsError { SafetensorsError(path: path, problem: problem) }
         let meta = file.metadata
         guard meta["format"] == format else {
-            throw fail("not an NCA model (metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)'); make one with nca init or nca train")
+            throw fail(
+                "not an NCA model (metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)'); make one with nca init or nca train"
+            )
         }
         func field(_ key: String) throws(SafetensorsError) -> String {
             guard let value = meta[key] else { throw fail("model metadata lacks '\(key)'") }
@@ -48,10 +50,18 @@ public enum ModelFile {
         do { kernels = try Kernel.parseList(try field("kernels")) } catch let error as ConfigurationError {
             throw fail("model metadata: \(error.description)")
         } catch let error as SafetensorsError { throw error } catch { throw fail("model metadata 'kernels' is unreadable") }
-        guard let activation = Activation(rawValue: try field("activation")) else { throw fail("model metadata: unknown activation '\(meta["activation"]!)'") }
-        guard let boundary = Boundary(rawValue: try field("boundary")) else { throw fail("model metadata: unknown boundary '\(meta["boundary"]!)'") }
-        guard let mask = MaskGranularity(rawValue: meta["mask"] ?? "cell") else { throw fail("model metadata: unknown mask '\(meta["mask"]!)'") }
-        guard let p = Double(try field("skip_probability")) else { throw fail("model metadata 'skip_probability' is not a number") }
+        guard let activation = Activation(rawValue: try field("activation")) else {
+            throw fail("model metadata: unknown activation '\(meta["activation"]!)'")
+        }
+        guard let boundary = Boundary(rawValue: try field("boundary")) else {
+            throw fail("model metadata: unknown boundary '\(meta["boundary"]!)'")
+        }
+        guard let mask = MaskGranularity(rawValue: meta["mask"] ?? "cell") else {
+            throw fail("model metadata: unknown mask '\(meta["mask"]!)'")
+        }
+        guard let p = Double(try field("skip_probability")) else {
+            throw fail("model metadata 'skip_probability' is not a number")
+        }
         let configuration = ModelConfiguration(
             channels: try integer("channels"), observableChannels: try integer("observable"), kernels: kernels,
             activation: activation, hiddenSize: try integer("hidden"), boundary: boundary, skipProbability: p, mask: mask)

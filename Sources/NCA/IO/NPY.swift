@@ -154,11 +154,13 @@ public enum NPY {
             switch dtype {
             case .float32:
                 for i in 0..<count {
-                    values[i] = Double(Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
+                    values[i] = Double(
+                        Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
                 }
             case .float64:
                 for i in 0..<count {
-                    values[i] = Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                    values[i] = Double(
+                        bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
                 }
             }
         }
@@ -185,7 +187,11 @@ public enum NPY {
         let descr = String(descrText[descrText.index(after: descrText.startIndex)..<end])
         guard let fortranText = value(of: "fortran_order") else { throw fail("malformed .npy header: no 'fortran_order'") }
         let fortran: Bool
-        if fortranText.hasPrefix("False") { fortran = false } else if fortranText.hasPrefix("True") { fortran = true } else {
+        if fortranText.hasPrefix("False") {
+            fortran = false
+        } else if fortranText.hasPrefix("True") {
+            fortran = true
+        } else {
             throw fail("malformed .npy header: bad 'fortran_order'")
         }
         guard let shapeText = value(of: "shape"), shapeText.first == "(", let close = shapeText.firstIndex(of: ")") else {
@@ -195,7 +201,9 @@ public enum NPY {
         for part in shapeText[shapeText.index(after: shapeText.startIndex)..<close].split(separator: ",") {
             let trimmed = part.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "L", with: "")
             if trimmed.isEmpty { continue }
-            guard let extent = Int(trimmed), extent >= 0 else { throw fail("malformed .npy header: bad shape entry '\(trimmed)'") }
+            guard let extent = Int(trimmed), extent >= 0 else {
+                throw fail("malformed .npy header: bad shape entry '\(trimmed)'")
+            }
             shape.append(extent)
         }
         return (descr, fortran, shape)

@@ -111,10 +111,13 @@ public struct Safetensors: Equatable, Sendable {
                 count = product
             }
             guard offsets[1] <= dataLength else {
-                throw fail("tensor '\(name)' data_offsets \(offsets) lie beyond the \(dataLength) data bytes; the file is truncated")
+                throw fail(
+                    "tensor '\(name)' data_offsets \(offsets) lie beyond the \(dataLength) data bytes; the file is truncated")
             }
             guard offsets[1] - offsets[0] == count * dtype.byteWidth else {
-                throw fail("tensor '\(name)' has \(offsets[1] - offsets[0]) bytes but shape \(shape) of \(dtypeName) needs \(count * dtype.byteWidth)")
+                throw fail(
+                    "tensor '\(name)' has \(offsets[1] - offsets[0]) bytes but shape \(shape) of \(dtypeName) needs \(count * dtype.byteWidth)"
+                )
             }
             var values = [Double](repeating: 0, count: count)
             bytes.withUnsafeBytes { raw in
@@ -122,7 +125,8 @@ public struct Safetensors: Equatable, Sendable {
                 for i in 0..<count {
                     values[i] =
                         dtype == .float32
-                        ? Double(Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
+                        ? Double(
+                            Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
                         : Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
                 }
             }

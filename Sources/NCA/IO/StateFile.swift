@@ -16,7 +16,9 @@ public enum StateFile {
         guard c == channels || c == observable else {
             throw NPYError(
                 path: path,
-                problem: "state has \(c) channels; the model needs \(channels) (or only its \(observable) observable ones, hidden channels then start at 0)")
+                problem:
+                    "state has \(c) channels; the model needs \(channels) (or only its \(observable) observable ones, hidden channels then start at 0)"
+            )
         }
         if c == channels { return Tensor(shape: shape, scalars: array.values.map { T($0) }) }
         var state = Tensor<T>(zeros: [r, s, s, channels])
@@ -34,10 +36,16 @@ public enum StateFile {
         let array = try selectFrame(NPY.read(path), frame: frame, path: path)
         let shape = try latticeShape(array, path: path, role: "target")
         guard shape[0] == batch, shape[1] == size else {
-            throw NPYError(path: path, problem: "target is \(shape[0]) × \(shape[1]) × \(shape[2]) lattices but the state is \(batch) × \(size) × \(size); use matching shapes")
+            throw NPYError(
+                path: path,
+                problem:
+                    "target is \(shape[0]) × \(shape[1]) × \(shape[2]) lattices but the state is \(batch) × \(size) × \(size); use matching shapes"
+            )
         }
         guard shape[3] == observable || shape[3] == channels else {
-            throw NPYError(path: path, problem: "target has \(shape[3]) channels; expected the \(observable) observable channels (or all \(channels))")
+            throw NPYError(
+                path: path,
+                problem: "target has \(shape[3]) channels; expected the \(observable) observable channels (or all \(channels))")
         }
         return Tensor(shape: shape, scalars: array.values.map { T($0) })
     }
@@ -46,13 +54,17 @@ public enum StateFile {
     static func selectFrame(_ array: ArrayFile, frame: Int?, path: String) throws(NPYError) -> ArrayFile {
         guard array.shape.count == 5 else {
             if let frame, frame != 0 {
-                throw NPYError(path: path, problem: "frame \(frame) asked for, but the file holds one state of shape \(array.shape), not a trajectory")
+                throw NPYError(
+                    path: path,
+                    problem: "frame \(frame) asked for, but the file holds one state of shape \(array.shape), not a trajectory")
             }
             return array
         }
         let frames = array.shape[0]
         guard let frame else {
-            throw NPYError(path: path, problem: "is a trajectory of \(frames) frames (shape \(array.shape)); pick one with --frame (0 … \(frames - 1))")
+            throw NPYError(
+                path: path,
+                problem: "is a trajectory of \(frames) frames (shape \(array.shape)); pick one with --frame (0 … \(frames - 1))")
         }
         guard frame >= 0 && frame < frames else {
             throw NPYError(path: path, problem: "frame \(frame) does not exist; the trajectory has frames 0 … \(frames - 1)")
@@ -73,10 +85,16 @@ public enum StateFile {
             throw NPYError(path: path, problem: "\(role) lattice is \(shape[1]) × \(shape[2]); lattices must be square")
         }
         guard shape[1] >= minimumSize, shape[0] >= 1, shape[3] >= 1 else {
-            throw NPYError(path: path, problem: "\(role) has shape \(array.shape); need at least 1 batch entry, a \(minimumSize) × \(minimumSize) lattice and 1 channel")
+            throw NPYError(
+                path: path,
+                problem:
+                    "\(role) has shape \(array.shape); need at least 1 batch entry, a \(minimumSize) × \(minimumSize) lattice and 1 channel"
+            )
         }
         if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
-            throw NPYError(path: path, problem: "\(role) contains \(array.values[bad]) at flat index \(bad); clean the data (e.g. numpy.nan_to_num)")
+            throw NPYError(
+                path: path,
+                problem: "\(role) contains \(array.values[bad]) at flat index \(bad); clean the data (e.g. numpy.nan_to_num)")
         }
         return shape
     }

@@ -24,5 +24,6 @@ where RawSignificand: FixedWidthInteger {
     static func lapackeGesdd(
         _ jobz: CChar, _ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Self>, _ lda: Int32,
         _ s: UnsafeMutablePointer<Self>, _ u: UnsafeMutablePointer<Self>, _ ldu: Int32,
-        _ vt: UnsafeMutablePointer<Self>, _ ldvt: Int32) -> Int32
+        _ vt: UnsafeMutablePointer<Self>, _ ldvt: Int32
+    ) -> Int32
 }
