@@ -65,6 +65,8 @@ public enum ConfigurationError: Error, Equatable, NCAUserError {
     case repeatedKernel(String)
     case hiddenSize(Int)
     case skipProbability(Double)
+    /// A training setting out of range; the message names the option and the fix.
+    case training(String)
 
     public var category: ErrorCategory { .usage }
 
@@ -86,6 +88,8 @@ public enum ConfigurationError: Error, Equatable, NCAUserError {
             return "hidden size must be between 1 and 65536 (got \(h)); pass --hidden with a positive width"
         case .skipProbability(let p):
             return "skip probability must be in [0, 1) (got \(p)); p = 0 updates every cell every step"
+        case .training(let message):
+            return message
         }
     }
 }

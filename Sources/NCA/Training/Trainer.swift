@@ -1,0 +1,232 @@
+/// Everything that changes during training; a checkpoint saves exactly this.
+public struct TrainingState: Equatable, Sendable {
+    public var model: NCAModel<Float>
+    public var optimizer: OptimizerState
+    /// x of Algorithm 2: the start state of every transition, M × R × S × S × C. Entry (m, r)
+    /// is the state at data frame m of trajectory r.
+    public var workingStates: Tensor<Float>
+    public var rng: RandomGenerator
+    /// Epochs completed.
+    public var epoch: Int
+    /// Lowest epoch loss so far, and the epoch (1-based) that reached it (0: none yet).
+    public var bestLoss: Double
+    public var bestEpoch: Int
+
+    public init(
+        model: NCAModel<Float>, optimizer: OptimizerState, workingStates: Tensor<Float>, rng: RandomGenerator, epoch: Int,
+        bestLoss: Double, bestEpoch: Int
+    ) {
+        self.model = model
+        self.optimizer = optimizer
+        self.workingStates = workingStates
+        self.rng = rng
+        self.epoch = epoch
+        self.bestLoss = bestLoss
+        self.bestEpoch = bestEpoch
+    }
+}
+
+/// What one epoch did.
+public struct EpochReport: Equatable, Sendable {
+    /// 1-based epoch number.
+    public var epoch: Int
+    /// Mean loss over all M·R transitions, computed with the weights the epoch started with
+    /// (per-epoch updates) or the weights current at each mini-batch (per-mini-batch).
+    public var loss: Double
+    /// L2 norm of the epoch's whole gradient (all tensors, before normalisation).
+    public var gradientNorm: Double
+    public var learningRate: Double
+    /// The weights the loss was measured with (per-epoch updates), for keeping the best model.
+    public var modelBeforeUpdate: NCAModel<Float>
+}
+
+/// Training diverged; nothing was updated.
+public struct DivergenceError: Error, Equatable, NCAUserError {
+    public var epoch: Int
+    public var quantity: String
+    public var category: ErrorCategory { .failure }
+    public var description: String {
+        "training diverged in epoch \(epoch): \(quantity) is NaN or infinite; the last checkpoint is intact. "
+            + "Lower --lr, use a smaller --time-sampling, or resume from the checkpoint"
+    }
+}
+
+/// The training algorithm of the paper (§2.2, Algorithm 2).
+///
+/// Data y is (M+1) × R × S × S × O. Working states x start as y (hidden channels 0). Each epoch
+/// shuffles the M·R transitions (m−1 → m, trajectory r) into mini-batches; for each it runs Φᵗ
+/// from x[m−1, r], takes the loss against y[m, r], backpropagates through all t steps and
+/// accumulates the gradient; the epoch loss and gradient are means over all transitions. Then
+/// each tensor's gradient is normalised by its L2 norm (+1e-8) and the optimiser steps. Finally
+/// x[m, r] ← x̂[m, r] for r ≥ 2 (predictions propagate, hidden channels included) while
+/// trajectory r = 1 keeps its data states (re-initialised every epoch). Nothing is dropped: the
+/// last mini-batch may be smaller.
+public final class Trainer {
+    public let configuration: TrainingConfiguration
+    /// y, (M+1) × R × S × S × O (or × C).
+    public let data: Tensor<Float>
+    public private(set) var state: TrainingState
+
+    public let frames: Int
+    public let trajectories: Int
+    public let size: Int
+    private let dataChannels: Int
+    private var engines: [Int: NCAEngine<Float>] = [:]
+
+    /// A fresh run: the model initialised from the configuration's seed.
+    public convenience init(configuration: TrainingConfiguration, data: Tensor<Float>) {
+        let model = NCAModel<Float>(configuration: configuration.model, seed: configuration.seed)
+        self.init(configuration: configuration, data: data, state: Trainer.initialState(configuration, data: data, model: model))
+    }
+
+    /// A run continuing from `state` (a checkpoint).
+    public init(configuration: TrainingConfiguration, data: Tensor<Float>, state: TrainingState) {
+        Trainer.checkShape(data, configuration: configuration)
+        self.configuration = configuration
+        self.data = data
+        self.state = state
+        frames = data.shape[0]
+        trajectories = data.shape[1]
+        size = data.shape[2]
+        dataChannels = data.shape[4]
+        precondition(state.workingStates.shape == [frames - 1, trajectories, size, size, configuration.model.channels], "Trainer: working states do not match the data")
+    }
+
+    /// The state before the first epoch: x ← y with zero hidden channels.
+    public static func initialState(_ configuration: TrainingConfiguration, data: Tensor<Float>, model: NCAModel<Float>) -> TrainingState {
+        checkShape(data, configuration: configuration)
+        let (m, r, s) = (data.shape[0] - 1, data.shape[1], data.shape[2])
+        let c = configuration.model.channels
+        let dc = data.shape[4]
+        let o = configuration.model.observableChannels
+        var x = Tensor<Float>(zeros: [m, r, s, s, c])
+        for cell in 0..<(m * r * s * s) {
+            for ch in 0..<o { x.scalars[cell * c + ch] = data.scalars[cell * dc + ch] }
+        }
+        let optimizer = OptimizerState(
+            kind: configuration.optimizer, parameterCounts: [model.w2.count, model.w1.count, model.v.count])
+        return TrainingState(
+            model: model, optimizer: optimizer, workingStates: x, rng: RandomGenerator(seed: configuration.seed ^ 0x7EA1_0000_0000_0001),
+            epoch: 0, bestLoss: .infinity, bestEpoch: 0)
+    }
+
+    static func checkShape(_ data: Tensor<Float>, configuration: TrainingConfiguration) {
+        let o = configuration.model.observableChannels
+        precondition(
+            data.rank == 5 && data.shape[0] >= 2 && data.shape[2] == data.shape[3]
+                && (data.shape[4] == o || data.shape[4] == configuration.model.channels),
+            "Trainer: data must be (M+1) × R × S × S × O with M ≥ 1, got \(data.shape)")
+    }
+
+    /// Runs one epoch and returns what it measured. Throws, changing nothing, when the loss
+    /// or a gradient is not finite.
+    public func runEpoch() throws(DivergenceError) -> EpochReport {
+        let m = frames - 1
+        let r = trajectories
+        let c = configuration.model.channels
+        let o = configuration.model.observableChannels
+        let cellsPerState = size * size
+        let stateCount = cellsPerState * c
+        let epochIndex = state.epoch
+        let lr = configuration.learningRate(epoch: epochIndex)
+        let transitionCount = m * r
+
+        var rng = state.rng
+        var model = state.model
+        var optimizer = state.optimizer
+        var order = Array(0..<transitionCount)
+        for i in stride(from: transitionCount - 1, to: 0, by: -1) { order.swapAt(i, rng.nextIndex(below: i + 1)) }
+
+        var predictions = state.workingStates
+        var total = [
+            Tensor<Float>(zeros: model.w2.shape), Tensor<Float>(zeros: model.w1.shape), Tensor<Float>(zeros: model.v.shape),
+        ]
+        var epochLoss = 0.0
+        let modelBefore = model
+        var start = 0
+        while start < transitionCount {
+            let batchIndices = order[start..<min(start + configuration.minibatchSize, transitionCount)]
+            start += batchIndices.count
+            let b = batchIndices.count
+            var x0 = Tensor<Float>(zeros: [b, size, size, c])
+            var target = Tensor<Float>(zeros: [b, size, size, o])
+            for (slot, k) in batchIndices.enumerated() {
+                // Transition k: frame (k / r) → frame (k / r) + 1 of trajectory k % r.
+                x0.scalars.replaceSubrange(
+                    (slot * stateCount)..<((slot + 1) * stateCount), with: state.workingStates.scalars[(k * stateCount)..<((k + 1) * stateCount)])
+                let dataBase = (k + r) * cellsPerState * dataChannels
+                for cell in 0..<cellsPerState {
+                    for ch in 0..<o {
+                        target.scalars[(slot * cellsPerState + cell) * o + ch] = data.scalars[dataBase + cell * dataChannels + ch]
+                    }
+                }
+            }
+            let engine = self.engine(batch: b)
+            let prediction = engine.forward(model, from: x0, steps: configuration.timeSampling, rng: &rng)
+            var (loss, dPrediction) = configuration.loss.evaluate(prediction: prediction, target: target, observableChannels: o)
+            guard loss.isFinite else { throw DivergenceError(epoch: epochIndex + 1, quantity: "the loss") }
+            let weight = Float(b) / Float(transitionCount)
+            epochLoss += loss * Double(b) / Double(transitionCount)
+            for i in dPrediction.scalars.indices { dPrediction.scalars[i] *= weight }
+            let g = engine.backward(model, outputGradient: dPrediction)
+            let gradients = [g.w2, g.w1, g.v]
+            for (name, tensor) in zip(["∂L/∂W2", "∂L/∂W1", "∂L/∂v"], gradients) where !tensor.scalars.allSatisfy({ $0.isFinite }) {
+                throw DivergenceError(epoch: epochIndex + 1, quantity: name)
+            }
+            for (slot, k) in batchIndices.enumerated() {
+                predictions.scalars.replaceSubrange(
+                    (k * stateCount)..<((k + 1) * stateCount), with: prediction.scalars[(slot * stateCount)..<((slot + 1) * stateCount)])
+            }
+            for p in total.indices { for i in total[p].scalars.indices { total[p].scalars[i] += gradients[p].scalars[i] } }
+            if configuration.update == .perMinibatch { step(&model, &optimizer, gradients, lr: lr) }
+        }
+        if configuration.update == .perEpoch { step(&model, &optimizer, total, lr: lr) }
+        guard model.w2.scalars.allSatisfy({ $0.isFinite }) && model.w1.scalars.allSatisfy({ $0.isFinite }) && model.v.scalars.allSatisfy({ $0.isFinite })
+        else { throw DivergenceError(epoch: epochIndex + 1, quantity: "a weight after the update") }
+
+        // Propagate predictions for trajectories r ≥ 2; trajectory 1 keeps its data states.
+        // Working state (frame f, trajectory j) receives the prediction of transition f − 1 → f.
+        var working = state.workingStates
+        for f in 1..<max(1, m) {
+            for j in 1..<r {
+                let target = f * r + j
+                let source = (f - 1) * r + j
+                working.scalars.replaceSubrange(
+                    (target * stateCount)..<((target + 1) * stateCount), with: predictions.scalars[(source * stateCount)..<((source + 1) * stateCount)])
+            }
+        }
+        let norm = total.reduce(0.0) { $0 + $1.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } }.squareRoot()
+        state.model = model
+        state.optimizer = optimizer
+        state.workingStates = working
+        state.rng = rng
+        state.epoch += 1
+        if epochLoss < state.bestLoss {
+            state.bestLoss = epochLoss
+            state.bestEpoch = state.epoch
+        }
+        return EpochReport(epoch: state.epoch, loss: epochLoss, gradientNorm: norm, learningRate: lr, modelBeforeUpdate: modelBefore)
+    }
+
+    private func step(_ model: inout NCAModel<Float>, _ optimizer: inout OptimizerState, _ gradients: [Tensor<Float>], lr: Double) {
+        var g = gradients
+        if configuration.gradientNormalisation {
+            for p in g.indices {
+                let norm = Float(g[p].scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
+                for i in g[p].scalars.indices { g[p].scalars[i] /= norm + 1e-8 }
+            }
+        }
+        var parameters = [model.w2, model.w1, model.v]
+        optimizer.update(&parameters, gradients: g, learningRate: lr)
+        model.w2 = parameters[0]
+        model.w1 = parameters[1]
+        model.v = parameters[2]
+    }
+
+    private func engine(batch: Int) -> NCAEngine<Float> {
+        if let engine = engines[batch] { return engine }
+        let engine = NCAEngine<Float>(configuration: configuration.model, batch: batch, size: size)
+        engines[batch] = engine
+        return engine
+    }
+}
