@@ -17,6 +17,8 @@ struct NCACommand: ParsableCommand {
             Exit status: 0 success, 64 bad options, 65 bad input data, 1 other failure.
             """,
         version: version,
-        subcommands: [InitCommand.self, StepCommand.self, GradCommand.self, DataCommand.self]
+        subcommands: [
+            InitCommand.self, StepCommand.self, GradCommand.self, DataCommand.self, TrainCommand.self,
+        ]
     )
 }

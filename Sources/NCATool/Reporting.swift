@@ -28,7 +28,12 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data("nca: error: \(message)\n".utf8))
 }
 
-/// A line of progress or results on standard output.
+/// A line of progress or results on standard output (unbuffered, so it interleaves correctly
+/// with progress lines and survives a kill).
 func say(_ message: String) {
-    print(message)
+    writeOut(message + "\n")
+}
+
+func writeOut(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
 }

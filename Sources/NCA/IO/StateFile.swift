@@ -75,7 +75,7 @@ public enum StateFile {
     }
 
     /// Validates rank, squareness, size and finiteness; returns [R, S, S, C].
-    static func latticeShape(_ array: ArrayFile, path: String, role: String) throws(NPYError) -> [Int] {
+    static func latticeShape(_ array: ArrayFile, path: String, role: String, checkValues: Bool = true) throws(NPYError) -> [Int] {
         var shape = array.shape
         if shape.count == 3 { shape.insert(1, at: 0) }
         guard shape.count == 4 else {
@@ -97,5 +97,25 @@ public enum StateFile {
                 problem: "\(role) contains \(array.values[bad]) at flat index \(bad); clean the data (e.g. numpy.nan_to_num)")
         }
         return shape
+    }
+}
+
+/// Reading trajectories ((M+1) × R × S × S × O) for training and evaluation.
+public enum TrajectoryFile {
+    public static func read(_ path: String, observable: Int, channels: Int) throws -> Tensor<Float> {
+        let array = try NPY.read(path)
+        guard array.shape.count == 5 else {
+            throw NPYError(path: path, problem: "has shape \(array.shape); a trajectory is (M+1) × R × S × S × O, e.g. from nca data gray-scott")
+        }
+        guard array.shape[0] >= 2 else { throw NPYError(path: path, problem: "holds \(array.shape[0]) frame; training needs at least 2 (one transition)") }
+        _ = try StateFile.latticeShape(
+            ArrayFile(shape: Array(array.shape.dropFirst()), dtype: array.dtype, values: []), path: path, role: "trajectory", checkValues: false)
+        guard array.shape[4] == observable || array.shape[4] == channels else {
+            throw NPYError(path: path, problem: "has \(array.shape[4]) channels; the model has \(observable) observable (of \(channels)); set --observable to match")
+        }
+        if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
+            throw NPYError(path: path, problem: "contains \(array.values[bad]) at flat index \(bad); clean the data (e.g. numpy.nan_to_num)")
+        }
+        return array.tensor()
     }
 }

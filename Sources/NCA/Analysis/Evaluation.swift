@@ -1,0 +1,43 @@
+/// How well a model reproduces a trajectory it was not trained on (paper §3.1: a rollout from an
+/// unseen initial condition, compared with the PDE at every snapshot).
+public struct RolloutEvaluation: Equatable, Sendable {
+    /// NCA steps between snapshots.
+    public var timeSampling: Int
+    /// Loss at snapshot k (k = 1 … M), i.e. after k · t steps.
+    public var losses: [Double]
+    /// Mean of `losses`: the test loss.
+    public var meanLoss: Double
+    /// The model's states at every snapshot, (M+1) × R × S × S × C (frame 0 = the start).
+    public var trajectory: Tensor<Float>
+
+    /// Rolls `model` out from `data`'s first frame (observable channels; hidden start at 0) for
+    /// `frames − 1` intervals of `timeSampling` steps and compares with every later frame.
+    /// A rollout that blows up gives infinite losses from then on rather than a trap.
+    public static func evaluate(
+        _ model: NCAModel<Float>, data: Tensor<Float>, timeSampling: Int, loss: LossFunction, frames: Int? = nil, seed: UInt64 = 0
+    ) -> RolloutEvaluation {
+        precondition(data.rank == 5 && data.shape[0] >= 2, "evaluate: data must be (M+1) × R × S × S × O, got \(data.shape)")
+        let cfg = model.configuration
+        let (r, s, dc) = (data.shape[1], data.shape[2], data.shape[4])
+        let count = min(frames ?? data.shape[0], data.shape[0])
+        let c = cfg.channels
+        let o = cfg.observableChannels
+        let cells = r * s * s
+        var x = Tensor<Float>(zeros: [r, s, s, c])
+        for cell in 0..<cells { for ch in 0..<o { x.scalars[cell * c + ch] = data.scalars[cell * dc + ch] } }
+        let engine = NCAEngine<Float>(configuration: cfg, batch: r, size: s)
+        var rng = RandomGenerator(seed: seed)
+        var states = x.scalars
+        var losses: [Double] = []
+        for k in 1..<count {
+            engine.run(model, state: &x, steps: timeSampling, rng: &rng)
+            states += x.scalars
+            let frameStart = k * cells * dc
+            let target = Tensor(shape: [r, s, s, dc], scalars: Array(data.scalars[frameStart..<(frameStart + cells * dc)]))
+            let value = x.scalars.allSatisfy { $0.isFinite } ? loss.evaluate(prediction: x, target: target, observableChannels: o).loss : .infinity
+            losses.append(value)
+        }
+        let mean = losses.reduce(0, +) / Double(max(1, losses.count))
+        return RolloutEvaluation(timeSampling: timeSampling, losses: losses, meanLoss: mean, trajectory: Tensor(shape: [count, r, s, s, c], scalars: states))
+    }
+}
