@@ -182,14 +182,44 @@ struct TrainCommand: ParsableCommand {
 
     private func writeReport(_ run: TrainingRun) throws {
         let state = run.trainer.state
+        let t = run.configuration.training
+        let best: NCAModel<Float> = (try? ModelFile.read(run.bestPath)) ?? state.model
+        var comparisons: [RunReport.Comparison] = []
+        let first = firstTrajectory(run.trainer.data)
+        comparisons.append(
+            RunReport.Comparison(
+                title: "Training trajectory",
+                caption: "The best model run freely from the first training trajectory's initial state (hidden channels 0), "
+                    + "compared with the data at every snapshot.",
+                data: first, evaluation: RolloutEvaluation.evaluate(best, data: first, timeSampling: t.timeSampling, loss: t.loss)))
         var line = "done: \(state.epoch) epochs, best loss \(String(format: "%.5g", state.bestLoss)) at epoch \(state.bestEpoch)"
         if let test = run.testData {
-            let best: NCAModel<Float> = (try? ModelFile.read(run.bestPath)) ?? state.model
-            let evaluation = RolloutEvaluation.evaluate(best, data: test, timeSampling: run.configuration.training.timeSampling, loss: run.configuration.training.loss)
-            line += String(format: "; test loss %.5g (best model, %d steps from the test trajectory's first frame)", evaluation.meanLoss, (test.shape[0] - 1) * run.configuration.training.timeSampling)
+            let testFirst = firstTrajectory(test)
+            let evaluation = RolloutEvaluation.evaluate(best, data: testFirst, timeSampling: t.timeSampling, loss: t.loss)
+            comparisons.append(
+                RunReport.Comparison(
+                    title: "Test: unseen initial condition",
+                    caption: "The best model run from the test trajectory's initial state for \((testFirst.shape[0] - 1) * t.timeSampling) steps "
+                        + "(\(run.configuration.testDataSource ?? "test data")).",
+                    data: testFirst, evaluation: evaluation))
+            line += String(format: "; test loss %.5g over %d steps", evaluation.meanLoss, (testFirst.shape[0] - 1) * t.timeSampling)
         }
+        let report = RunReport(
+            configuration: run.configuration, folderName: URL(fileURLWithPath: run.folder).lastPathComponent, curve: try run.lossCurve(),
+            bestEpoch: state.bestEpoch, bestLoss: state.bestLoss, comparisons: comparisons)
+        try report.write(to: run.reportPath)
         say(line)
-        say("run folder: \(run.folder)")
+        say("report: \(run.reportPath)")
+    }
+
+    /// Batch entry 0 of a trajectory, as a 1-entry trajectory.
+    private func firstTrajectory(_ data: Tensor<Float>) -> Tensor<Float> {
+        let (frames, r) = (data.shape[0], data.shape[1])
+        let per = data.count / (frames * r)
+        var scalars: [Float] = []
+        scalars.reserveCapacity(frames * per)
+        for f in 0..<frames { scalars += data.scalars[(f * r * per)..<(f * r * per + per)] }
+        return Tensor(shape: [frames, 1] + Array(data.shape.dropFirst(2)), scalars: scalars)
     }
 }
 

@@ -1,0 +1,81 @@
+import Foundation
+import RealModule
+
+/// Small, dependency-free SVG line plots for reports.
+public enum SVGPlot {
+    public struct Series {
+        public var name: String
+        public var points: [(x: Double, y: Double)]
+        public var color: String
+
+        public init(name: String, points: [(x: Double, y: Double)], color: String) {
+            self.name = name
+            self.points = points
+            self.color = color
+        }
+    }
+
+    /// A line plot with axes, ticks and a legend. Non-finite or (for a log axis) non-positive
+    /// values are left out of the line.
+    public static func lines(
+        _ series: [Series], width: Int = 640, height: Int = 320, logY: Bool = true, xLabel: String, yLabel: String
+    ) -> String {
+        let (left, right, top, bottom) = (64.0, 16.0, 16.0, 44.0)
+        let plotW = Double(width) - left - right
+        let plotH = Double(height) - top - bottom
+        let usable = series.map { s in s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) } }
+        let xs = usable.flatMap { $0.map(\.x) }
+        let ys = usable.flatMap { $0.map { logY ? log10($0.y) : $0.y } }
+        guard let xMin = xs.min(), let xMax = xs.max(), var yMin = ys.min(), var yMax = ys.max() else {
+            return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\"><text x=\"20\" y=\"30\">no finite values to plot</text></svg>"
+        }
+        if logY {
+            yMin = floor(yMin)
+            yMax = max(ceil(yMax), yMin + 1)
+        } else if yMax - yMin < 1e-12 {
+            (yMin, yMax) = (yMin - 1, yMax + 1)
+        }
+        let xSpan = max(xMax - xMin, 1e-12)
+        func px(_ x: Double) -> Double { left + (x - xMin) / xSpan * plotW }
+        func py(_ y: Double) -> Double { top + (1 - ((logY ? log10(y) : y) - yMin) / (yMax - yMin)) * plotH }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"12\">"
+        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"#fafafa\" stroke=\"#999\"/>"
+        // Y ticks: decades on a log axis, 5 even steps otherwise.
+        let yTicks: [Double] = logY ? stride(from: yMin, through: yMax, by: 1).map { Double.pow(10, $0) } : (0...4).map { yMin + Double($0) * (yMax - yMin) / 4 }
+        for tick in yTicks {
+            let y = py(tick)
+            svg += "<line x1=\"\(left)\" x2=\"\(left + plotW)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#e0e0e0\"/>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(format(tick))</text>"
+        }
+        for k in 0...4 {
+            let x = xMin + Double(k) * xSpan / 4
+            svg += "<text x=\"\(px(x))\" y=\"\(top + plotH + 16)\" text-anchor=\"middle\">\(format(x))</text>"
+        }
+        svg += "<text x=\"\(left + plotW / 2)\" y=\"\(Double(height) - 8)\" text-anchor=\"middle\">\(escape(xLabel))</text>"
+        svg += "<text transform=\"translate(14 \(top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>"
+        for (i, s) in series.enumerated() {
+            let path = usable[i].map { String(format: "%.2f,%.2f", px($0.x), py($0.y)) }.joined(separator: " ")
+            if usable[i].count == 1 {
+                svg += "<circle cx=\"\(px(usable[i][0].x))\" cy=\"\(py(usable[i][0].y))\" r=\"3\" fill=\"\(s.color)\"/>"
+            } else {
+                svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.5\" points=\"\(path)\"/>"
+            }
+            svg += "<rect x=\"\(left + 10)\" y=\"\(top + 8 + Double(i) * 16)\" width=\"12\" height=\"3\" fill=\"\(s.color)\"/>"
+            svg += "<text x=\"\(left + 28)\" y=\"\(top + 13 + Double(i) * 16)\">\(escape(s.name))</text>"
+        }
+        return svg + "</svg>"
+    }
+
+    static func format(_ v: Double) -> String {
+        if v == 0 { return "0" }
+        let magnitude = abs(v)
+        if magnitude >= 1e4 || magnitude < 1e-3 { return String(format: "%.0e", v) }
+        if magnitude >= 100 { return String(format: "%.0f", v) }
+        return String(format: "%.3g", v)
+    }
+
+    public static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
