@@ -36,7 +36,9 @@ struct EvaluateCommand: ParsableCommand {
 
     func validate() throws {
         guard timeSampling >= 1 else { throw ValidationError("--time-sampling must be at least 1 (got \(timeSampling))") }
-        if let steps, steps < timeSampling { throw ValidationError("--steps must cover at least one interval of \(timeSampling) steps") }
+        if let steps, steps < timeSampling {
+            throw ValidationError("--steps must cover at least one interval of \(timeSampling) steps")
+        }
     }
 
     func run() throws {
@@ -45,9 +47,13 @@ struct EvaluateCommand: ParsableCommand {
             let c = nca.configuration
             let trajectory = try TrajectoryFile.read(data, observable: c.observableChannels, channels: c.channels)
             let frames = steps.map { $0 / timeSampling + 1 }
-            let result = RolloutEvaluation.evaluate(nca, data: trajectory, timeSampling: timeSampling, loss: loss, frames: frames, seed: seed)
+            let result = RolloutEvaluation.evaluate(
+                nca, data: trajectory, timeSampling: timeSampling, loss: loss, frames: frames, seed: seed)
             let covered = result.losses.count * timeSampling
-            say(String(format: "test loss %.6g (%@, mean over %d snapshots, %d steps)", result.meanLoss, loss.rawValue, result.losses.count, covered))
+            say(
+                String(
+                    format: "test loss %.6g (%@, mean over %d snapshots, %d steps)", result.meanLoss, loss.rawValue,
+                    result.losses.count, covered))
             if let json {
                 let losses = result.losses.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ", ")
                 let mean = result.meanLoss.isFinite ? "\(result.meanLoss)" : "null"
@@ -57,7 +63,9 @@ struct EvaluateCommand: ParsableCommand {
                     """
                 try AtomicFile.write(Data(text.utf8), to: json)
             }
-            if !result.meanLoss.isFinite { say("warning: the rollout diverged (NaN or infinity); the model is unstable from this initial state") }
+            if !result.meanLoss.isFinite {
+                say("warning: the rollout diverged (NaN or infinity); the model is unstable from this initial state")
+            }
         }
     }
 }

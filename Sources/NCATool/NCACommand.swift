@@ -18,7 +18,8 @@ struct NCACommand: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            InitCommand.self, StepCommand.self, GradCommand.self, DataCommand.self, TrainCommand.self, RolloutCommand.self, EvaluateCommand.self,
+            InitCommand.self, StepCommand.self, GradCommand.self, DataCommand.self, TrainCommand.self, RolloutCommand.self,
+            EvaluateCommand.self,
         ]
     )
 }

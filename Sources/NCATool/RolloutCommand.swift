@@ -21,7 +21,9 @@ struct RolloutCommand: ParsableCommand {
     @Option(help: "Model file (.safetensors).")
     var model: String
 
-    @Option(name: .customLong("init"), help: ArgumentHelp("Initial state.", valueName: "FILE.npy|gray-scott-random|gray-scott-unseen"))
+    @Option(
+        name: .customLong("init"), help: ArgumentHelp("Initial state.", valueName: "FILE.npy|gray-scott-random|gray-scott-unseen")
+    )
     var initial: String
 
     @Option(help: "When --init is a trajectory file, the frame to start from.")
@@ -54,9 +56,13 @@ struct RolloutCommand: ParsableCommand {
     func validate() throws {
         guard steps >= 0 else { throw ValidationError("--steps must be 0 or more (got \(steps))") }
         guard every >= 1 else { throw ValidationError("--every must be at least 1 (got \(every))") }
-        guard (steps / every + 1) <= 10_000 else { throw ValidationError("that would save \(steps / every + 1) frames; raise --every (at most 10000 frames)") }
+        guard (steps / every + 1) <= 10_000 else {
+            throw ValidationError("that would save \(steps / every + 1) frames; raise --every (at most 10000 frames)")
+        }
         guard size >= 3 && size <= 4096 else { throw ValidationError("--size must be between 3 and 4096 (got \(size))") }
-        guard batches >= 1 && batches <= 4096 else { throw ValidationError("--batches must be between 1 and 4096 (got \(batches))") }
+        guard batches >= 1 && batches <= 4096 else {
+            throw ValidationError("--batches must be between 1 and 4096 (got \(batches))")
+        }
         guard entry >= 0 else { throw ValidationError("--entry must be 0 or more") }
         guard gifDelay >= 1 && gifDelay <= 10_000 else { throw ValidationError("--gif-delay must be between 1 and 10000") }
     }
@@ -69,7 +75,8 @@ struct RolloutCommand: ParsableCommand {
             switch initial {
             case "gray-scott-random", "gray-scott-unseen":
                 guard c.observableChannels == 2 else {
-                    throw ValidationError("\(initial) gives 2 observable channels (A, B) but the model has \(c.observableChannels)")
+                    throw ValidationError(
+                        "\(initial) gives 2 observable channels (A, B) but the model has \(c.observableChannels)")
                 }
                 let family: GrayScottInitialCondition = initial == "gray-scott-random" ? .random : .unseen
                 let ab = family.states(batch: batches, size: size, seed: seed)
@@ -118,11 +125,18 @@ struct RolloutCommand: ParsableCommand {
             }
             let columns = max(1, 1600 / (renderer.observablePicture(cells(0)).width + 4))
             try PNG.write(
-                renderer.contactSheet(savedSteps.enumerated().map { ("step \($1)", cells($0)) }, columns: columns), to: out + "/contact_sheet.png")
+                renderer.contactSheet(savedSteps.enumerated().map { ("step \($1)", cells($0)) }, columns: columns),
+                to: out + "/contact_sheet.png")
             try GIF.write(frames: pictures, delay: gifDelay, palette: StateRenderer.palette, to: out + "/rollout.gif")
             let finite = x.scalars.allSatisfy { $0.isFinite }
-            say("wrote \(out)/trajectory.npy (\(trajectory.shape.map(String.init).joined(separator: " × "))), \(savedSteps.count) frames, contact_sheet.png, rollout.gif")
-            if !finite { say("warning: the state became NaN or infinite during the rollout (the model is unstable from this initial state)") }
+            say(
+                "wrote \(out)/trajectory.npy (\(trajectory.shape.map(String.init).joined(separator: " × "))), \(savedSteps.count) frames, contact_sheet.png, rollout.gif"
+            )
+            if !finite {
+                say(
+                    "warning: the state became NaN or infinite during the rollout (the model is unstable from this initial state)"
+                )
+            }
         }
     }
 }

@@ -36,10 +36,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training trajectory (.npy), (M+1) × R × S × S × O.")
     var data: String?
 
-    @Option(name: .customLong("test-data"), help: "Test trajectory (.npy) for the test loss and the report (default with --preset: an unseen initial condition).")
+    @Option(
+        name: .customLong("test-data"),
+        help: "Test trajectory (.npy) for the test loss and the report (default with --preset: an unseen initial condition).")
     var testData: String?
 
-    @Option(help: "Continue the run in this folder from its checkpoint (other options are then taken from its config.json, except --epochs).")
+    @Option(
+        help:
+            "Continue the run in this folder from its checkpoint (other options are then taken from its config.json, except --epochs)."
+    )
     var resume: String?
 
     @OptionGroup var model: ModelOptions
@@ -68,7 +73,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed for the initial weights, mini-batch shuffles and masks.")
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("gradient-normalisation"), help: "Normalise each tensor's gradient by its L2 norm before the step: on or off.")
+    @Option(
+        name: .customLong("gradient-normalisation"),
+        help: "Normalise each tensor's gradient by its L2 norm before the step: on or off.")
     var gradientNormalisation: Switch = .on
 
     @Option(help: "per-epoch (Algorithm 2: one step per epoch) or per-minibatch (one per mini-batch, as the authors' code).")
@@ -85,15 +92,21 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if resume == nil {
-            guard (preset == nil) != (data == nil) else { throw ValidationError("give exactly one of --preset gray-scott and --data T.npy (or --resume RUN)") }
+            guard (preset == nil) != (data == nil) else {
+                throw ValidationError("give exactly one of --preset gray-scott and --data T.npy (or --resume RUN)")
+            }
         } else {
             guard preset == nil && data == nil && testData == nil && out == nil else {
                 throw ValidationError("--resume continues a run as configured; drop --preset, --data, --test-data and --out")
             }
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
-        guard batches >= 1 && batches <= 1024 else { throw ValidationError("--batches must be between 1 and 1024 (got \(batches))") }
-        do { try trainingConfiguration(modelConfiguration: try model.configuration()).validate() } catch let error as ConfigurationError {
+        guard batches >= 1 && batches <= 1024 else {
+            throw ValidationError("--batches must be between 1 and 1024 (got \(batches))")
+        }
+        do { try trainingConfiguration(modelConfiguration: try model.configuration()).validate() } catch let error
+            as ConfigurationError
+        {
             throw ValidationError(error.description)
         }
     }
@@ -120,18 +133,22 @@ struct TrainCommand: ParsableCommand {
             if let resume {
                 run = try TrainingRun(resuming: resume)
                 if let epochs, epochs != run.configuration.training.epochs {
-                    throw ValidationError("--epochs with --resume is not supported yet; the run trains to \(run.configuration.training.epochs) epochs")
+                    throw ValidationError(
+                        "--epochs with --resume is not supported yet; the run trains to \(run.configuration.training.epochs) epochs"
+                    )
                 }
                 say("resuming \(resume) at epoch \(run.trainer.state.epoch) of \(run.configuration.training.epochs)")
             } else {
                 run = try startRun()
             }
             Interrupt.install()
-            let progress = ProgressPrinter()
+            let progress = ProgressPrinter(startEpoch: run.trainer.state.epoch)
             try run.train(observer: progress, shouldStop: { Interrupt.requested })
             progress.finish()
             if Interrupt.requested {
-                say("stopped at epoch \(run.trainer.state.epoch); checkpoint written. Continue with: nca train --resume \(run.folder)")
+                say(
+                    "stopped at epoch \(run.trainer.state.epoch); checkpoint written. Continue with: nca train --resume \(run.folder)"
+                )
                 throw ExitCode(130)
             }
             try writeReport(run)
@@ -150,16 +167,21 @@ struct TrainCommand: ParsableCommand {
             let pde = GrayScott()
             let initial = GrayScottInitialCondition.random.states(batch: batches, size: 64, seed: seed)
             trainingData = Tensor(converting: pde.trajectory(from: initial, steps: 1024, timeSampling: timeSampling))
-            source = "nca data gray-scott --size 64 --steps 1024 --time-sampling \(timeSampling) --batches \(batches) --init random --seed \(seed)"
+            source =
+                "nca data gray-scott --size 64 --steps 1024 --time-sampling \(timeSampling) --batches \(batches) --init random --seed \(seed)"
             let unseen = GrayScottInitialCondition.unseen.states(batch: 1, size: 64, seed: seed &+ 1)
-            test = Tensor(converting: pde.trajectory(from: unseen, steps: 2048 / timeSampling * timeSampling, timeSampling: timeSampling))
-            testSource = "nca data gray-scott --size 64 --steps 2048 --time-sampling \(timeSampling) --batches 1 --init unseen --seed \(seed &+ 1)"
+            test = Tensor(
+                converting: pde.trajectory(from: unseen, steps: 2048 / timeSampling * timeSampling, timeSampling: timeSampling))
+            testSource =
+                "nca data gray-scott --size 64 --steps 2048 --time-sampling \(timeSampling) --batches 1 --init unseen --seed \(seed &+ 1)"
         case nil:
-            trainingData = try TrajectoryFile.read(data!, observable: modelConfiguration.observableChannels, channels: modelConfiguration.channels)
+            trainingData = try TrajectoryFile.read(
+                data!, observable: modelConfiguration.observableChannels, channels: modelConfiguration.channels)
             source = data!
         }
         if let testData {
-            test = try TrajectoryFile.read(testData, observable: modelConfiguration.observableChannels, channels: modelConfiguration.channels)
+            test = try TrajectoryFile.read(
+                testData, observable: modelConfiguration.observableChannels, channels: modelConfiguration.channels)
             testSource = testData
         }
         let folder = out ?? defaultFolder()
@@ -169,7 +191,9 @@ struct TrainCommand: ParsableCommand {
                 training: training, preset: preset?.rawValue, dataSource: source, dataShape: trainingData.shape,
                 testDataSource: testSource, toolkitVersion: NCACommand.version),
             data: trainingData, testData: test)
-        say("training into \(folder): \(trainingData.shape[0] - 1) × \(trainingData.shape[1]) transitions of \(training.timeSampling) steps, \(training.epochs) epochs")
+        say(
+            "training into \(folder): \(trainingData.shape[0] - 1) × \(trainingData.shape[1]) transitions of \(training.timeSampling) steps, \(training.epochs) epochs"
+        )
         return run
     }
 
@@ -191,7 +215,8 @@ struct TrainCommand: ParsableCommand {
                 title: "Training trajectory",
                 caption: "The best model run freely from the first training trajectory's initial state (hidden channels 0), "
                     + "compared with the data at every snapshot.",
-                data: first, evaluation: RolloutEvaluation.evaluate(best, data: first, timeSampling: t.timeSampling, loss: t.loss)))
+                data: first, evaluation: RolloutEvaluation.evaluate(best, data: first, timeSampling: t.timeSampling, loss: t.loss)
+            ))
         var line = "done: \(state.epoch) epochs, best loss \(String(format: "%.5g", state.bestLoss)) at epoch \(state.bestEpoch)"
         if let test = run.testData {
             let testFirst = firstTrajectory(test)
@@ -199,13 +224,16 @@ struct TrainCommand: ParsableCommand {
             comparisons.append(
                 RunReport.Comparison(
                     title: "Test: unseen initial condition",
-                    caption: "The best model run from the test trajectory's initial state for \((testFirst.shape[0] - 1) * t.timeSampling) steps "
+                    caption:
+                        "The best model run from the test trajectory's initial state for \((testFirst.shape[0] - 1) * t.timeSampling) steps "
                         + "(\(run.configuration.testDataSource ?? "test data")).",
                     data: testFirst, evaluation: evaluation))
-            line += String(format: "; test loss %.5g over %d steps", evaluation.meanLoss, (testFirst.shape[0] - 1) * t.timeSampling)
+            line += String(
+                format: "; test loss %.5g over %d steps", evaluation.meanLoss, (testFirst.shape[0] - 1) * t.timeSampling)
         }
         let report = RunReport(
-            configuration: run.configuration, folderName: URL(fileURLWithPath: run.folder).lastPathComponent, curve: try run.lossCurve(),
+            configuration: run.configuration, folderName: URL(fileURLWithPath: run.folder).lastPathComponent,
+            curve: try run.lossCurve(),
             bestEpoch: state.bestEpoch, bestLoss: state.bestLoss, comparisons: comparisons)
         try report.write(to: run.reportPath)
         say(line)
@@ -237,21 +265,21 @@ enum Interrupt {
 final class ProgressPrinter: TrainingObserver {
     private let isTerminal = isatty(STDOUT_FILENO) == 1
     private var lastPrint = Date.distantPast
-    private var startEpoch: Int?
-    private var startTime = Date()
+    private let startEpoch: Int
+    private let startTime = Date()
     private var pendingNewline = false
 
+    /// `startEpoch`: epochs already done when this session started (for the rate and ETA).
+    init(startEpoch: Int) { self.startEpoch = startEpoch }
+
     func epochFinished(_ report: EpochReport, bestLoss: Double, elapsedSeconds: Double, totalEpochs: Int) {
-        if startEpoch == nil {
-            startEpoch = report.epoch - 1
-            startTime = Date()
-        }
-        let done = report.epoch - startEpoch!
+        let done = report.epoch - startEpoch
         let seconds = Date().timeIntervalSince(startTime)
         let rate = Double(done) / max(seconds, 1e-9)
         let remaining = Double(totalEpochs - report.epoch) / max(rate, 1e-9)
         let text = String(
-            format: "epoch %d/%d  loss %.5g  best %.5g  |g| %.3g  %.3g epochs/s  ETA %@", report.epoch, totalEpochs, report.loss, bestLoss,
+            format: "epoch %d/%d  loss %.5g  best %.5g  |g| %.3g  %.3g epochs/s  ETA %@", report.epoch, totalEpochs, report.loss,
+            bestLoss,
             report.gradientNorm, rate, formatDuration(remaining))
         let now = Date()
         if isTerminal {

@@ -33,6 +33,13 @@ struct CLITests {
         ["grad", "--model", "m", "--state", "x", "--target", "y", "--steps", "0", "--out", "d"],
         ["grad", "--model", "m", "--state", "x", "--target", "y", "--steps", "3", "--loss", "l1", "--out", "d"],
         ["init"],
+        ["train", "--epochs", "5", "--out", "r"],
+        ["train", "--preset", "gray-scott", "--data", "t.npy"],
+        ["train", "--preset", "gray-scott", "--lr", "-1"],
+        ["train", "--resume", "r", "--preset", "gray-scott"],
+        ["rollout", "--model", "m", "--init", "x", "--steps", "10", "--every", "0", "--out", "o"],
+        ["data", "gray-scott", "--steps", "100", "--time-sampling", "32", "--out", "t.npy"],
+        ["data", "gray-scott", "--noise", "2", "--out", "t.npy"],
     ]
 
     @Test("bad options are usage errors (exit 64)", arguments: usageErrors)
@@ -129,6 +136,66 @@ struct BinaryTests {
         #expect(try NPY.read(dir + "/g/dx0.npy").tensor(as: Double.self) == gradients.initialState)
     }
 
+    @Test func trainRolloutEvaluateEndToEnd() throws {
+        let dir = temporaryFolder()
+        var r = try nca([
+            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out",
+            dir + "/gs.npy",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(try NPY.read(dir + "/gs.npy").shape == [3, 2, 12, 12, 2])
+        r = try nca([
+            "train", "--data", dir + "/gs.npy", "--test-data", dir + "/gs.npy", "--channels", "4", "--hidden", "6",
+            "--time-sampling", "4",
+            "--epochs", "3", "--minibatch-size", "2", "--out", dir + "/run",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(r.output.contains("test loss") && r.output.contains("report.html"))
+        for file in [
+            "config.json", "metrics.csv", "model.safetensors", "best.safetensors", "checkpoint.safetensors", "report.html",
+            "data.npy", "test.npy",
+        ] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/run/" + file), "\(file)")
+        }
+        let metrics = try String(contentsOfFile: dir + "/run/metrics.csv", encoding: .utf8).split(separator: "\n")
+        #expect(metrics.count == 4 && metrics[0] == "epoch,loss,gradient_norm,learning_rate,wall_time_s")
+        let config = try JSONDecoder().decode(
+            RunConfiguration.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/run/config.json")))
+        #expect(config.training.epochs == 3 && config.training.model.channels == 4 && config.dataShape == [3, 2, 12, 12, 2])
+        // Resuming a finished run is a no-op that still succeeds; training into it again is refused.
+        r = try nca(["train", "--resume", dir + "/run"])
+        #expect(r.status == 0, "\(r.error)")
+        r = try nca(["train", "--data", dir + "/gs.npy", "--out", dir + "/run"])
+        #expect(r.status == 64 && r.error.contains("--resume"))
+
+        r = try nca([
+            "rollout", "--model", dir + "/run/model.safetensors", "--init", dir + "/gs.npy", "--frame", "0", "--steps", "8",
+            "--every", "4", "--out", dir + "/roll",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(try NPY.read(dir + "/roll/trajectory.npy").shape == [3, 2, 12, 12, 4])
+        for file in [
+            "frames/step_000000.png", "frames/step_000004.png", "frames/step_000008.png", "contact_sheet.png", "rollout.gif",
+        ] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/roll/" + file), "\(file)")
+        }
+        _ = try PNG.read(dir + "/roll/contact_sheet.png")
+        r = try nca([
+            "rollout", "--model", dir + "/run/model.safetensors", "--init", "gray-scott-unseen", "--size", "16", "--steps", "4",
+            "--every", "2", "--out", dir + "/roll2",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+
+        r = try nca([
+            "evaluate", "--model", dir + "/run/model.safetensors", "--data", dir + "/gs.npy", "--time-sampling", "4", "--json",
+            dir + "/eval.json",
+        ])
+        #expect(r.status == 0 && r.output.contains("test loss"), "\(r.error)")
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/eval.json"))) as? [String: Any]
+        #expect((json?["snapshot_losses"] as? [Any])?.count == 2)
+    }
+
     @Test func badInputIsOneLineAndNonZero() throws {
         let dir = temporaryFolder()
         try nca(["init", "--channels", "4", "--observable", "2", "--out", dir + "/m.safetensors"])
@@ -159,6 +226,14 @@ struct BinaryTests {
             ),
             (["init", "--channels", "1", "--observable", "2", "--out", dir + "/x.safetensors"], 64, "observable"),
             (["init", "--out", dir + "/missing/folder/m.safetensors"], 64, "does not exist"),
+            (["train", "--data", dir + "/wrong.npy", "--out", dir + "/r"], 65, "a trajectory is"),
+            (["evaluate", "--model", dir + "/m.safetensors", "--data", dir + "/junk.npy"], 65, "wrong magic"),
+            (
+                [
+                    "rollout", "--model", dir + "/m.safetensors", "--init", dir + "/none.npy", "--steps", "1", "--out",
+                    dir + "/ro",
+                ], 65, "no such file"
+            ),
         ]
         for (arguments, status, message) in cases {
             let r = try nca(arguments)

@@ -12,7 +12,9 @@ struct PictureTests {
         ]
         for (index, rgb) in reference {
             let c = ColorMap.viridis[index]
-            #expect(abs(Double(c.0) / 255 - rgb.0) < 0.02 && abs(Double(c.1) / 255 - rgb.1) < 0.02 && abs(Double(c.2) / 255 - rgb.2) < 0.02, "viridis[\(index)] = \(c)")
+            #expect(
+                abs(Double(c.0) / 255 - rgb.0) < 0.02 && abs(Double(c.1) / 255 - rgb.1) < 0.02
+                    && abs(Double(c.2) / 255 - rgb.2) < 0.02, "viridis[\(index)] = \(c)")
         }
         // Perceptually ordered: lightness (approximated by luma) increases monotonically.
         let luma = ColorMap.viridis.map { 0.2126 * Double($0.0) + 0.7152 * Double($0.1) + 0.0722 * Double($0.2) }
@@ -31,7 +33,8 @@ struct PictureTests {
         for y in 0..<3 {
             for x in 0..<5 {
                 let p = 4 * (y * 5 + x)
-                #expect(back.pixels[p] == image[x, y].0 && back.pixels[p + 1] == image[x, y].1 && back.pixels[p + 2] == image[x, y].2)
+                #expect(
+                    back.pixels[p] == image[x, y].0 && back.pixels[p + 1] == image[x, y].1 && back.pixels[p + 2] == image[x, y].2)
                 #expect(back.pixels[p + 3] == 255)
             }
         }
@@ -82,12 +85,14 @@ struct PictureTests {
     }
 
     @Test func reportIsSelfContained() throws {
-        var cfg = TrainingConfiguration(model: ModelConfiguration(channels: 3, observableChannels: 2, kernels: [.identity], hiddenSize: 4))
+        var cfg = TrainingConfiguration(
+            model: ModelConfiguration(channels: 3, observableChannels: 2, kernels: [.identity], hiddenSize: 4))
         cfg.timeSampling = 2
         let data: Tensor<Float> = randomTensor([4, 1, 6, 6, 2], seed: 3)
         let model = NCAModel<Float>(configuration: cfg.model, seed: 1)
         let evaluation = RolloutEvaluation.evaluate(model, data: data, timeSampling: 2, loss: .euclidean)
-        let run = RunConfiguration(training: cfg, preset: nil, dataSource: "x.npy", dataShape: data.shape, testDataSource: nil, toolkitVersion: "test")
+        let run = RunConfiguration(
+            training: cfg, preset: nil, dataSource: "x.npy", dataShape: data.shape, testDataSource: nil, toolkitVersion: "test")
         let report = RunReport(
             configuration: run, folderName: "r<1>", curve: [(1, 2.0), (2, 1.0), (3, 0.5)], bestEpoch: 3, bestLoss: 0.5,
             comparisons: [RunReport.Comparison(title: "Training trajectory", caption: "c", data: data, evaluation: evaluation)])

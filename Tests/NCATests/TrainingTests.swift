@@ -49,7 +49,8 @@ struct TrainingTests {
     /// A tiny problem: S 8, M 2, R 2, t 2, C 3, O 2, tanh so every weight gets gradient.
     func tinyProblem(update: UpdateSchedule = .perEpoch) -> (TrainingConfiguration, Tensor<Float>) {
         var cfg = TrainingConfiguration(
-            model: ModelConfiguration(channels: 3, observableChannels: 2, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 6))
+            model: ModelConfiguration(
+                channels: 3, observableChannels: 2, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 6))
         cfg.timeSampling = 2
         cfg.minibatchSize = 3  // 4 transitions: mini-batches of 3 and 1
         cfg.update = update
@@ -71,7 +72,8 @@ struct TrainingTests {
         let dm = NCAModel<Double>(converting: model)
         let engine = NCAEngine<Double>(configuration: cfg.model, batch: 1, size: 8)
         var lossSum = 0.0
-        var g2 = Tensor<Double>(zeros: model.w2.shape), g1 = Tensor<Double>(zeros: model.w1.shape), gv = Tensor<Double>(zeros: model.v.shape)
+        var g2 = Tensor<Double>(zeros: model.w2.shape), g1 = Tensor<Double>(zeros: model.w1.shape),
+            gv = Tensor<Double>(zeros: model.v.shape)
         var predictions: [[Double]] = []
         let cell = 8 * 8
         for f in 0..<2 {
@@ -115,9 +117,13 @@ struct TrainingTests {
         // is now the prediction from its frame 0, hidden channels included; frame 0 is data.
         let w = trainer.state.workingStates
         let stateCount = cell * 3
-        func working(_ f: Int, _ r: Int) -> [Double] { w.scalars[((f * 2 + r) * stateCount)..<((f * 2 + r + 1) * stateCount)].map(Double.init) }
+        func working(_ f: Int, _ r: Int) -> [Double] {
+            w.scalars[((f * 2 + r) * stateCount)..<((f * 2 + r + 1) * stateCount)].map(Double.init)
+        }
         let initial = Trainer.initialState(cfg, data: data, model: model).workingStates
-        func initialState(_ f: Int, _ r: Int) -> [Float] { Array(initial.scalars[((f * 2 + r) * stateCount)..<((f * 2 + r + 1) * stateCount)]) }
+        func initialState(_ f: Int, _ r: Int) -> [Float] {
+            Array(initial.scalars[((f * 2 + r) * stateCount)..<((f * 2 + r + 1) * stateCount)])
+        }
         #expect(working(0, 0) == initialState(0, 0).map(Double.init))
         #expect(working(1, 0) == initialState(1, 0).map(Double.init))
         #expect(working(0, 1) == initialState(0, 1).map(Double.init))
@@ -142,7 +148,8 @@ struct TrainingTests {
         cfg.model.skipProbability = 0.3  // masks consume the generator too
         cfg.learningRate = 0.02
         // Learnable data: a teacher NCA's own trajectory (observable channels only).
-        let teacherConfig = ModelConfiguration(channels: 2, observableChannels: 2, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 4)
+        let teacherConfig = ModelConfiguration(
+            channels: 2, observableChannels: 2, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 4)
         let teacher: NCAModel<Float> = randomModel(teacherConfig, seed: 40, scale: 0.5)
         let engine = NCAEngine<Float>(configuration: teacherConfig, batch: 2, size: 8)
         var x: Tensor<Float> = randomTensor([2, 8, 8, 2], seed: 41)

@@ -34,10 +34,14 @@ public struct RolloutEvaluation: Equatable, Sendable {
             states += x.scalars
             let frameStart = k * cells * dc
             let target = Tensor(shape: [r, s, s, dc], scalars: Array(data.scalars[frameStart..<(frameStart + cells * dc)]))
-            let value = x.scalars.allSatisfy { $0.isFinite } ? loss.evaluate(prediction: x, target: target, observableChannels: o).loss : .infinity
+            let value =
+                x.scalars.allSatisfy { $0.isFinite }
+                ? loss.evaluate(prediction: x, target: target, observableChannels: o).loss : .infinity
             losses.append(value)
         }
         let mean = losses.reduce(0, +) / Double(max(1, losses.count))
-        return RolloutEvaluation(timeSampling: timeSampling, losses: losses, meanLoss: mean, trajectory: Tensor(shape: [count, r, s, s, c], scalars: states))
+        return RolloutEvaluation(
+            timeSampling: timeSampling, losses: losses, meanLoss: mean,
+            trajectory: Tensor(shape: [count, r, s, s, c], scalars: states))
     }
 }

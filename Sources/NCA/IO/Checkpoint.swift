@@ -48,7 +48,9 @@ public enum Checkpoint {
         try decode(Safetensors.read(path), path: path)
     }
 
-    public static func decode(_ file: Safetensors, path: String) throws(SafetensorsError) -> (state: TrainingState, elapsedSeconds: Double) {
+    public static func decode(_ file: Safetensors, path: String) throws(SafetensorsError) -> (
+        state: TrainingState, elapsedSeconds: Double
+    ) {
         func fail(_ problem: String) -> SafetensorsError { SafetensorsError(path: path, problem: problem) }
         let meta = file.metadata
         guard meta["format"] == format else {
@@ -61,17 +63,25 @@ public enum Checkpoint {
         modelFile.metadata["format"] = ModelFile.format
         let model: NCAModel<Float> = try ModelFile.decode(modelFile, path: path)
         func number(_ key: String) throws(SafetensorsError) -> Double {
-            guard let text = meta[key], let value = Double(text) else { throw fail("checkpoint metadata '\(key)' is missing or not a number") }
+            guard let text = meta[key], let value = Double(text) else {
+                throw fail("checkpoint metadata '\(key)' is missing or not a number")
+            }
             return value
         }
         func integer(_ key: String) throws(SafetensorsError) -> Int {
-            guard let text = meta[key], let value = Int(text), value >= 0 else { throw fail("checkpoint metadata '\(key)' is missing or not a count") }
+            guard let text = meta[key], let value = Int(text), value >= 0 else {
+                throw fail("checkpoint metadata '\(key)' is missing or not a count")
+            }
             return value
         }
-        guard let kind = OptimizerKind(rawValue: meta["optimizer"] ?? "") else { throw fail("checkpoint metadata 'optimizer' is unknown") }
+        guard let kind = OptimizerKind(rawValue: meta["optimizer"] ?? "") else {
+            throw fail("checkpoint metadata 'optimizer' is unknown")
+        }
         let words = (meta["rng"] ?? "").split(separator: ",").compactMap { UInt64($0, radix: 16) }
         guard let rng = RandomGenerator(state: words) else { throw fail("checkpoint metadata 'rng' is not four hex words") }
-        guard let working = file.tensors["working_states"], working.shape.count == 5, working.shape.last == model.configuration.channels else {
+        guard let working = file.tensors["working_states"], working.shape.count == 5,
+            working.shape.last == model.configuration.channels
+        else {
             throw fail("checkpoint lacks working_states of shape M × R × S × S × \(model.configuration.channels)")
         }
         var optimizer = OptimizerState(

@@ -21,11 +21,15 @@ public enum GIF {
         var error: Int32 = 0
         let unmanaged = Unmanaged.passRetained(sink)
         defer { unmanaged.release() }
-        guard let gif = EGifOpen(unmanaged.toOpaque(), { file, bytes, count in
-            guard let file, let bytes, let user = file.pointee.UserData else { return 0 }
-            Unmanaged<Sink>.fromOpaque(user).takeUnretainedValue().data.append(bytes, count: Int(count))
-            return count
-        }, &error) else { throw GIFError(problem: "EGifOpen failed (giflib error \(error))") }
+        guard
+            let gif = EGifOpen(
+                unmanaged.toOpaque(),
+                { file, bytes, count in
+                    guard let file, let bytes, let user = file.pointee.UserData else { return 0 }
+                    Unmanaged<Sink>.fromOpaque(user).takeUnretainedValue().data.append(bytes, count: Int(count))
+                    return count
+                }, &error)
+        else { throw GIFError(problem: "EGifOpen failed (giflib error \(error))") }
         var failed: String?
         func check(_ result: Int32, _ what: String) {
             if result != GIF_OK && failed == nil { failed = "\(what) (giflib error \(gif.pointee.Error))" }
@@ -53,7 +57,8 @@ public enum GIF {
             var best = 0
             var bestDistance = Int.max
             for (i, p) in palette.enumerated() {
-                let d = (Int(c.0) - Int(p.0)) * (Int(c.0) - Int(p.0)) + (Int(c.1) - Int(p.1)) * (Int(c.1) - Int(p.1))
+                let d =
+                    (Int(c.0) - Int(p.0)) * (Int(c.0) - Int(p.0)) + (Int(c.1) - Int(p.1)) * (Int(c.1) - Int(p.1))
                     + (Int(c.2) - Int(p.2)) * (Int(c.2) - Int(p.2))
                 if d < bestDistance { (best, bestDistance) = (i, d) }
             }
@@ -61,7 +66,9 @@ public enum GIF {
             return UInt8(best)
         }
         for frame in frames where failed == nil {
-            var control = GraphicsControlBlock(DisposalMode: DISPOSE_DO_NOT, UserInputFlag: false, DelayTime: Int32(delay), TransparentColor: NO_TRANSPARENT_COLOR)
+            var control = GraphicsControlBlock(
+                DisposalMode: DISPOSE_DO_NOT, UserInputFlag: false, DelayTime: Int32(delay),
+                TransparentColor: NO_TRANSPARENT_COLOR)
             var extensionBytes = [UInt8](repeating: 0, count: 4)
             let length = EGifGCBToExtension(&control, &extensionBytes)
             check(EGifPutExtension(gif, nca_gif_graphics_ext, Int32(length), &extensionBytes), "frame delay")

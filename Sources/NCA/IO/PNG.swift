@@ -31,7 +31,9 @@ public enum PNG {
         let sized = image.pixels.withUnsafeBytes { raw in
             png_image_write_to_memory(&png, nil, &size, 0, raw.baseAddress, 0, nil)
         }
-        guard sized != 0, size > 0 else { throw PNGError(path: "<memory>", problem: "libpng could not size the image: \(message(png))") }
+        guard sized != 0, size > 0 else {
+            throw PNGError(path: "<memory>", problem: "libpng could not size the image: \(message(png))")
+        }
         var data = Data(count: Int(size))
         let written = data.withUnsafeMutableBytes { out in
             image.pixels.withUnsafeBytes { raw in
@@ -39,7 +41,9 @@ public enum PNG {
             }
         }
         png_image_free(&png)
-        guard written != 0 else { throw PNGError(path: "<memory>", problem: "libpng could not encode the image: \(message(png))") }
+        guard written != 0 else {
+            throw PNGError(path: "<memory>", problem: "libpng could not encode the image: \(message(png))")
+        }
         return data.prefix(Int(size))
     }
 

@@ -75,11 +75,22 @@ public enum StateFile {
     }
 
     /// Validates rank, squareness, size and finiteness; returns [R, S, S, C].
-    static func latticeShape(_ array: ArrayFile, path: String, role: String, checkValues: Bool = true) throws(NPYError) -> [Int] {
-        var shape = array.shape
+    static func latticeShape(_ array: ArrayFile, path: String, role: String) throws(NPYError) -> [Int] {
+        let shape = try latticeShape(array.shape, path: path, role: role)
+        if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
+            throw NPYError(
+                path: path,
+                problem: "\(role) contains \(array.values[bad]) at flat index \(bad); clean the data (e.g. numpy.nan_to_num)")
+        }
+        return shape
+    }
+
+    /// Validates rank, squareness and size of a state shape; returns [R, S, S, C].
+    static func latticeShape(_ fileShape: [Int], path: String, role: String) throws(NPYError) -> [Int] {
+        var shape = fileShape
         if shape.count == 3 { shape.insert(1, at: 0) }
         guard shape.count == 4 else {
-            throw NPYError(path: path, problem: "\(role) has shape \(array.shape); expected R × S × S × C (or S × S × C)")
+            throw NPYError(path: path, problem: "\(role) has shape \(fileShape); expected R × S × S × C (or S × S × C)")
         }
         guard shape[1] == shape[2] else {
             throw NPYError(path: path, problem: "\(role) lattice is \(shape[1]) × \(shape[2]); lattices must be square")
@@ -88,13 +99,8 @@ public enum StateFile {
             throw NPYError(
                 path: path,
                 problem:
-                    "\(role) has shape \(array.shape); need at least 1 batch entry, a \(minimumSize) × \(minimumSize) lattice and 1 channel"
+                    "\(role) has shape \(fileShape); need at least 1 batch entry, a \(minimumSize) × \(minimumSize) lattice and 1 channel"
             )
-        }
-        if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
-            throw NPYError(
-                path: path,
-                problem: "\(role) contains \(array.values[bad]) at flat index \(bad); clean the data (e.g. numpy.nan_to_num)")
         }
         return shape
     }
@@ -105,16 +111,24 @@ public enum TrajectoryFile {
     public static func read(_ path: String, observable: Int, channels: Int) throws -> Tensor<Float> {
         let array = try NPY.read(path)
         guard array.shape.count == 5 else {
-            throw NPYError(path: path, problem: "has shape \(array.shape); a trajectory is (M+1) × R × S × S × O, e.g. from nca data gray-scott")
+            throw NPYError(
+                path: path,
+                problem: "has shape \(array.shape); a trajectory is (M+1) × R × S × S × O, e.g. from nca data gray-scott")
         }
-        guard array.shape[0] >= 2 else { throw NPYError(path: path, problem: "holds \(array.shape[0]) frame; training needs at least 2 (one transition)") }
-        _ = try StateFile.latticeShape(
-            ArrayFile(shape: Array(array.shape.dropFirst()), dtype: array.dtype, values: []), path: path, role: "trajectory", checkValues: false)
+        guard array.shape[0] >= 2 else {
+            throw NPYError(path: path, problem: "holds \(array.shape[0]) frame; training needs at least 2 (one transition)")
+        }
+        _ = try StateFile.latticeShape(Array(array.shape.dropFirst()), path: path, role: "trajectory")
         guard array.shape[4] == observable || array.shape[4] == channels else {
-            throw NPYError(path: path, problem: "has \(array.shape[4]) channels; the model has \(observable) observable (of \(channels)); set --observable to match")
+            throw NPYError(
+                path: path,
+                problem:
+                    "has \(array.shape[4]) channels; the model has \(observable) observable (of \(channels)); set --observable to match"
+            )
         }
         if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
-            throw NPYError(path: path, problem: "contains \(array.values[bad]) at flat index \(bad); clean the data (e.g. numpy.nan_to_num)")
+            throw NPYError(
+                path: path, problem: "contains \(array.values[bad]) at flat index \(bad); clean the data (e.g. numpy.nan_to_num)")
         }
         return array.tensor()
     }

@@ -28,7 +28,8 @@ public struct RunReport {
     public var comparisons: [Comparison]
 
     public init(
-        configuration: RunConfiguration, folderName: String, curve: [(epoch: Int, loss: Double)], bestEpoch: Int, bestLoss: Double,
+        configuration: RunConfiguration, folderName: String, curve: [(epoch: Int, loss: Double)], bestEpoch: Int,
+        bestLoss: Double,
         comparisons: [Comparison]
     ) {
         self.configuration = configuration
@@ -53,17 +54,27 @@ public struct RunReport {
             ("last training loss", curve.last.map { String(format: "%.5g", $0.loss) } ?? "–"),
         ]
         for comparison in comparisons {
-            summary.append(("\(comparison.title): mean loss", String(format: "%.5g over %d snapshots", comparison.evaluation.meanLoss, comparison.evaluation.losses.count)))
+            summary.append(
+                (
+                    "\(comparison.title): mean loss",
+                    String(format: "%.5g over %d snapshots", comparison.evaluation.meanLoss, comparison.evaluation.losses.count)
+                ))
         }
-        body += "<table class=\"summary\">" + summary.map { "<tr><th>\(e($0.0))</th><td>\(e($0.1))</td></tr>" }.joined() + "</table>\n"
-        body += "<h2>Training loss</h2>\n<p>Mean \(e(t.loss.rawValue)) loss over all transitions per epoch (Algorithm 2), log scale.</p>\n"
+        body +=
+            "<table class=\"summary\">" + summary.map { "<tr><th>\(e($0.0))</th><td>\(e($0.1))</td></tr>" }.joined()
+            + "</table>\n"
+        body +=
+            "<h2>Training loss</h2>\n<p>Mean \(e(t.loss.rawValue)) loss over all transitions per epoch (Algorithm 2), log scale.</p>\n"
         body += SVGPlot.lines(
-            [SVGPlot.Series(name: "training loss", points: curve.map { (Double($0.epoch), $0.loss) }, color: "#3b528b")], xLabel: "epoch",
+            [SVGPlot.Series(name: "training loss", points: curve.map { (Double($0.epoch), $0.loss) }, color: "#3b528b")],
+            xLabel: "epoch",
             yLabel: "loss")
         for comparison in comparisons {
             body += try section(comparison)
         }
-        body += "<h2>Configuration</h2>\n<table class=\"config\">" + configurationRows().map { "<tr><th>\(e($0.0))</th><td><code>\(e($0.1))</code></td></tr>" }.joined() + "</table>\n"
+        body +=
+            "<h2>Configuration</h2>\n<table class=\"config\">"
+            + configurationRows().map { "<tr><th>\(e($0.0))</th><td><code>\(e($0.1))</code></td></tr>" }.joined() + "</table>\n"
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>NCA run \(e(folderName))</title>
@@ -74,7 +85,7 @@ public struct RunReport {
             th { font-weight: 600; color: #444; }
             .snapshots td { padding: 2px 6px 2px 0; text-align: center; font-size: 12px; }
             .snapshots img { image-rendering: pixelated; width: 128px; }
-            .snapshots img.wide { width: 262px; }
+            .snapshots img.wide { width: 200px; }
             .caption { color: #555; font-size: 14px; }
             </style></head><body>
             \(body)
@@ -93,7 +104,9 @@ public struct RunReport {
         let (s, c) = (eval.trajectory.shape[2], eval.trajectory.shape[4])
         let dc = comparison.data.shape[4]
         let dataRenderer = StateRenderer(trajectory: comparison.data, observable: o, scale: 1)
-        let modelRenderer = StateRenderer(size: s, channels: c, observable: o, ranges: dataRenderer.ranges.prefix(o) + Array(repeating: 0...1, count: c - o), scale: 1)
+        let modelRenderer = StateRenderer(
+            size: s, channels: c, observable: o, ranges: dataRenderer.ranges.prefix(o) + Array(repeating: 0...1, count: c - o),
+            scale: 1)
         var dataRow = "<tr><th>data</th>"
         var modelRow = "<tr><th>model</th>"
         var header = "<tr><th></th>"
@@ -105,8 +118,10 @@ public struct RunReport {
             let modelStart = k * eval.trajectory.shape[1] * s * s * c
             let modelCells = eval.trajectory.scalars[modelStart..<(modelStart + s * s * c)]
             let wide = o == 3 || o == 4 ? "" : " class=\"wide\""
-            dataRow += "<td><img\(wide) alt=\"data at step \(steps)\" src=\"\(try dataURI(dataRenderer.observablePicture(dataCells)))\"></td>"
-            modelRow += "<td><img\(wide) alt=\"model at step \(steps)\" src=\"\(try dataURI(modelRenderer.observablePicture(modelCells)))\"></td>"
+            dataRow +=
+                "<td><img\(wide) alt=\"data at step \(steps)\" src=\"\(try dataURI(dataRenderer.observablePicture(dataCells)))\"></td>"
+            modelRow +=
+                "<td><img\(wide) alt=\"model at step \(steps)\" src=\"\(try dataURI(modelRenderer.observablePicture(modelCells)))\"></td>"
         }
         let lossPoints = eval.losses.enumerated().map { (Double(($0.offset + 1) * eval.timeSampling), $0.element) }
         return """
@@ -131,8 +146,10 @@ public struct RunReport {
             ("skip probability (mask)", "\(m.skipProbability) (\(m.mask.rawValue))"), ("time sampling", "\(t.timeSampling)"),
             ("epochs", "\(t.epochs)"), ("mini-batch size", "\(t.minibatchSize)"), ("optimizer", t.optimizer.rawValue),
             ("learning rate (decay)", "\(t.learningRate) (\(t.learningRateDecay))"), ("loss", t.loss.rawValue),
-            ("gradient normalisation", t.gradientNormalisation ? "on" : "off"), ("update", t.update.rawValue), ("seed", "\(t.seed)"),
-            ("training data", configuration.dataSource), ("data shape", configuration.dataShape.map(String.init).joined(separator: " × ")),
+            ("gradient normalisation", t.gradientNormalisation ? "on" : "off"), ("update", t.update.rawValue),
+            ("seed", "\(t.seed)"),
+            ("training data", configuration.dataSource),
+            ("data shape", configuration.dataShape.map(String.init).joined(separator: " × ")),
         ]
         if let test = configuration.testDataSource { rows.append(("test data", test)) }
         if let preset = configuration.preset { rows.insert(("preset", preset), at: 0) }

@@ -27,7 +27,8 @@ public enum SVGPlot {
         let xs = usable.flatMap { $0.map(\.x) }
         let ys = usable.flatMap { $0.map { logY ? log10($0.y) : $0.y } }
         guard let xMin = xs.min(), let xMax = xs.max(), var yMin = ys.min(), var yMax = ys.max() else {
-            return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\"><text x=\"20\" y=\"30\">no finite values to plot</text></svg>"
+            return
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\"><text x=\"20\" y=\"30\">no finite values to plot</text></svg>"
         }
         if logY {
             yMin = floor(yMin)
@@ -38,10 +39,14 @@ public enum SVGPlot {
         let xSpan = max(xMax - xMin, 1e-12)
         func px(_ x: Double) -> Double { left + (x - xMin) / xSpan * plotW }
         func py(_ y: Double) -> Double { top + (1 - ((logY ? log10(y) : y) - yMin) / (yMax - yMin)) * plotH }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"12\">"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"12\">"
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"#fafafa\" stroke=\"#999\"/>"
         // Y ticks: decades on a log axis, 5 even steps otherwise.
-        let yTicks: [Double] = logY ? stride(from: yMin, through: yMax, by: 1).map { Double.pow(10, $0) } : (0...4).map { yMin + Double($0) * (yMax - yMin) / 4 }
+        let yTicks: [Double] =
+            logY
+            ? stride(from: yMin, through: yMax, by: 1).map { Double.pow(10, $0) }
+            : (0...4).map { yMin + Double($0) * (yMax - yMin) / 4 }
         for tick in yTicks {
             let y = py(tick)
             svg += "<line x1=\"\(left)\" x2=\"\(left + plotW)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#e0e0e0\"/>"
@@ -75,7 +80,9 @@ public enum SVGPlot {
     }
 
     public static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;"
+        )
+        .replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

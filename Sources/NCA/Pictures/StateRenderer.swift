@@ -39,7 +39,8 @@ public struct StateRenderer: Sendable {
     }
 
     public init(size: Int, channels: Int, observable: Int, ranges: [ClosedRange<Double>], scale: Int? = nil) {
-        precondition(ranges.count == channels && observable <= channels, "StateRenderer: \(ranges.count) ranges for \(channels) channels")
+        precondition(
+            ranges.count == channels && observable <= channels, "StateRenderer: \(ranges.count) ranges for \(channels) channels")
         self.size = size
         self.channels = channels
         self.observable = observable
@@ -113,7 +114,8 @@ public struct StateRenderer: Sendable {
         var small = RGBImage(width: size, height: size)
         for i in 0..<size {
             for j in 0..<size {
-                small[j, i] = ColorMap.viridis(Double(cells[base + (i * size + j) * channels + channel]), lower: range.lowerBound, upper: range.upperBound)
+                small[j, i] = ColorMap.viridis(
+                    Double(cells[base + (i * size + j) * channels + channel]), lower: range.lowerBound, upper: range.upperBound)
             }
         }
         return small.upscaled(scale)

@@ -39,7 +39,8 @@ public struct OptimizerState: Equatable, Sendable {
     /// Applies one update with learning rate `learningRate` to `parameters` given `gradients`
     /// (same shapes, same order as at initialisation). Arithmetic per element is in Double.
     public mutating func update(_ parameters: inout [Tensor<Float>], gradients: [Tensor<Float>], learningRate lr: Double) {
-        precondition(parameters.count == firstMoments.count && gradients.count == parameters.count, "optimizer: parameter list changed")
+        precondition(
+            parameters.count == firstMoments.count && gradients.count == parameters.count, "optimizer: parameter list changed")
         step += 1
         let t = Double(step)
         switch kind {

@@ -89,11 +89,15 @@ public final class Trainer {
         trajectories = data.shape[1]
         size = data.shape[2]
         dataChannels = data.shape[4]
-        precondition(state.workingStates.shape == [frames - 1, trajectories, size, size, configuration.model.channels], "Trainer: working states do not match the data")
+        precondition(
+            state.workingStates.shape == [frames - 1, trajectories, size, size, configuration.model.channels],
+            "Trainer: working states do not match the data")
     }
 
     /// The state before the first epoch: x ← y with zero hidden channels.
-    public static func initialState(_ configuration: TrainingConfiguration, data: Tensor<Float>, model: NCAModel<Float>) -> TrainingState {
+    public static func initialState(_ configuration: TrainingConfiguration, data: Tensor<Float>, model: NCAModel<Float>)
+        -> TrainingState
+    {
         checkShape(data, configuration: configuration)
         let (m, r, s) = (data.shape[0] - 1, data.shape[1], data.shape[2])
         let c = configuration.model.channels
@@ -106,7 +110,8 @@ public final class Trainer {
         let optimizer = OptimizerState(
             kind: configuration.optimizer, parameterCounts: [model.w2.count, model.w1.count, model.v.count])
         return TrainingState(
-            model: model, optimizer: optimizer, workingStates: x, rng: RandomGenerator(seed: configuration.seed ^ 0x7EA1_0000_0000_0001),
+            model: model, optimizer: optimizer, workingStates: x,
+            rng: RandomGenerator(seed: configuration.seed ^ 0x7EA1_0000_0000_0001),
             epoch: 0, bestLoss: .infinity, bestEpoch: 0)
     }
 
@@ -153,7 +158,8 @@ public final class Trainer {
             for (slot, k) in batchIndices.enumerated() {
                 // Transition k: frame (k / r) → frame (k / r) + 1 of trajectory k % r.
                 x0.scalars.replaceSubrange(
-                    (slot * stateCount)..<((slot + 1) * stateCount), with: state.workingStates.scalars[(k * stateCount)..<((k + 1) * stateCount)])
+                    (slot * stateCount)..<((slot + 1) * stateCount),
+                    with: state.workingStates.scalars[(k * stateCount)..<((k + 1) * stateCount)])
                 let dataBase = (k + r) * cellsPerState * dataChannels
                 for cell in 0..<cellsPerState {
                     for ch in 0..<o {
@@ -170,18 +176,22 @@ public final class Trainer {
             for i in dPrediction.scalars.indices { dPrediction.scalars[i] *= weight }
             let g = engine.backward(model, outputGradient: dPrediction)
             let gradients = [g.w2, g.w1, g.v]
-            for (name, tensor) in zip(["∂L/∂W2", "∂L/∂W1", "∂L/∂v"], gradients) where !tensor.scalars.allSatisfy({ $0.isFinite }) {
+            for (name, tensor) in zip(["∂L/∂W2", "∂L/∂W1", "∂L/∂v"], gradients) where !tensor.scalars.allSatisfy({ $0.isFinite })
+            {
                 throw DivergenceError(epoch: epochIndex + 1, quantity: name)
             }
             for (slot, k) in batchIndices.enumerated() {
                 predictions.scalars.replaceSubrange(
-                    (k * stateCount)..<((k + 1) * stateCount), with: prediction.scalars[(slot * stateCount)..<((slot + 1) * stateCount)])
+                    (k * stateCount)..<((k + 1) * stateCount),
+                    with: prediction.scalars[(slot * stateCount)..<((slot + 1) * stateCount)])
             }
             for p in total.indices { for i in total[p].scalars.indices { total[p].scalars[i] += gradients[p].scalars[i] } }
             if configuration.update == .perMinibatch { step(&model, &optimizer, gradients, lr: lr) }
         }
         if configuration.update == .perEpoch { step(&model, &optimizer, total, lr: lr) }
-        guard model.w2.scalars.allSatisfy({ $0.isFinite }) && model.w1.scalars.allSatisfy({ $0.isFinite }) && model.v.scalars.allSatisfy({ $0.isFinite })
+        guard
+            model.w2.scalars.allSatisfy({ $0.isFinite }) && model.w1.scalars.allSatisfy({ $0.isFinite })
+                && model.v.scalars.allSatisfy({ $0.isFinite })
         else { throw DivergenceError(epoch: epochIndex + 1, quantity: "a weight after the update") }
 
         // Propagate predictions for trajectories r ≥ 2; trajectory 1 keeps its data states.
@@ -192,7 +202,8 @@ public final class Trainer {
                 let target = f * r + j
                 let source = (f - 1) * r + j
                 working.scalars.replaceSubrange(
-                    (target * stateCount)..<((target + 1) * stateCount), with: predictions.scalars[(source * stateCount)..<((source + 1) * stateCount)])
+                    (target * stateCount)..<((target + 1) * stateCount),
+                    with: predictions.scalars[(source * stateCount)..<((source + 1) * stateCount)])
             }
         }
         let norm = total.reduce(0.0) { $0 + $1.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } }.squareRoot()
@@ -205,10 +216,12 @@ public final class Trainer {
             state.bestLoss = epochLoss
             state.bestEpoch = state.epoch
         }
-        return EpochReport(epoch: state.epoch, loss: epochLoss, gradientNorm: norm, learningRate: lr, modelBeforeUpdate: modelBefore)
+        return EpochReport(
+            epoch: state.epoch, loss: epochLoss, gradientNorm: norm, learningRate: lr, modelBeforeUpdate: modelBefore)
     }
 
-    private func step(_ model: inout NCAModel<Float>, _ optimizer: inout OptimizerState, _ gradients: [Tensor<Float>], lr: Double) {
+    private func step(_ model: inout NCAModel<Float>, _ optimizer: inout OptimizerState, _ gradients: [Tensor<Float>], lr: Double)
+    {
         var g = gradients
         if configuration.gradientNormalisation {
             for p in g.indices {

@@ -39,10 +39,14 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 
     public func validate() throws(ConfigurationError) {
         try model.validate()
-        guard timeSampling >= 1 && timeSampling <= 100_000 else { throw .training("--time-sampling must be at least 1 (got \(timeSampling))") }
+        guard timeSampling >= 1 && timeSampling <= 100_000 else {
+            throw .training("--time-sampling must be at least 1 (got \(timeSampling))")
+        }
         guard epochs >= 1 else { throw .training("--epochs must be at least 1 (got \(epochs))") }
         guard minibatchSize >= 1 else { throw .training("--minibatch-size must be at least 1 (got \(minibatchSize))") }
-        guard learningRate.isFinite && learningRate > 0 else { throw .training("--lr must be a positive number (got \(learningRate))") }
+        guard learningRate.isFinite && learningRate > 0 else {
+            throw .training("--lr must be a positive number (got \(learningRate))")
+        }
         guard learningRateDecay.isFinite && learningRateDecay > 0 && learningRateDecay <= 1 else {
             throw .training("--lr-decay must be in (0, 1] (got \(learningRateDecay)); 1 means no decay")
         }

@@ -14,7 +14,10 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     /// The `nca` version that created the run.
     public var toolkitVersion: String
 
-    public init(training: TrainingConfiguration, preset: String?, dataSource: String, dataShape: [Int], testDataSource: String?, toolkitVersion: String) {
+    public init(
+        training: TrainingConfiguration, preset: String?, dataSource: String, dataShape: [Int], testDataSource: String?,
+        toolkitVersion: String
+    ) {
         self.training = training
         self.preset = preset
         self.dataSource = dataSource
@@ -67,7 +70,9 @@ public final class TrainingRun {
     public init(newRunIn folder: String, configuration: RunConfiguration, data: Tensor<Float>, testData: Tensor<Float>?) throws {
         try configuration.training.validate()
         if FileManager.default.fileExists(atPath: folder + "/config.json") {
-            throw FileError(path: folder, reason: "already holds a training run; continue it with --resume \(folder) or choose another --out", category: .usage)
+            throw FileError(
+                path: folder, reason: "already holds a training run; continue it with --resume \(folder) or choose another --out",
+                category: .usage)
         }
         try AtomicFile.makeFolder(folder)
         self.folder = folder
@@ -92,15 +97,25 @@ public final class TrainingRun {
         do {
             configuration = try JSONDecoder().decode(RunConfiguration.self, from: configData)
         } catch {
-            throw FileError(path: folder + "/config.json", reason: "is not a run configuration (\(error)); was this folder made by nca train?", category: .inputData)
+            throw FileError(
+                path: folder + "/config.json",
+                reason: "is not a run configuration (\(error)); was this folder made by nca train?", category: .inputData)
         }
         let data = try NPY.read(folder + "/data.npy").tensor(as: Float.self)
-        testData = FileManager.default.fileExists(atPath: folder + "/test.npy") ? try NPY.read(folder + "/test.npy").tensor(as: Float.self) : nil
+        testData =
+            FileManager.default.fileExists(atPath: folder + "/test.npy")
+            ? try NPY.read(folder + "/test.npy").tensor(as: Float.self) : nil
         let (state, elapsed) = try Checkpoint.read(folder + "/checkpoint.safetensors")
         guard state.model.configuration == configuration.training.model else {
-            throw FileError(path: folder, reason: "checkpoint and config.json describe different models; the folder was edited by hand", category: .inputData)
+            throw FileError(
+                path: folder, reason: "checkpoint and config.json describe different models; the folder was edited by hand",
+                category: .inputData)
         }
-        guard state.workingStates.shape == [data.shape[0] - 1, data.shape[1], data.shape[2], data.shape[3], configuration.training.model.channels] else {
+        guard
+            state.workingStates.shape == [
+                data.shape[0] - 1, data.shape[1], data.shape[2], data.shape[3], configuration.training.model.channels,
+            ]
+        else {
             throw FileError(path: folder, reason: "checkpoint working states do not match data.npy", category: .inputData)
         }
         trainer = Trainer(configuration: configuration.training, data: data, state: state)
@@ -124,7 +139,8 @@ public final class TrainingRun {
             let report = try trainer.runEpoch()
             reports.append(report)
             try metrics.append(
-                "\(report.epoch),\(report.loss),\(report.gradientNorm),\(report.learningRate),\(String(format: "%.3f", elapsedSeconds))")
+                "\(report.epoch),\(report.loss),\(report.gradientNorm),\(report.learningRate),\(String(format: "%.3f", elapsedSeconds))"
+            )
             if report.loss < previousBest { try ModelFile.write(report.modelBeforeUpdate, to: bestPath) }
             let stopping = shouldStop()
             if report.epoch % configuration.training.checkpointEvery == 0 || report.epoch == total || stopping {
@@ -154,7 +170,9 @@ public final class TrainingRun {
     }
 
     private func truncateMetrics(after epoch: Int) throws {
-        let text = FileManager.default.fileExists(atPath: metricsPath) ? String(decoding: try AtomicFile.read(metricsPath), as: UTF8.self) : ""
+        let text =
+            FileManager.default.fileExists(atPath: metricsPath)
+            ? String(decoding: try AtomicFile.read(metricsPath), as: UTF8.self) : ""
         var lines = [Self.metricsHeader]
         for line in text.split(separator: "\n").dropFirst() {
             guard let first = line.split(separator: ",").first, let e = Int(first), e <= epoch else { continue }
@@ -172,7 +190,9 @@ final class MetricsFile {
     init(path: String) throws {
         self.path = path
         descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        guard descriptor >= 0 else { throw FileError(path: path, reason: "cannot open for appending: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw FileError(path: path, reason: "cannot open for appending: \(String(cString: strerror(errno)))")
+        }
     }
 
     func append(_ line: String) throws {

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+@testable import NCA
+
+@Suite("Run folders")
+struct RunFolderTests {
+    func tinyRun(_ folder: String, epochs: Int, checkpointEvery: Int = 2) throws -> TrainingRun {
+        var cfg = TrainingConfiguration(
+            model: ModelConfiguration(
+                channels: 3, observableChannels: 2, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 4,
+                skipProbability: 0.2))
+        cfg.timeSampling = 2
+        cfg.epochs = epochs
+        cfg.minibatchSize = 3
+        cfg.checkpointEvery = checkpointEvery
+        cfg.learningRate = 0.01
+        let data: Tensor<Float> = randomTensor([3, 2, 6, 6, 2], seed: 4)
+        let run = RunConfiguration(
+            training: cfg, preset: nil, dataSource: "test", dataShape: data.shape, testDataSource: nil, toolkitVersion: "test")
+        return try TrainingRun(newRunIn: folder, configuration: run, data: data, testData: nil)
+    }
+
+    @Test func resumeContinuesBitForBit() throws {
+        let whole = temporaryFolder() + "/whole"
+        try tinyRun(whole, epochs: 9).train()
+        let wholeCurve = try TrainingRun(resuming: whole).lossCurve()
+        #expect(wholeCurve.count == 9)
+
+        // Stop after epoch 5 (checkpoint at the stop), then resume to the end.
+        let split = temporaryFolder() + "/split"
+        var epochs = 0
+        try tinyRun(split, epochs: 9).train(shouldStop: {
+            epochs += 1
+            return epochs == 5
+        })
+        let resumed = try TrainingRun(resuming: split)
+        #expect(resumed.trainer.state.epoch == 5)
+        try resumed.train()
+        let splitCurve = try resumed.lossCurve()
+        #expect(splitCurve.map(\.epoch) == Array(1...9))
+        #expect(splitCurve.map(\.loss) == wholeCurve.map(\.loss))
+        let a: NCAModel<Float> = try ModelFile.read(whole + "/model.safetensors")
+        let b: NCAModel<Float> = try ModelFile.read(split + "/model.safetensors")
+        #expect(a == b)
+        #expect(
+            try ModelFile.read(whole + "/best.safetensors", as: Float.self)
+                == ModelFile.read(split + "/best.safetensors", as: Float.self))
+    }
+
+    @Test func metricsWrittenAfterTheLastCheckpointAreDropped() throws {
+        let folder = temporaryFolder() + "/run"
+        try tinyRun(folder, epochs: 5, checkpointEvery: 2).train()
+        // Pretend the process died after epoch 5's metrics line but before its checkpoint:
+        // restore the epoch-4 checkpoint.
+        let run = try TrainingRun(resuming: folder)
+        #expect(run.trainer.state.epoch == 5)
+        let earlier = temporaryFolder() + "/earlier"
+        let four = try tinyRun(earlier, epochs: 4, checkpointEvery: 2)
+        try four.train()
+        try FileManager.default.removeItem(atPath: folder + "/checkpoint.safetensors")
+        try FileManager.default.copyItem(atPath: earlier + "/checkpoint.safetensors", toPath: folder + "/checkpoint.safetensors")
+        let resumed = try TrainingRun(resuming: folder)
+        #expect(try resumed.lossCurve().map(\.epoch) == [1, 2, 3, 4])
+    }
+
+    @Test func checkpointRoundTripsAndRefusesDamage() throws {
+        let folder = temporaryFolder() + "/run"
+        let run = try tinyRun(folder, epochs: 3)
+        try run.train()
+        let (state, elapsed) = try Checkpoint.read(folder + "/checkpoint.safetensors")
+        #expect(state == run.trainer.state)
+        #expect(elapsed > 0)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: folder + "/checkpoint.safetensors"))
+        bytes[bytes.count - 5] ^= 0x40  // flip a bit in the tensor data
+        try bytes.write(to: URL(fileURLWithPath: folder + "/damaged.safetensors"))
+        #expect { try Checkpoint.read(folder + "/damaged.safetensors") } throws: { "\($0)".contains("checksum mismatch") }
+        #expect { try Checkpoint.read(folder + "/model.safetensors") } throws: { "\($0)".contains("not an NCA checkpoint") }
+    }
+
+    @Test func refusesToOverwriteARun() throws {
+        let folder = temporaryFolder() + "/run"
+        _ = try tinyRun(folder, epochs: 1)
+        #expect { try tinyRun(folder, epochs: 1) } throws: { "\($0)".contains("already holds a training run") }
+    }
+}
