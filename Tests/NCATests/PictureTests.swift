@@ -102,6 +102,10 @@ struct PictureTests {
         #expect(!html.contains("http://") || !html.contains("src=\"http"))
         #expect(!html.contains("<script"))
         #expect(html.contains("r&lt;1&gt;"), "names are escaped")
+        // A fresh model (W1 = v = 0) does nothing: its rollout loss is the do-nothing baseline.
+        let baseline = RolloutEvaluation.doNothingLoss(data: data, observable: 2, loss: .euclidean)
+        #expect(abs(baseline - evaluation.meanLoss) < 1e-9)
+        #expect(html.contains(String(format: "do-nothing model: %.5g", baseline)))
         // The identity model's loss at every snapshot is the data's own change from frame 0.
         let frame0 = Tensor<Float>(shape: [1, 6, 6, 2], scalars: Array(data.scalars[0..<72]))
         for k in 1..<4 {

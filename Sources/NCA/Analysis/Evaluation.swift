@@ -44,4 +44,20 @@ public struct RolloutEvaluation: Equatable, Sendable {
             timeSampling: timeSampling, losses: losses, meanLoss: mean,
             trajectory: Tensor(shape: [count, r, s, s, c], scalars: states))
     }
+
+    /// The "do nothing" baseline: the mean loss of keeping the first frame unchanged (a model
+    /// with W1 = 0, v = 0) against every later frame, computed directly.
+    public static func doNothingLoss(data: Tensor<Float>, observable: Int, loss: LossFunction, frames: Int? = nil) -> Double {
+        precondition(data.rank == 5 && data.shape[0] >= 2, "doNothingLoss: data must be (M+1) × R × S × S × O, got \(data.shape)")
+        let (r, s, dc) = (data.shape[1], data.shape[2], data.shape[4])
+        let count = min(frames ?? data.shape[0], data.shape[0])
+        let per = r * s * s * dc
+        let first = Tensor(shape: [r, s, s, dc], scalars: Array(data.scalars[0..<per]))
+        var total = 0.0
+        for k in 1..<count {
+            let target = Tensor(shape: [r, s, s, dc], scalars: Array(data.scalars[(k * per)..<((k + 1) * per)]))
+            total += loss.evaluate(prediction: first, target: target, observableChannels: observable).loss
+        }
+        return total / Double(max(1, count - 1))
+    }
 }

@@ -57,28 +57,15 @@ struct Perception<T: BLASScalar> {
     }
 
     /// The gather: P[(n·C + c)·9 + q] = x at neighbour q of cell n, channel c (0 outside).
+    /// Per cell, the 9 source offsets are found once; rows of P are then written contiguously.
     func im2col(_ x: UnsafePointer<T>, into p: UnsafeMutablePointer<T>) {
-        let s = size
         let c = channels
-        neighbour.withUnsafeBufferPointer { nb in
-            for r in 0..<batch {
-                for i in 0..<s {
-                    for j in 0..<s {
-                        let cellBase = ((r * s + i) * s + j) * c * 9
-                        for di in 0..<3 {
-                            let si = nb[di * s + i]
-                            for dj in 0..<3 {
-                                let sj = nb[dj * s + j]
-                                let q = di * 3 + dj
-                                if si < 0 || sj < 0 {
-                                    for ch in 0..<c { p[cellBase + ch * 9 + q] = 0 }
-                                } else {
-                                    let src = ((r * s + si) * s + sj) * c
-                                    for ch in 0..<c { p[cellBase + ch * 9 + q] = x[src + ch] }
-                                }
-                            }
-                        }
-                    }
+        forEachCell { cellBase, sources in
+            for ch in 0..<c {
+                let row = cellBase + ch * 9
+                for q in 0..<9 {
+                    let o = sources[q]
+                    p[row + q] = o < 0 ? 0 : x[o + ch]
                 }
             }
         }
@@ -86,23 +73,38 @@ struct Perception<T: BLASScalar> {
 
     /// The transpose of `im2col`: dx at each neighbour += dP entry (zero reads drop out).
     func col2imAdd(_ p: UnsafePointer<T>, into dx: UnsafeMutablePointer<T>) {
+        let c = channels
+        forEachCell { cellBase, sources in
+            for ch in 0..<c {
+                let row = cellBase + ch * 9
+                for q in 0..<9 {
+                    let o = sources[q]
+                    if o >= 0 { dx[o + ch] += p[row + q] }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(rowBase, sources)` for every cell n in order, with rowBase = n·C·9 and
+    /// sources[q] the offset of neighbour q's channel 0 in x (−1 for a zero read).
+    @inline(__always)
+    private func forEachCell(_ body: (Int, UnsafeMutablePointer<Int>) -> Void) {
         let s = size
         let c = channels
         neighbour.withUnsafeBufferPointer { nb in
-            for r in 0..<batch {
-                for i in 0..<s {
-                    for j in 0..<s {
-                        let cellBase = ((r * s + i) * s + j) * c * 9
-                        for di in 0..<3 {
-                            let si = nb[di * s + i]
-                            if si < 0 { continue }
-                            for dj in 0..<3 {
-                                let sj = nb[dj * s + j]
-                                if sj < 0 { continue }
-                                let q = di * 3 + dj
-                                let dst = ((r * s + si) * s + sj) * c
-                                for ch in 0..<c { dx[dst + ch] += p[cellBase + ch * 9 + q] }
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 9) { buffer in
+                let sources = buffer.baseAddress!
+                for r in 0..<batch {
+                    for i in 0..<s {
+                        for j in 0..<s {
+                            for di in 0..<3 {
+                                let si = nb[di * s + i]
+                                for dj in 0..<3 {
+                                    let sj = nb[dj * s + j]
+                                    sources[di * 3 + dj] = si < 0 || sj < 0 ? -1 : ((r * s + si) * s + sj) * c
+                                }
                             }
+                            body(((r * s + i) * s + j) * c * 9, sources)
                         }
                     }
                 }

@@ -57,7 +57,9 @@ public struct RunReport {
             summary.append(
                 (
                     "\(comparison.title): mean loss",
-                    String(format: "%.5g over %d snapshots", comparison.evaluation.meanLoss, comparison.evaluation.losses.count)
+                    String(
+                        format: "%.5g over %d snapshots (do-nothing model: %.5g)", comparison.evaluation.meanLoss,
+                        comparison.evaluation.losses.count, baseline(comparison))
                 ))
         }
         body +=
@@ -126,11 +128,16 @@ public struct RunReport {
         let lossPoints = eval.losses.enumerated().map { (Double(($0.offset + 1) * eval.timeSampling), $0.element) }
         return """
             <h2>\(e(comparison.title))</h2>
-            <p class="caption">\(e(comparison.caption)) Mean loss over the snapshots: <b>\(String(format: "%.5g", eval.meanLoss))</b>.</p>
+            <p class="caption">\(e(comparison.caption)) Mean loss over the snapshots: <b>\(String(format: "%.5g", eval.meanLoss))</b>; \
+            a model that does nothing (keeps the initial state) scores \(String(format: "%.5g", baseline(comparison))).</p>
             <table class="snapshots">\(header)</tr>\(dataRow)</tr>\(modelRow)</tr></table>
             \(SVGPlot.lines([SVGPlot.Series(name: "loss at snapshot", points: lossPoints, color: "#21918c")], height: 240, xLabel: "NCA steps", yLabel: "loss"))
 
             """
+    }
+
+    private func baseline(_ comparison: Comparison) -> Double {
+        RolloutEvaluation.doNothingLoss(data: comparison.data, observable: configuration.training.model.observableChannels, loss: configuration.training.loss)
     }
 
     private func dataURI(_ image: RGBImage) throws -> String {
