@@ -44,7 +44,8 @@ struct GradientTests {
         let model: NCAModel<Double> = randomModel(cfg, seed: 31, scale: 0.4)
         let x0: Tensor<Double> = randomTensor([batch, size, size, 3], seed: 32, in: -1...1)
         let target: Tensor<Double> = randomTensor([batch, size, size, c.observableTargetOnly ? 2 : 3], seed: 33, in: -1...1)
-        let engine = NCAEngine<Double>(configuration: cfg, batch: batch, size: size)
+        // Two workers, tiles of 11 cells: tiles cut lattice rows, so halos cross tiles.
+        let engine = NCAEngine<Double>(configuration: cfg, batch: batch, size: size, threads: 2, tileCells: 11)
 
         func loss(_ m: NCAModel<Double>, _ x: Tensor<Double>) -> Double {
             var rng = RandomGenerator(seed: 77)  // the same mask in every evaluation
@@ -92,6 +93,31 @@ struct GradientTests {
         #expect(analytic.w2.maxAbs > 1e-4 && analytic.w1.maxAbs > 1e-4 && analytic.initialState.maxAbs > 1e-4)
         if ProcessInfo.processInfo.environment["NCA_GRADIENT_REPORT"] != nil {
             print("gradient check \(c): " + errors.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+        }
+    }
+
+    @Test("threads and tiles change only the summation order")
+    func threadsAndTilesAgree() {
+        let cfg = ModelConfiguration(channels: 3, observableChannels: 2, kernels: [.identity, .gradY, .laplacian], activation: .swish, hiddenSize: 5, boundary: .reflect, skipProbability: 0.3)
+        let model: NCAModel<Double> = randomModel(cfg, seed: 51)
+        let x: Tensor<Double> = randomTensor([3, 6, 6, 3], seed: 52)
+        let g: Tensor<Double> = randomTensor([3, 6, 6, 3], seed: 53)
+        var results: [Gradients<Double>] = []
+        for (threads, tile) in [(1, 4096), (2, 5), (4, 13), (3, 1)] {
+            let engine = NCAEngine<Double>(configuration: cfg, batch: 3, size: 6, threads: threads, tileCells: tile)
+            var rng = RandomGenerator(seed: 54)
+            _ = engine.forward(model, from: x, steps: 5, rng: &rng)
+            results.append(engine.backward(model, outputGradient: g))
+            // A second pass on the same engine gives identical bits (accumulators were reset).
+            var rng2 = RandomGenerator(seed: 54)
+            _ = engine.forward(model, from: x, steps: 5, rng: &rng2)
+            #expect(engine.backward(model, outputGradient: g) == results.last!)
+        }
+        for r in results.dropFirst() {
+            #expect(maxAbsDifference(r.w2.scalars, results[0].w2.scalars) < 1e-12)
+            #expect(maxAbsDifference(r.w1.scalars, results[0].w1.scalars) < 1e-12)
+            #expect(maxAbsDifference(r.v.scalars, results[0].v.scalars) < 1e-12)
+            #expect(maxAbsDifference(r.initialState.scalars, results[0].initialState.scalars) < 1e-12)
         }
     }
 

@@ -13,9 +13,16 @@ struct ModelTests {
         let p = Perception<Double>(kernels: kernels, boundary: boundary, batch: r, size: s, channels: c)
         let patches = Buffer<Double>(capacity: r * s * s * c * 9)
         var z = [Double](repeating: .nan, count: r * s * s * c * kernels.count)
-        x.scalars.withUnsafeBufferPointer { xp in p.forward(xp.baseAddress!, patches: patches.pointer, into: &z) }
+        x.scalars.withUnsafeBufferPointer { xp in p.forward(xp.baseAddress!, cells: 0..<(r * s * s), patches: patches.pointer, into: &z) }
         let expected = referencePerception(x, kernels: kernels, boundary: boundary)
         #expect(maxAbsDifference(z, expected) < 1e-14)
+        // Any cell range gives the matching rows (tiles straddle lattice rows and lattices).
+        let rowLength = c * kernels.count
+        for range in [0..<7, 7..<31, 31..<50] {
+            var part = [Double](repeating: .nan, count: range.count * rowLength)
+            x.scalars.withUnsafeBufferPointer { xp in p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &part) }
+            #expect(maxAbsDifference(part, Array(z[(range.lowerBound * rowLength)..<(range.upperBound * rowLength)])) < 1e-14)
+        }
     }
 
     @Test("perception pullback is the transpose of perception", arguments: Boundary.allCases)
@@ -29,8 +36,9 @@ struct ModelTests {
         let patches = Buffer<Double>(capacity: r * s * s * c * 9)
         var z = [Double](repeating: 0, count: w.count)
         var adjoint = [Double](repeating: 0, count: x.count)
-        x.scalars.withUnsafeBufferPointer { p.forward($0.baseAddress!, patches: patches.pointer, into: &z) }
-        w.scalars.withUnsafeBufferPointer { p.backward($0.baseAddress!, patches: patches.pointer, accumulateInto: &adjoint) }
+        let all = 0..<(r * s * s)
+        x.scalars.withUnsafeBufferPointer { p.forward($0.baseAddress!, cells: all, patches: patches.pointer, into: &z) }
+        w.scalars.withUnsafeBufferPointer { p.backward($0.baseAddress!, cells: all, patches: patches.pointer, accumulateInto: &adjoint) }
         let lhs = zip(z, w.scalars).reduce(0.0) { $0 + $1.0 * $1.1 }
         let rhs = zip(x.scalars, adjoint).reduce(0.0) { $0 + $1.0 * $1.1 }
         #expect(abs(lhs - rhs) < 1e-12)
@@ -51,12 +59,17 @@ struct ModelTests {
         var reference = x
         var referenceRNG = RandomGenerator(seed: 99)
         for _ in 0..<3 { reference = referenceStep(model, reference, rng: &referenceRNG) }
-        let engine = NCAEngine<Double>(configuration: cfg, batch: 2, size: 5)
+        // Several workers and tiles that cut lattices mid-row must not change the result.
+        let engine = NCAEngine<Double>(configuration: cfg, batch: 2, size: 5, threads: 3, tileCells: 7)
         var state = x
         var rng = RandomGenerator(seed: 99)
         engine.run(model, state: &state, steps: 3, rng: &rng)
         #expect(maxAbsDifference(state.scalars, reference.scalars) < 1e-12)
         #expect(rng == referenceRNG, "the engine must consume exactly the documented random draws")
+        var single = x
+        var rngSingle = RandomGenerator(seed: 99)
+        NCAEngine<Double>(configuration: cfg, batch: 2, size: 5, threads: 1).run(model, state: &single, steps: 3, rng: &rngSingle)
+        #expect(maxAbsDifference(single.scalars, reference.scalars) < 1e-12)
         // forward (recording) gives the same result as run.
         var rng2 = RandomGenerator(seed: 99)
         #expect(engine.forward(model, from: x, steps: 3, rng: &rng2) == state)

@@ -1,61 +1,85 @@
+import Foundation
+
 /// Runs an NCA on a batch of lattices, forward and backward through time.
 ///
-/// One step (eq. 3–5) over all N = R·S·S cells is a handful of BLAS calls and tight passes over
+/// One step (eq. 3–5) over all N = R·S·S cells is a handful of GEMMs and tight passes over
 /// buffers allocated once per engine:
 ///
-///     Z  = perception(x)                 im2col + GEMM, N × K·C
-///     A  = Z · W2                        GEMM, N × H (saved on the tape)
-///     F  = u(A) · W1 + 1·vᵀ              GEMM, N × C
-///     x' = x + σ ⊙ F                     σ drawn once and saved on the tape
+///     Z  = perception(x)                 im2col + GEMM, n × K·C per tile
+///     A  = Z · W2                        GEMM, n × H (saved on the tape)
+///     F  = u(A) · W1 + 1·vᵀ              GEMM, n × C
+///     x' = x + σ ⊙ F                     σ drawn once per step and saved on the tape
+///
+/// Parallelism: the cells are split into one contiguous range per worker thread; each worker
+/// walks its range in tiles of at most `tileCells` cells (so im2col output stays cache-sized)
+/// with single-threaded BLAS, and owns its scratch buffers and gradient accumulators. Workers
+/// read the step's input state and write disjoint rows, so results do not depend on
+/// scheduling; gradients from the workers are summed in a fixed order, so a run is
+/// reproducible bit for bit for a given thread count.
 ///
 /// The tape keeps, per step, the input state, A and σ; the backward pass recomputes Z and u(A)
-/// from them (cheap next to the GEMMs) instead of storing them. Gradients accumulate with `+=`
-/// (BLAS β = 1) over steps, so a weight used by every step gets the sum of its contributions.
-public final class NCAEngine<T: BLASScalar> {
+/// from them instead of storing them. Weight gradients accumulate with `+=` (BLAS β = 1) over
+/// tiles and steps.
+public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     public let configuration: ModelConfiguration
     /// R, the number of lattices (batch entries).
     public let batch: Int
     /// S, the lattice side.
     public let size: Int
+    /// Worker threads used by a step.
+    public let threads: Int
+    /// Largest number of cells one GEMM covers.
+    public let tileCells: Int
 
     let perception: Perception<T>
     let cells: Int
     let maskCount: Int
-
-    // Scratch, sized once.
-    private let patches: Buffer<T>  // N·C × 9 (im2col, and its pullback)
-    private let z: Buffer<T>  // N × K·C
-    private let hidden: Buffer<T>  // N × H: u(A), then dL/d u(A)
+    private let workers: [Worker<T>]
+    private let pool: WorkerPool
+    private let inputCopy: Buffer<T>  // N × C: the step's input during `run`
     private let preActivation: Buffer<T>  // N × H, when not recording
     private let sigma: Buffer<T>  // mask, when not recording
-    private let f: Buffer<T>  // N × C: update, then dL/dF
-    private let ones: Buffer<T>  // N ones, for column sums by GEMV
+    private let ones: Buffer<T>  // tileCells ones, for column sums by GEMV
 
     private var tape = Tape<StepRecord<T>>()
-    private var finalState: Tensor<T>?
+    private var recorded = false
 
-    /// An engine for `batch` lattices of `size` × `size` cells.
-    public init(configuration: ModelConfiguration, batch: Int, size: Int) {
+    /// Default worker count: `NCA_THREADS` from the environment, else the active processor count.
+    public static var defaultThreads: Int {
+        if let text = ProcessInfo.processInfo.environment["NCA_THREADS"], let n = Int(text), n >= 1 { return min(n, 256) }
+        return max(1, min(ProcessInfo.processInfo.activeProcessorCount, 256))
+    }
+
+    /// An engine for `batch` lattices of `size` × `size` cells. Sets OpenBLAS to one thread per
+    /// call: the engine parallelises over tiles itself.
+    public init(configuration: ModelConfiguration, batch: Int, size: Int, threads: Int = NCAEngine.defaultThreads, tileCells: Int = 2048) {
         precondition(batch >= 1 && size >= 1, "NCAEngine: batch \(batch) and size \(size) must be positive")
+        precondition(threads >= 1 && tileCells >= 1, "NCAEngine: threads \(threads) and tileCells \(tileCells) must be positive")
         self.configuration = configuration
         self.batch = batch
         self.size = size
+        self.tileCells = tileCells
         let c = configuration.channels
         let h = configuration.hiddenSize
         let n = batch * size * size
         cells = n
         maskCount = StochasticMask.count(cells: n, channels: c, granularity: configuration.mask)
-        perception = Perception(
-            kernels: configuration.kernels, boundary: configuration.boundary, batch: batch, size: size,
-            channels: c)
-        patches = Buffer(capacity: n * c * 9)
-        z = Buffer(capacity: n * configuration.perceptionSize)
-        hidden = Buffer(capacity: n * h)
+        perception = Perception(kernels: configuration.kernels, boundary: configuration.boundary, batch: batch, size: size, channels: c)
+        let workerCount = min(threads, n)
+        self.threads = workerCount
+        let tile = min(tileCells, (n + workerCount - 1) / workerCount)
+        workers = (0..<workerCount).map { w in
+            Worker(
+                cells: (n * w / workerCount)..<(n * (w + 1) / workerCount), tileCells: tile, configuration: configuration,
+                stateCount: n * c)
+        }
+        pool = WorkerPool(count: workerCount)
+        inputCopy = Buffer(capacity: n * c)
         preActivation = Buffer(capacity: n * h)
         sigma = Buffer(capacity: maskCount)
-        f = Buffer(capacity: n * c)
-        ones = Buffer(capacity: n)
-        ones.fill(1, count: n)
+        ones = Buffer(capacity: tile)
+        ones.fill(1, count: tile)
+        LinearAlgebra.threadCount = 1
     }
 
     /// The state shape this engine runs: [R, S, S, C].
@@ -66,34 +90,37 @@ public final class NCAEngine<T: BLASScalar> {
         checkModel(model)
         precondition(state.shape == stateShape, "NCAEngine.run: state \(state.shape) ≠ \(stateShape)")
         precondition(steps >= 0, "NCAEngine.run: negative step count \(steps)")
-        state.scalars.withUnsafeMutableBufferPointer { x in
-            for _ in 0..<steps {
-                step(model, x.baseAddress!, preActivation: preActivation.pointer, sigma: sigma.pointer, rng: &rng)
+        let count = cells * configuration.channels
+        withWeights(model) { weights in
+            state.scalars.withUnsafeMutableBufferPointer { x in
+                for _ in 0..<steps {
+                    inputCopy.pointer.update(from: x.baseAddress!, count: count)
+                    step(weights, input: inputCopy.pointer, output: x.baseAddress!, preActivation: preActivation.pointer, sigma: sigma.pointer, rng: &rng)
+                }
             }
         }
     }
 
     /// Runs `steps` steps from `initial`, recording them on the tape for `backward`, and returns
     /// the final state.
-    public func forward(_ model: NCAModel<T>, from initial: Tensor<T>, steps: Int, rng: inout RandomGenerator)
-        -> Tensor<T>
-    {
+    public func forward(_ model: NCAModel<T>, from initial: Tensor<T>, steps: Int, rng: inout RandomGenerator) -> Tensor<T> {
         checkModel(model)
         precondition(initial.shape == stateShape, "NCAEngine.forward: state \(initial.shape) ≠ \(stateShape)")
         precondition(steps >= 0, "NCAEngine.forward: negative step count \(steps)")
         tape.reset()
         var x = initial
-        let n = cells * configuration.channels
-        let hn = cells * configuration.hiddenSize
-        x.scalars.withUnsafeMutableBufferPointer { xp in
-            let x = xp.baseAddress!
-            for _ in 0..<steps {
-                let record = tape.append { StepRecord(stateCount: n, preActivationCount: hn, maskCount: maskCount) }
-                record.state.update(from: x, count: n)
-                step(model, x, preActivation: record.preActivation, sigma: record.sigma, rng: &rng)
+        let count = cells * configuration.channels
+        let hiddenCount = cells * configuration.hiddenSize
+        withWeights(model) { weights in
+            x.scalars.withUnsafeMutableBufferPointer { xp in
+                for _ in 0..<steps {
+                    let record = tape.append { StepRecord(stateCount: count, preActivationCount: hiddenCount, maskCount: maskCount) }
+                    record.state.update(from: xp.baseAddress!, count: count)
+                    step(weights, input: record.state, output: xp.baseAddress!, preActivation: record.preActivation, sigma: record.sigma, rng: &rng)
+                }
             }
         }
-        finalState = x
+        recorded = true
         return x
     }
 
@@ -102,89 +129,209 @@ public final class NCAEngine<T: BLASScalar> {
     public func backward(_ model: NCAModel<T>, outputGradient: Tensor<T>) -> Gradients<T> {
         checkModel(model)
         precondition(outputGradient.shape == stateShape, "NCAEngine.backward: gradient \(outputGradient.shape) ≠ \(stateShape)")
-        precondition(finalState != nil, "NCAEngine.backward: call forward first")
+        precondition(recorded, "NCAEngine.backward: call forward first")
         let c = configuration.channels
         let h = configuration.hiddenSize
         let kc = configuration.perceptionSize
+        for worker in workers { worker.resetAccumulators() }
         var gradients = Gradients<T>(
-            w2: Tensor(zeros: [kc, h]), w1: Tensor(zeros: [h, c]), v: Tensor(zeros: [c]),
-            initialState: outputGradient)
-        let n = cells
-        let activation = configuration.activation
-        model.w2.scalars.withUnsafeBufferPointer { w2 in
-            model.w1.scalars.withUnsafeBufferPointer { w1 in
-                gradients.w2.scalars.withUnsafeMutableBufferPointer { dW2 in
-                    gradients.w1.scalars.withUnsafeMutableBufferPointer { dW1 in
-                        gradients.v.scalars.withUnsafeMutableBufferPointer { dv in
-                            gradients.initialState.scalars.withUnsafeMutableBufferPointer { g in
-                                let g = g.baseAddress!
-                                tape.forEachReversed { record in
-                                    // x' = x + σ ⊙ F: ∂L/∂x gets g directly (residual) …
-                                    StochasticMask.pullback(
-                                        g, sigma: record.sigma, into: f.pointer, cells: n, channels: c,
-                                        granularity: configuration.mask)
-                                    // … and through F = u(A)·W1 + v.
-                                    LinearAlgebra.gemv(
-                                        .transposed, m: n, n: c, a: f.pointer, lda: c, x: ones.pointer, beta: 1,
-                                        y: dv.baseAddress!)
-                                    activation.apply(record.preActivation, into: hidden.pointer, count: n * h)
-                                    LinearAlgebra.gemm(
-                                        .transposed, .none, m: h, n: c, k: n, a: hidden.pointer, lda: h,
-                                        b: f.pointer, ldb: c, beta: 1, c: dW1.baseAddress!, ldc: c)
-                                    LinearAlgebra.gemm(
-                                        .none, .transposed, m: n, n: h, k: c, a: f.pointer, lda: c,
-                                        b: w1.baseAddress!, ldb: c, c: hidden.pointer, ldc: h)
-                                    activation.multiplyByDerivative(hidden.pointer, at: record.preActivation, count: n * h)
-                                    // A = Z · W2.
-                                    perception.forward(record.state, patches: patches.pointer, into: z.pointer)
-                                    LinearAlgebra.gemm(
-                                        .transposed, .none, m: kc, n: h, k: n, a: z.pointer, lda: kc,
-                                        b: hidden.pointer, ldb: h, beta: 1, c: dW2.baseAddress!, ldc: h)
-                                    LinearAlgebra.gemm(
-                                        .none, .transposed, m: n, n: kc, k: h, a: hidden.pointer, lda: h,
-                                        b: w2.baseAddress!, ldb: h, c: z.pointer, ldc: kc)
-                                    // Z = perception(x).
-                                    perception.backward(z.pointer, patches: patches.pointer, accumulateInto: g)
-                                }
-                            }
-                        }
-                    }
-                }
+            w2: Tensor(zeros: [kc, h]), w1: Tensor(zeros: [h, c]), v: Tensor(zeros: [c]), initialState: outputGradient)
+        withWeights(model) { weights in
+            gradients.initialState.scalars.withUnsafeMutableBufferPointer { g in
+                let g = g.baseAddress!
+                tape.forEachReversed { record in stepBackward(weights, record: record, gradient: g) }
             }
+        }
+        // Sum the workers' weight gradients in worker order.
+        for worker in workers {
+            for i in 0..<(kc * h) { gradients.w2.scalars[i] += worker.dW2.pointer[i] }
+            for i in 0..<(h * c) { gradients.w1.scalars[i] += worker.dW1.pointer[i] }
+            for i in 0..<c { gradients.v.scalars[i] += worker.dv.pointer[i] }
         }
         return gradients
     }
 
-    /// One step in place on x (N × C), writing A and σ where given.
+    /// One step: output = input + σ ⊙ F(input), writing A and σ. `output` holds a copy of
+    /// `input` on entry; workers read `input` and write their own rows of the others.
     private func step(
-        _ model: NCAModel<T>, _ x: UnsafeMutablePointer<T>, preActivation a: UnsafeMutablePointer<T>,
+        _ weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, preActivation a: UnsafeMutablePointer<T>,
         sigma s: UnsafeMutablePointer<T>, rng: inout RandomGenerator
     ) {
-        let n = cells
+        StochasticMask.draw(into: s, count: maskCount, skipProbability: configuration.skipProbability, rng: &rng)
+        job = .forward(weights: weights, input: input, output: output, preActivation: a, sigma: s)
+        pool.run(self)
+        job = .idle
+    }
+
+    /// The pullback of one recorded step: g ← ∂L/∂x_n from g = ∂L/∂x_{n+1}, accumulating the
+    /// weight gradients in the workers.
+    private func stepBackward(_ weights: Weights<T>, record: StepRecord<T>, gradient g: UnsafeMutablePointer<T>) {
+        job = .backward(weights: weights, record: record, gradient: g)
+        pool.run(self)
+        job = .sum(gradient: g)
+        pool.run(self)
+        job = .idle
+    }
+
+    /// What the workers do in the current parallel phase.
+    private enum Job {
+        case idle
+        case forward(
+            weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, preActivation: UnsafeMutablePointer<T>,
+            sigma: UnsafeMutablePointer<T>)
+        case backward(weights: Weights<T>, record: StepRecord<T>, gradient: UnsafeMutablePointer<T>)
+        case sum(gradient: UnsafeMutablePointer<T>)
+    }
+
+    private var job = Job.idle
+
+    func perform(worker index: Int) {
+        let worker = workers[index]
+        switch job {
+        case .idle: break
+        case .forward(let weights, let input, let output, let a, let s):
+            forwardTiles(worker, weights, input: input, output: output, preActivation: a, sigma: s)
+        case .backward(let weights, let record, let g):
+            backwardTiles(worker, weights, record: record, gradient: g)
+        case .sum(let g):
+            sumGradients(worker, into: g)
+        }
+    }
+
+    private func forwardTiles(
+        _ worker: Worker<T>, _ weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>,
+        preActivation a: UnsafeMutablePointer<T>, sigma s: UnsafeMutablePointer<T>
+    ) {
         let c = configuration.channels
         let h = configuration.hiddenSize
         let kc = configuration.perceptionSize
-        perception.forward(x, patches: patches.pointer, into: z.pointer)
-        model.w2.scalars.withUnsafeBufferPointer { w2 in
-            LinearAlgebra.gemm(.none, .none, m: n, n: h, k: kc, a: z.pointer, lda: kc, b: w2.baseAddress!, ldb: h, c: a, ldc: h)
-        }
-        configuration.activation.apply(a, into: hidden.pointer, count: n * h)
-        model.v.scalars.withUnsafeBufferPointer { v in
-            for cell in 0..<n { (f.pointer + cell * c).update(from: v.baseAddress!, count: c) }
-        }
-        model.w1.scalars.withUnsafeBufferPointer { w1 in
+        let activation = configuration.activation
+        let granularity = configuration.mask
+        // (Index loop: an array iterator allocates per element in unoptimised builds.)
+        for t in 0..<worker.tiles.count {
+            let range = worker.tiles[t]
+            let n = range.count
+            let rows = range.lowerBound
+            perception.forward(input, cells: range, patches: worker.patches.pointer, into: worker.z.pointer)
+            LinearAlgebra.gemm(.none, .none, m: n, n: h, k: kc, a: worker.z.pointer, lda: kc, b: weights.w2, ldb: h, c: a + rows * h, ldc: h)
+            activation.apply(a + rows * h, into: worker.hidden.pointer, count: n * h)
+            for cell in 0..<n { (worker.f.pointer + cell * c).update(from: weights.v, count: c) }
             LinearAlgebra.gemm(
-                .none, .none, m: n, n: c, k: h, a: hidden.pointer, lda: h, b: w1.baseAddress!, ldb: c, beta: 1,
-                c: f.pointer, ldc: c)
+                .none, .none, m: n, n: c, k: h, a: worker.hidden.pointer, lda: h, b: weights.w1, ldb: c, beta: 1, c: worker.f.pointer, ldc: c)
+            let maskOffset = granularity == .cell ? rows : rows * c
+            StochasticMask.applyResidual(
+                worker.f.pointer, sigma: s + maskOffset, to: output + rows * c, cells: n, channels: c, granularity: granularity)
         }
-        StochasticMask.draw(into: s, count: maskCount, skipProbability: configuration.skipProbability, rng: &rng)
-        StochasticMask.applyResidual(f.pointer, sigma: s, to: x, cells: n, channels: c, granularity: configuration.mask)
+    }
+
+    private func backwardTiles(_ worker: Worker<T>, _ weights: Weights<T>, record: StepRecord<T>, gradient g: UnsafeMutablePointer<T>) {
+        let c = configuration.channels
+        let h = configuration.hiddenSize
+        let kc = configuration.perceptionSize
+        let activation = configuration.activation
+        let granularity = configuration.mask
+        // The perception pullback goes to the worker's own buffer: g must stay ∂L/∂x_{n+1}
+        // until every tile has taken its dF from it.
+        let dx = worker.dx.pointer
+        // (Index loop: an array iterator allocates per element in unoptimised builds.)
+        for t in 0..<worker.tiles.count {
+            let range = worker.tiles[t]
+            let n = range.count
+            let rows = range.lowerBound
+            let a = record.preActivation + rows * h
+            let maskOffset = granularity == .cell ? rows : rows * c
+            // x' = x + σ ⊙ F: ∂L/∂x gets g directly (residual) and through F = u(A)·W1 + v.
+            StochasticMask.pullback(
+                g + rows * c, sigma: record.sigma + maskOffset, into: worker.f.pointer, cells: n, channels: c, granularity: granularity)
+            LinearAlgebra.gemv(.transposed, m: n, n: c, a: worker.f.pointer, lda: c, x: ones.pointer, beta: 1, y: worker.dv.pointer)
+            activation.apply(a, into: worker.hidden.pointer, count: n * h)
+            LinearAlgebra.gemm(
+                .transposed, .none, m: h, n: c, k: n, a: worker.hidden.pointer, lda: h, b: worker.f.pointer, ldb: c, beta: 1,
+                c: worker.dW1.pointer, ldc: c)
+            LinearAlgebra.gemm(
+                .none, .transposed, m: n, n: h, k: c, a: worker.f.pointer, lda: c, b: weights.w1, ldb: c, c: worker.hidden.pointer, ldc: h)
+            activation.multiplyByDerivative(worker.hidden.pointer, at: a, count: n * h)
+            // A = Z · W2, Z = perception(x): recompute Z from the recorded input.
+            perception.forward(record.state, cells: range, patches: worker.patches.pointer, into: worker.z.pointer)
+            LinearAlgebra.gemm(
+                .transposed, .none, m: kc, n: h, k: n, a: worker.z.pointer, lda: kc, b: worker.hidden.pointer, ldb: h, beta: 1,
+                c: worker.dW2.pointer, ldc: h)
+            LinearAlgebra.gemm(
+                .none, .transposed, m: n, n: kc, k: h, a: worker.hidden.pointer, lda: h, b: weights.w2, ldb: h, c: worker.z.pointer, ldc: kc)
+            perception.backward(worker.z.pointer, cells: range, patches: worker.patches.pointer, accumulateInto: dx)
+        }
+    }
+
+    /// g += Σ_w dx_w over this worker's rows, in worker order, zeroing the buffers for the next step.
+    private func sumGradients(_ worker: Worker<T>, into g: UnsafeMutablePointer<T>) {
+        let c = configuration.channels
+        var k = 0
+        while k < workers.count {
+            let dx = workers[k].dx.pointer
+            for i in (worker.cells.lowerBound * c)..<(worker.cells.upperBound * c) {
+                g[i] += dx[i]
+                dx[i] = 0
+            }
+            k += 1
+        }
+    }
+
+    private func withWeights<R>(_ model: NCAModel<T>, _ body: (Weights<T>) -> R) -> R {
+        model.w2.scalars.withUnsafeBufferPointer { w2 in
+            model.w1.scalars.withUnsafeBufferPointer { w1 in
+                model.v.scalars.withUnsafeBufferPointer { v in
+                    body(Weights(w2: w2.baseAddress!, w1: w1.baseAddress!, v: v.baseAddress!))
+                }
+            }
+        }
     }
 
     private func checkModel(_ model: NCAModel<T>) {
         precondition(
-            model.configuration == configuration,
-            "NCAEngine: model configuration differs from the engine's; make a new engine for it")
+            model.configuration == configuration, "NCAEngine: model configuration differs from the engine's; make a new engine for it")
+    }
+}
+
+/// Read-only pointers to a model's weights for the duration of a pass.
+struct Weights<T: BLASScalar>: @unchecked Sendable {
+    let w2: UnsafePointer<T>
+    let w1: UnsafePointer<T>
+    let v: UnsafePointer<T>
+}
+
+/// One worker's cells, scratch buffers and gradient accumulators.
+final class Worker<T: BLASScalar>: @unchecked Sendable {
+    let cells: Range<Int>
+    let tiles: [Range<Int>]
+    let patches: Buffer<T>  // tile·C × 9
+    let z: Buffer<T>  // tile × K·C
+    let hidden: Buffer<T>  // tile × H
+    let f: Buffer<T>  // tile × C
+    let dW2: Buffer<T>
+    let dW1: Buffer<T>
+    let dv: Buffer<T>
+    /// The worker's share of ∂L/∂x_n (whole state), zero between steps.
+    let dx: Buffer<T>
+
+    init(cells: Range<Int>, tileCells: Int, configuration: ModelConfiguration, stateCount: Int) {
+        self.cells = cells
+        tiles = stride(from: cells.lowerBound, to: cells.upperBound, by: tileCells).map { $0..<min($0 + tileCells, cells.upperBound) }
+        let c = configuration.channels
+        let h = configuration.hiddenSize
+        patches = Buffer(capacity: tileCells * c * 9)
+        z = Buffer(capacity: tileCells * configuration.perceptionSize)
+        hidden = Buffer(capacity: tileCells * h)
+        f = Buffer(capacity: tileCells * c)
+        dW2 = Buffer(capacity: configuration.perceptionSize * h)
+        dW1 = Buffer(capacity: h * c)
+        dv = Buffer(capacity: c)
+        dx = Buffer(capacity: stateCount)
+    }
+
+    func resetAccumulators() {
+        dW2.fill(0, count: dW2.capacity)
+        dW1.fill(0, count: dW1.capacity)
+        dv.fill(0, count: dv.capacity)
     }
 }
 

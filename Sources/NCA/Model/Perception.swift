@@ -36,33 +36,39 @@ struct Perception<T: BLASScalar> {
 
     var cellCount: Int { batch * size * size }
 
-    /// z (N × K·C) from x (N × C); `patches` needs N·C·9 elements.
-    func forward(_ x: UnsafePointer<T>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>) {
-        im2col(x, into: patches)
+    /// z (n × K·C) for the cells in `cells` (n of them) from the whole state x (N × C);
+    /// `patches` needs n·C·9 elements. Row 0 of z is cell `cells.lowerBound`.
+    func forward(_ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>) {
+        im2col(x, cells: cells, into: patches)
         kernelMatrix.withUnsafeBufferPointer { g in
             LinearAlgebra.gemm(
-                .none, .none, m: cellCount * channels, n: kernelCount, k: 9, a: patches, lda: 9,
+                .none, .none, m: cells.count * channels, n: kernelCount, k: 9, a: patches, lda: 9,
                 b: g.baseAddress!, ldb: kernelCount, c: z, ldc: kernelCount)
         }
     }
 
-    /// dx += ∂z/∂x ᵀ · dz; `patches` is scratch of N·C·9 elements.
-    func backward(_ dz: UnsafePointer<T>, patches: UnsafeMutablePointer<T>, accumulateInto dx: UnsafeMutablePointer<T>) {
+    /// dx += (∂z/∂x)ᵀ · dz for the cells in `cells` (dz holds their rows); dx is the whole state's
+    /// gradient (neighbours outside the range receive their share). `patches` is scratch of
+    /// n·C·9 elements.
+    func backward(
+        _ dz: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, accumulateInto dx: UnsafeMutablePointer<T>
+    ) {
         kernelMatrix.withUnsafeBufferPointer { g in
             LinearAlgebra.gemm(
-                .none, .transposed, m: cellCount * channels, n: 9, k: kernelCount, a: dz,
+                .none, .transposed, m: cells.count * channels, n: 9, k: kernelCount, a: dz,
                 lda: kernelCount, b: g.baseAddress!, ldb: kernelCount, c: patches, ldc: 9)
         }
-        col2imAdd(patches, into: dx)
+        col2imAdd(patches, cells: cells, into: dx)
     }
 
-    /// The gather: P[(n·C + c)·9 + q] = x at neighbour q of cell n, channel c (0 outside).
-    /// Per cell, the 9 source offsets are found once; rows of P are then written contiguously.
-    func im2col(_ x: UnsafePointer<T>, into p: UnsafeMutablePointer<T>) {
+    /// The gather: P[(n·C + c)·9 + q] = x at neighbour q of cell n, channel c (0 outside), with
+    /// n counted from `cells.lowerBound`. Per cell, the 9 source offsets are found once; rows of
+    /// P are then written contiguously.
+    func im2col(_ x: UnsafePointer<T>, cells: Range<Int>, into p: UnsafeMutablePointer<T>) {
         let c = channels
-        forEachCell { cellBase, sources in
+        forEachCell(cells) { rowBase, sources in
             for ch in 0..<c {
-                let row = cellBase + ch * 9
+                let row = rowBase + ch * 9
                 for q in 0..<9 {
                     let o = sources[q]
                     p[row + q] = o < 0 ? 0 : x[o + ch]
@@ -72,11 +78,11 @@ struct Perception<T: BLASScalar> {
     }
 
     /// The transpose of `im2col`: dx at each neighbour += dP entry (zero reads drop out).
-    func col2imAdd(_ p: UnsafePointer<T>, into dx: UnsafeMutablePointer<T>) {
+    func col2imAdd(_ p: UnsafePointer<T>, cells: Range<Int>, into dx: UnsafeMutablePointer<T>) {
         let c = channels
-        forEachCell { cellBase, sources in
+        forEachCell(cells) { rowBase, sources in
             for ch in 0..<c {
-                let row = cellBase + ch * 9
+                let row = rowBase + ch * 9
                 for q in 0..<9 {
                     let o = sources[q]
                     if o >= 0 { dx[o + ch] += p[row + q] }
@@ -85,28 +91,28 @@ struct Perception<T: BLASScalar> {
         }
     }
 
-    /// Calls `body(rowBase, sources)` for every cell n in order, with rowBase = n·C·9 and
-    /// sources[q] the offset of neighbour q's channel 0 in x (−1 for a zero read).
+    /// Calls `body(rowBase, sources)` for every cell n of `cells` in order, with
+    /// rowBase = (n − cells.lowerBound)·C·9 and sources[q] the offset of neighbour q's channel 0
+    /// in x (−1 for a zero read).
     @inline(__always)
-    private func forEachCell(_ body: (Int, UnsafeMutablePointer<Int>) -> Void) {
+    private func forEachCell(_ cells: Range<Int>, _ body: (Int, UnsafeMutablePointer<Int>) -> Void) {
         let s = size
         let c = channels
         neighbour.withUnsafeBufferPointer { nb in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: 9) { buffer in
                 let sources = buffer.baseAddress!
-                for r in 0..<batch {
-                    for i in 0..<s {
-                        for j in 0..<s {
-                            for di in 0..<3 {
-                                let si = nb[di * s + i]
-                                for dj in 0..<3 {
-                                    let sj = nb[dj * s + j]
-                                    sources[di * 3 + dj] = si < 0 || sj < 0 ? -1 : ((r * s + si) * s + sj) * c
-                                }
-                            }
-                            body(((r * s + i) * s + j) * c * 9, sources)
+                for n in cells {
+                    let j = n % s
+                    let i = (n / s) % s
+                    let lattice = n / (s * s)
+                    for di in 0..<3 {
+                        let si = nb[di * s + i]
+                        for dj in 0..<3 {
+                            let sj = nb[dj * s + j]
+                            sources[di * 3 + dj] = si < 0 || sj < 0 ? -1 : ((lattice * s + si) * s + sj) * c
                         }
                     }
+                    body((n - cells.lowerBound) * c * 9, sources)
                 }
             }
         }
