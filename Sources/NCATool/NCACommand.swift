@@ -5,6 +5,11 @@ import NCA
 struct NCACommand: ParsableCommand {
     static let version = "0.1.0"
 
+    static func main() {
+        BLASKernels.selectBeforeRunning()
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "nca",
         abstract: "Learn, run and inspect Neural Cellular Automata (Richardson et al.).",

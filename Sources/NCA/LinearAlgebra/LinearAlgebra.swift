@@ -119,6 +119,21 @@ public enum LinearAlgebra {
             vt: Tensor(shape: [r, n], scalars: Array(vt.prefix(r * n))))
     }
 
+    /// The CPU kernel set OpenBLAS chose when it loaded (e.g. "Haswell", "SkylakeX", "Prescott").
+    public static var kernelName: String { String(cString: openblas_get_corename()) }
+
+    /// A better `OPENBLAS_CORETYPE` for this machine, or nil when OpenBLAS's own choice is fine.
+    ///
+    /// OpenBLAS 0.3.21 (Debian 12) does not recognise recent CPUs (e.g. Intel family 6 model
+    /// 207) and falls back to its generic SSE3 "Prescott" kernels, about 1.5× slower here. When
+    /// that happened on a CPU with AVX2 and FMA, the Haswell kernels are safe and faster. The
+    /// variable takes effect only when set before OpenBLAS loads (the `nca` tool re-executes
+    /// itself with it).
+    public static func recommendedCoreType(cpuFlags: Set<String>) -> String? {
+        guard kernelName.lowercased() == "prescott", cpuFlags.contains("avx2"), cpuFlags.contains("fma") else { return nil }
+        return "Haswell"
+    }
+
     /// Number of threads OpenBLAS uses inside one call.
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }

@@ -185,6 +185,10 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
 
     private var job = Job.idle
 
+    // Reached through the `ParallelJob` witness, i.e. from unspecialised code: the
+    // pre-specialisations route Float and Double to optimised bodies.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func perform(worker index: Int) {
         let worker = workers[index]
         switch job {
