@@ -110,7 +110,9 @@ struct BinaryTests {
         var expected = x0
         var rng = RandomGenerator(seed: 0)
         NCAEngine<Float>(configuration: model.configuration, batch: 2, size: 6).run(model, state: &expected, steps: 5, rng: &rng)
-        #expect(x5 == expected)
+        // The binary may run other OpenBLAS kernels than this process (it picks faster ones for
+        // the CPU), so results agree to rounding, not bit for bit.
+        #expect(maxAbsDifference(x5.scalars, expected.scalars) < 1e-5)
 
         let target: Tensor<Float> = randomTensor([2, 6, 6, 2], seed: 7)
         try NPY.write(target, to: dir + "/y.npy")
@@ -130,10 +132,11 @@ struct BinaryTests {
             prediction: prediction, target: Tensor(converting: target), observableChannels: 2)
         #expect(abs(loss - expectedLoss) < 1e-12)
         let gradients = engine.backward(doubleModel, outputGradient: dPrediction)
-        #expect(try NPY.read(dir + "/g/dW2.npy").tensor(as: Double.self) == gradients.w2)
-        #expect(try NPY.read(dir + "/g/dW1.npy").tensor(as: Double.self) == gradients.w1)
-        #expect(try NPY.read(dir + "/g/dv.npy").tensor(as: Double.self) == gradients.v)
-        #expect(try NPY.read(dir + "/g/dx0.npy").tensor(as: Double.self) == gradients.initialState)
+        for (file, expected) in [("dW2", gradients.w2), ("dW1", gradients.w1), ("dv", gradients.v), ("dx0", gradients.initialState)] {
+            let written = try NPY.read(dir + "/g/\(file).npy")
+            #expect(written.shape == expected.shape && written.dtype == .float64)
+            #expect(relativeError(written.values, expected.scalars) < 1e-12, "\(file)")
+        }
     }
 
     @Test func trainRolloutEvaluateEndToEnd() throws {
