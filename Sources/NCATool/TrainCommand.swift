@@ -264,6 +264,13 @@ enum Interrupt {
     static func install() {
         signal(SIGINT) { _ in Interrupt.requested = true }
         signal(SIGTERM) { _ in Interrupt.requested = true }
+        // A parent may have started us with these signals blocked (the mask is inherited);
+        // unblock them so Ctrl-C and `kill` reach the handler.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }
 

@@ -199,6 +199,45 @@ struct BinaryTests {
         #expect((json?["snapshot_losses"] as? [Any])?.count == 2)
     }
 
+    @Test func interruptWritesACheckpointAndResumeFinishes() throws {
+        let dir = temporaryFolder()
+        var r = try nca(["data", "gray-scott", "--size", "12", "--steps", "16", "--time-sampling", "4", "--batches", "2", "--out", dir + "/gs.npy"])
+        #expect(r.status == 0, "\(r.error)")
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = [
+            "train", "--data", dir + "/gs.npy", "--time-sampling", "4", "--epochs", "100000", "--checkpoint-every", "1000", "--out", dir + "/run",
+        ]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        // Wait until a few epochs are on disk, then interrupt.
+        let metrics = dir + "/run/metrics.csv"
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: metrics, encoding: .utf8), text.split(separator: "\n").count > 3 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.interrupt()
+        // The current epoch finishes, then the checkpoint; never wait forever.
+        let stopBy = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < stopBy { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("nca train did not stop within 60 s of SIGINT")
+        }
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        #expect(output.contains("nca train --resume"))
+        let (state, _) = try Checkpoint.read(dir + "/run/checkpoint.safetensors")
+        let rows = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").count - 1
+        #expect(state.epoch >= 3 && state.epoch == rows, "checkpoint at epoch \(state.epoch), \(rows) metrics rows")
+        r = try nca(["train", "--resume", dir + "/run", "--epochs", "5"])
+        #expect(r.status == 64, "changing --epochs on resume is refused: \(r.error)")
+    }
+
     @Test func badInputIsOneLineAndNonZero() throws {
         let dir = temporaryFolder()
         try nca(["init", "--channels", "4", "--observable", "2", "--out", dir + "/m.safetensors"])
