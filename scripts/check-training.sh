@@ -5,7 +5,7 @@
 # better over the first 256 steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs="${NCA_CHECK_EPOCHS:-60}"
+epochs="${NCA_CHECK_EPOCHS:-60}"  # the preset's default budget
 swift build -c release --product nca
 nca=.build/release/nca
 dir=$(mktemp -d)

@@ -27,7 +27,7 @@ struct TrainCommand: ParsableCommand {
             reproduces the uninterrupted run bit for bit (same thread count).
 
             The gray-scott preset trains on a budget that finishes in under 10 minutes on 2 cores \
-            (2 trajectories, 150 epochs, learning rate 2e-4); the paper trained for 4000 epochs.
+            (2 trajectories, 60 epochs, learning rate 2e-4); the paper trained for 4000 epochs.
             """)
 
     @Option(help: "Generate the data for a built-in task: gray-scott.")
@@ -52,7 +52,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("time-sampling"), help: "t, NCA steps per data interval.")
     var timeSampling: Int = 32
 
-    @Option(help: "Epochs to train (default 4000, the paper's; 150 with --preset gray-scott).")
+    @Option(help: "Epochs to train (default 4000, the paper's; 60 with --preset gray-scott).")
     var epochs: Int?
 
     @Option(name: .customLong("minibatch-size"), help: "Transitions per mini-batch (the paper used 64).")
@@ -114,7 +114,7 @@ struct TrainCommand: ParsableCommand {
     func trainingConfiguration(modelConfiguration: ModelConfiguration) -> TrainingConfiguration {
         var t = TrainingConfiguration(model: modelConfiguration)
         t.timeSampling = timeSampling
-        t.epochs = epochs ?? (preset == .grayScott ? 150 : 4000)
+        t.epochs = epochs ?? (preset == .grayScott ? 60 : 4000)
         t.minibatchSize = minibatchSize
         t.optimizer = optimizer
         t.learningRate = lr ?? (preset == .grayScott ? 2e-4 : 1e-3)
