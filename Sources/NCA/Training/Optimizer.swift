@@ -50,26 +50,16 @@ public struct OptimizerState: Equatable, Sendable {
                     parameters[p].scalars[i] -= Float(lr * Double(gradients[p].scalars[i]))
                 }
             }
-        case .adam:
+        case .adam, .nadam:
+            // Both keep m (momentum) and v (squared gradient) and divide by √v̂ + ε; they differ
+            // in the step's numerator: Adam's bias-corrected m̂, Nadam's Nesterov look-ahead.
             let c1 = 1 - Double.pow(beta1, t)
             let c2 = 1 - Double.pow(beta2, t)
-            for p in parameters.indices {
-                for i in parameters[p].scalars.indices {
-                    let g = Double(gradients[p].scalars[i])
-                    let m = beta1 * Double(firstMoments[p][i]) + (1 - beta1) * g
-                    let v = beta2 * Double(secondMoments[p][i]) + (1 - beta2) * g * g
-                    firstMoments[p][i] = Float(m)
-                    secondMoments[p][i] = Float(v)
-                    parameters[p].scalars[i] -= Float(lr * (m / c1) / ((v / c2).squareRoot() + epsilon))
-                }
-            }
-        case .nadam:
             let muT = beta1 * (1 - 0.5 * Double.pow(0.96, t * 0.004))
             let muNext = beta1 * (1 - 0.5 * Double.pow(0.96, (t + 1) * 0.004))
             let schedule = momentumSchedule * muT
             let scheduleNext = schedule * muNext
-            momentumSchedule = schedule
-            let c2 = 1 - Double.pow(beta2, t)
+            if kind == .nadam { momentumSchedule = schedule }
             for p in parameters.indices {
                 for i in parameters[p].scalars.indices {
                     let g = Double(gradients[p].scalars[i])
@@ -77,8 +67,8 @@ public struct OptimizerState: Equatable, Sendable {
                     let v = beta2 * Double(secondMoments[p][i]) + (1 - beta2) * g * g
                     firstMoments[p][i] = Float(m)
                     secondMoments[p][i] = Float(v)
-                    let mBar = (1 - muT) * g / (1 - schedule) + muNext * m / (1 - scheduleNext)
-                    parameters[p].scalars[i] -= Float(lr * mBar / ((v / c2).squareRoot() + epsilon))
+                    let numerator = kind == .adam ? m / c1 : (1 - muT) * g / (1 - schedule) + muNext * m / (1 - scheduleNext)
+                    parameters[p].scalars[i] -= Float(lr * numerator / ((v / c2).squareRoot() + epsilon))
                 }
             }
         }
