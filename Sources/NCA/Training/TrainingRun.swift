@@ -82,11 +82,13 @@ public final class TrainingRun {
         elapsedBefore = 0
         try NPY.write(data, to: dataPath)
         if let testData { try NPY.write(testData, to: testDataPath) }
+        try AtomicFile.write(Data((Self.metricsHeader + "\n").utf8), to: metricsPath)
+        try writeCheckpoint()
+        // config.json last: a folder holds a run (and can be resumed) only once everything a
+        // resume needs is on disk; a start that was killed earlier can simply be repeated.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(configuration) + Data("\n".utf8), to: configPath)
-        try AtomicFile.write(Data((Self.metricsHeader + "\n").utf8), to: metricsPath)
-        try writeCheckpoint()
     }
 
     /// Reopens a run folder at its last checkpoint. Metrics lines written after that

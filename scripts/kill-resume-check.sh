@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Release-mode check that no run is lost: kill -9 a real `nca train` at random moments (at
+# least 20 times), resume it each time, and require the final model to equal, bit for bit, the
+# model of an uninterrupted run with the same seed and thread count.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kills="${NCA_KILLS:-20}"
+swift build -c release --product nca >/dev/null
+nca="$PWD/.build/release/nca"
+dir=$(mktemp -d)
+[ -n "${NCA_KEEP_CHECK_DIR:-}" ] || trap 'rm -rf "$dir"' EXIT
+export NCA_THREADS=2
+"$nca" data gray-scott --size 16 --steps 96 --time-sampling 8 --batches 3 --seed 4 --out "$dir/data.npy" >/dev/null
+train=(train --data "$dir/data.npy" --time-sampling 8 --minibatch-size 8 --epochs 400 --checkpoint-every 7 --skip-probability 0.2 --seed 9)
+"$nca" "${train[@]}" --out "$dir/whole" >/dev/null
+
+killed=0
+started=0
+finished=false
+while ! $finished; do
+    if [ -f "$dir/cut/config.json" ]; then
+        "$nca" train --resume "$dir/cut" >/dev/null 2>&1 &
+    else
+        "$nca" "${train[@]}" --out "$dir/cut" >/dev/null 2>&1 &
+    fi
+    pid=$!
+    started=$((started + 1))
+    if [ "$killed" -lt "$kills" ]; then
+        sleep "0.$(( (RANDOM % 40) + 5 ))"
+        if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
+        if wait "$pid" 2>/dev/null; then finished=true; fi  # it finished before the kill
+    else
+        wait "$pid"
+        finished=true
+    fi
+done
+rows=$(($(wc -l < "$dir/cut/metrics.csv") - 1))
+if [ "$killed" -ge "$kills" ] \
+    && cmp -s "$dir/whole/model.safetensors" "$dir/cut/model.safetensors" \
+    && cmp -s "$dir/whole/best.safetensors" "$dir/cut/best.safetensors" \
+    && cmp -s <(cut -d, -f1-4 "$dir/whole/metrics.csv") <(cut -d, -f1-4 "$dir/cut/metrics.csv"); then
+    echo "kill/resume check: $killed kills over $started starts; final model, best model and loss curve ($rows epochs) equal the uninterrupted run"
+    echo "kill/resume check: 1 passed, 0 failed"
+else
+    echo "kill/resume check: $killed kills (of $kills wanted) over $started starts; the resumed run differs from the uninterrupted one"
+    diff <(cut -d, -f1-4 "$dir/whole/metrics.csv") <(cut -d, -f1-4 "$dir/cut/metrics.csv") | head -5 || true
+    echo "kill/resume check: 0 passed, 1 failed"
+    exit 1
+fi
