@@ -4,6 +4,7 @@ import NCA
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension UpdateSchedule: ExpressibleByArgument {}
+extension DivergencePolicy: ExpressibleByArgument {}
 
 enum Preset: String, CaseIterable, ExpressibleByArgument {
     case grayScott = "gray-scott"
@@ -84,6 +85,17 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), help: "Write a resumable checkpoint every this many epochs.")
     var checkpointEvery: Int = 10
 
+    @Option(
+        name: .customLong("max-loss"), help: "Treat an epoch whose loss exceeds this as diverged (default: only NaN/infinity).")
+    var maxLoss: Double?
+
+    @Option(
+        name: .customLong("on-divergence"),
+        help:
+            "On NaN/infinity or a loss above --max-loss: stop (checkpoint kept), or rollback (restore the last checkpoint, halve the learning rate, go on)."
+    )
+    var onDivergence: DivergencePolicy = .stop
+
     @Option(help: "Trajectories R the preset simulates.")
     var batches: Int = 2
 
@@ -124,6 +136,8 @@ struct TrainCommand: ParsableCommand {
         t.gradientNormalisation = gradientNormalisation == .on
         t.update = update
         t.checkpointEvery = checkpointEvery
+        t.maxLoss = maxLoss
+        t.onDivergence = onDivergence
         return t
     }
 
@@ -217,10 +231,12 @@ struct TrainCommand: ParsableCommand {
                 title: "Training trajectory",
                 caption: "The final model run freely from the first training trajectory's initial state (hidden channels 0), "
                     + "compared with the data at every snapshot.",
-                data: first, evaluation: RolloutEvaluation.evaluate(model, data: first, timeSampling: t.timeSampling, loss: t.loss)
+                data: first,
+                evaluation: RolloutEvaluation.evaluate(model, data: first, timeSampling: t.timeSampling, loss: t.loss)
             ))
         let curve = try run.lossCurve()
-        var line = "done: \(state.epoch) epochs, last loss \(String(format: "%.5g", curve.last?.loss ?? .nan)), "
+        var line =
+            "done: \(state.epoch) epochs, last loss \(String(format: "%.5g", curve.last?.loss ?? .nan)), "
             + "best \(String(format: "%.5g", state.bestLoss)) at epoch \(state.bestEpoch)"
         if let test = run.testData {
             let testFirst = firstTrajectory(test)
@@ -308,6 +324,13 @@ final class ProgressPrinter: TrainingObserver {
     }
 
     func checkpointWritten(epoch: Int) {}
+
+    func rolledBack(_ error: DivergenceError, toEpoch epoch: Int, learningRateScale: Double) {
+        finish()
+        writeOut(
+            "\(error.description.components(separatedBy: ";").first ?? "diverged"); rolled back to epoch \(epoch), "
+                + "learning rate now × \(learningRateScale)\n")
+    }
 
     func finish() {
         if pendingNewline { writeOut("\n") }

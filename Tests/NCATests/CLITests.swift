@@ -132,7 +132,9 @@ struct BinaryTests {
             prediction: prediction, target: Tensor(converting: target), observableChannels: 2)
         #expect(abs(loss - expectedLoss) < 1e-12)
         let gradients = engine.backward(doubleModel, outputGradient: dPrediction)
-        for (file, expected) in [("dW2", gradients.w2), ("dW1", gradients.w1), ("dv", gradients.v), ("dx0", gradients.initialState)] {
+        for (file, expected) in [
+            ("dW2", gradients.w2), ("dW1", gradients.w1), ("dv", gradients.v), ("dx0", gradients.initialState),
+        ] {
             let written = try NPY.read(dir + "/g/\(file).npy")
             #expect(written.shape == expected.shape && written.dtype == .float64)
             #expect(relativeError(written.values, expected.scalars) < 1e-12, "\(file)")
@@ -201,12 +203,16 @@ struct BinaryTests {
 
     @Test func interruptWritesACheckpointAndResumeFinishes() throws {
         let dir = temporaryFolder()
-        var r = try nca(["data", "gray-scott", "--size", "12", "--steps", "16", "--time-sampling", "4", "--batches", "2", "--out", dir + "/gs.npy"])
+        var r = try nca([
+            "data", "gray-scott", "--size", "12", "--steps", "16", "--time-sampling", "4", "--batches", "2", "--out",
+            dir + "/gs.npy",
+        ])
         #expect(r.status == 0, "\(r.error)")
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = [
-            "train", "--data", dir + "/gs.npy", "--time-sampling", "4", "--epochs", "100000", "--checkpoint-every", "1000", "--out", dir + "/run",
+            "train", "--data", dir + "/gs.npy", "--time-sampling", "4", "--epochs", "100000", "--checkpoint-every", "1000",
+            "--out", dir + "/run",
         ]
         let out = Pipe()
         process.standardOutput = out

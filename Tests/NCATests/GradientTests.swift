@@ -98,7 +98,9 @@ struct GradientTests {
 
     @Test("threads and tiles change only the summation order")
     func threadsAndTilesAgree() {
-        let cfg = ModelConfiguration(channels: 3, observableChannels: 2, kernels: [.identity, .gradY, .laplacian], activation: .swish, hiddenSize: 5, boundary: .reflect, skipProbability: 0.3)
+        let cfg = ModelConfiguration(
+            channels: 3, observableChannels: 2, kernels: [.identity, .gradY, .laplacian], activation: .swish, hiddenSize: 5,
+            boundary: .reflect, skipProbability: 0.3)
         let model: NCAModel<Double> = randomModel(cfg, seed: 51)
         let x: Tensor<Double> = randomTensor([3, 6, 6, 3], seed: 52)
         let g: Tensor<Double> = randomTensor([3, 6, 6, 3], seed: 53)

@@ -13,14 +13,18 @@ struct ModelTests {
         let p = Perception<Double>(kernels: kernels, boundary: boundary, batch: r, size: s, channels: c)
         let patches = Buffer<Double>(capacity: r * s * s * c * 9)
         var z = [Double](repeating: .nan, count: r * s * s * c * kernels.count)
-        x.scalars.withUnsafeBufferPointer { xp in p.forward(xp.baseAddress!, cells: 0..<(r * s * s), patches: patches.pointer, into: &z) }
+        x.scalars.withUnsafeBufferPointer { xp in
+            p.forward(xp.baseAddress!, cells: 0..<(r * s * s), patches: patches.pointer, into: &z)
+        }
         let expected = referencePerception(x, kernels: kernels, boundary: boundary)
         #expect(maxAbsDifference(z, expected) < 1e-14)
         // Any cell range gives the matching rows (tiles straddle lattice rows and lattices).
         let rowLength = c * kernels.count
         for range in [0..<7, 7..<31, 31..<50] {
             var part = [Double](repeating: .nan, count: range.count * rowLength)
-            x.scalars.withUnsafeBufferPointer { xp in p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &part) }
+            x.scalars.withUnsafeBufferPointer { xp in
+                p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &part)
+            }
             #expect(maxAbsDifference(part, Array(z[(range.lowerBound * rowLength)..<(range.upperBound * rowLength)])) < 1e-14)
         }
     }
@@ -38,7 +42,9 @@ struct ModelTests {
         var adjoint = [Double](repeating: 0, count: x.count)
         let all = 0..<(r * s * s)
         x.scalars.withUnsafeBufferPointer { p.forward($0.baseAddress!, cells: all, patches: patches.pointer, into: &z) }
-        w.scalars.withUnsafeBufferPointer { p.backward($0.baseAddress!, cells: all, patches: patches.pointer, accumulateInto: &adjoint) }
+        w.scalars.withUnsafeBufferPointer {
+            p.backward($0.baseAddress!, cells: all, patches: patches.pointer, accumulateInto: &adjoint)
+        }
         let lhs = zip(z, w.scalars).reduce(0.0) { $0 + $1.0 * $1.1 }
         let rhs = zip(x.scalars, adjoint).reduce(0.0) { $0 + $1.0 * $1.1 }
         #expect(abs(lhs - rhs) < 1e-12)

@@ -5,7 +5,9 @@ import Testing
 
 @Suite("Run folders")
 struct RunFolderTests {
-    func tinyRun(_ folder: String, epochs: Int, checkpointEvery: Int = 2) throws -> TrainingRun {
+    func tinyRun(
+        _ folder: String, epochs: Int, checkpointEvery: Int = 2, adjust: (inout TrainingConfiguration) -> Void = { _ in }
+    ) throws -> TrainingRun {
         var cfg = TrainingConfiguration(
             model: ModelConfiguration(
                 channels: 3, observableChannels: 2, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 4,
@@ -15,6 +17,7 @@ struct RunFolderTests {
         cfg.minibatchSize = 3
         cfg.checkpointEvery = checkpointEvery
         cfg.learningRate = 0.01
+        adjust(&cfg)
         let data: Tensor<Float> = randomTensor([3, 2, 6, 6, 2], seed: 4)
         let run = RunConfiguration(
             training: cfg, preset: nil, dataSource: "test", dataShape: data.shape, testDataSource: nil, toolkitVersion: "test")
@@ -76,6 +79,51 @@ struct RunFolderTests {
         try bytes.write(to: URL(fileURLWithPath: folder + "/damaged.safetensors"))
         #expect { try Checkpoint.read(folder + "/damaged.safetensors") } throws: { "\($0)".contains("checksum mismatch") }
         #expect { try Checkpoint.read(folder + "/model.safetensors") } throws: { "\($0)".contains("not an NCA checkpoint") }
+    }
+
+    /// SGD with a huge learning rate on a linear model: epoch 1 is measured with the initial
+    /// weights, its update blows the weights up, and epoch 2 overflows.
+    func explosive(_ cfg: inout TrainingConfiguration) {
+        cfg.model.activation = .linear
+        cfg.optimizer = .sgd
+        cfg.learningRate = 1e8
+    }
+
+    @Test func divergenceStopsAndKeepsTheCheckpoint() throws {
+        let folder = temporaryFolder() + "/run"
+        let run = try tinyRun(folder, epochs: 4, checkpointEvery: 100, adjust: explosive)
+        #expect { try run.train() } throws: { error in
+            guard let divergence = error as? DivergenceError else { return false }
+            return divergence.epoch >= 2 && divergence.description.contains("training diverged in epoch \(divergence.epoch)")
+        }
+        let (state, _) = try Checkpoint.read(folder + "/checkpoint.safetensors")
+        #expect(state.epoch == 0)
+        // best.safetensors holds finite weights of an epoch that did not diverge.
+        let best: NCAModel<Float> = try ModelFile.read(folder + "/best.safetensors")
+        #expect(best.w1.scalars.allSatisfy { $0.isFinite })
+        #expect(try TrainingRun(resuming: folder).lossCurve().isEmpty)
+    }
+
+    @Test func divergenceRollsBackWithHalvedLearningRate() throws {
+        let folder = temporaryFolder() + "/run"
+        let run = try tinyRun(folder, epochs: 4, checkpointEvery: 100) { cfg in
+            explosive(&cfg)
+            cfg.onDivergence = .rollback
+        }
+        try run.train()
+        #expect(run.trainer.state.epoch == 4)
+        #expect(run.trainer.state.learningRateScale < 1)
+        #expect(run.trainer.state.model.w2.scalars.allSatisfy { $0.isFinite })
+        let curve = try run.lossCurve()
+        #expect(curve.map(\.epoch) == [1, 2, 3, 4] && curve.allSatisfy { $0.loss.isFinite })
+        let (state, _) = try Checkpoint.read(folder + "/checkpoint.safetensors")
+        #expect(state.learningRateScale == run.trainer.state.learningRateScale)
+    }
+
+    @Test func lossAboveTheBoundCountsAsDivergence() throws {
+        let folder = temporaryFolder() + "/run"
+        let run = try tinyRun(folder, epochs: 2) { $0.maxLoss = 1e-6 }
+        #expect { try run.train() } throws: { "\($0)".contains("above --max-loss") }
     }
 
     @Test func refusesToOverwriteARun() throws {

@@ -4,7 +4,8 @@
 /// `adam.v.v`) and the working states (`working_states`, M × R × S × S × C). Metadata: the
 /// model configuration as in a model file, `format` = "nca-checkpoint/1", the epoch, best loss
 /// and epoch, optimiser kind/step/β1/β2/ε/momentum schedule, the random generator's four
-/// state words (hex), elapsed wall time, and `checksum`: FNV-1a (64-bit) over every tensor's
+/// state words (hex), elapsed wall time, the learning-rate scale left by divergence rollbacks
+/// (`lr_scale`), and `checksum`: FNV-1a (64-bit) over every tensor's
 /// bytes in name order and every other metadata entry, so a damaged file is refused.
 public enum Checkpoint {
     public static let format = "nca-checkpoint/1"
@@ -33,6 +34,7 @@ public enum Checkpoint {
         metadata["momentum_schedule"] = String(state.optimizer.momentumSchedule)
         metadata["rng"] = state.rng.state.map { String($0, radix: 16) }.joined(separator: ",")
         metadata["elapsed_seconds"] = String(elapsedSeconds)
+        metadata["lr_scale"] = String(state.learningRateScale)
         var file = Safetensors(tensors: tensors, metadata: metadata)
         file.metadata["checksum"] = checksum(file)
         return file
@@ -96,9 +98,10 @@ public enum Checkpoint {
             optimizer.firstMoments[i] = m.values.map { Float($0) }
             optimizer.secondMoments[i] = v.values.map { Float($0) }
         }
-        let state = TrainingState(
+        var state = TrainingState(
             model: model, optimizer: optimizer, workingStates: working.tensor(), rng: rng, epoch: try integer("epoch"),
             bestLoss: try number("best_loss"), bestEpoch: try integer("best_epoch"))
+        state.learningRateScale = try number("lr_scale")
         return (state, try number("elapsed_seconds"))
     }
 

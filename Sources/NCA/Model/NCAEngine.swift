@@ -52,7 +52,9 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
 
     /// An engine for `batch` lattices of `size` × `size` cells. Sets OpenBLAS to one thread per
     /// call: the engine parallelises over tiles itself.
-    public init(configuration: ModelConfiguration, batch: Int, size: Int, threads: Int = NCAEngine.defaultThreads, tileCells: Int = 2048) {
+    public init(
+        configuration: ModelConfiguration, batch: Int, size: Int, threads: Int = NCAEngine.defaultThreads, tileCells: Int = 2048
+    ) {
         precondition(batch >= 1 && size >= 1, "NCAEngine: batch \(batch) and size \(size) must be positive")
         precondition(threads >= 1 && tileCells >= 1, "NCAEngine: threads \(threads) and tileCells \(tileCells) must be positive")
         self.configuration = configuration
@@ -64,7 +66,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         let n = batch * size * size
         cells = n
         maskCount = StochasticMask.count(cells: n, channels: c, granularity: configuration.mask)
-        perception = Perception(kernels: configuration.kernels, boundary: configuration.boundary, batch: batch, size: size, channels: c)
+        perception = Perception(
+            kernels: configuration.kernels, boundary: configuration.boundary, batch: batch, size: size, channels: c)
         let workerCount = min(threads, n)
         self.threads = workerCount
         let tile = min(tileCells, (n + workerCount - 1) / workerCount)
@@ -95,7 +98,9 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             state.scalars.withUnsafeMutableBufferPointer { x in
                 for _ in 0..<steps {
                     inputCopy.pointer.update(from: x.baseAddress!, count: count)
-                    step(weights, input: inputCopy.pointer, output: x.baseAddress!, preActivation: preActivation.pointer, sigma: sigma.pointer, rng: &rng)
+                    step(
+                        weights, input: inputCopy.pointer, output: x.baseAddress!, preActivation: preActivation.pointer,
+                        sigma: sigma.pointer, rng: &rng)
                 }
             }
         }
@@ -114,9 +119,13 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         withWeights(model) { weights in
             x.scalars.withUnsafeMutableBufferPointer { xp in
                 for _ in 0..<steps {
-                    let record = tape.append { StepRecord(stateCount: count, preActivationCount: hiddenCount, maskCount: maskCount) }
+                    let record = tape.append {
+                        StepRecord(stateCount: count, preActivationCount: hiddenCount, maskCount: maskCount)
+                    }
                     record.state.update(from: xp.baseAddress!, count: count)
-                    step(weights, input: record.state, output: xp.baseAddress!, preActivation: record.preActivation, sigma: record.sigma, rng: &rng)
+                    step(
+                        weights, input: record.state, output: xp.baseAddress!, preActivation: record.preActivation,
+                        sigma: record.sigma, rng: &rng)
                 }
             }
         }
@@ -217,18 +226,22 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             let n = range.count
             let rows = range.lowerBound
             perception.forward(input, cells: range, patches: worker.patches.pointer, into: worker.z.pointer)
-            LinearAlgebra.gemm(.none, .none, m: n, n: h, k: kc, a: worker.z.pointer, lda: kc, b: weights.w2, ldb: h, c: a + rows * h, ldc: h)
+            LinearAlgebra.gemm(
+                .none, .none, m: n, n: h, k: kc, a: worker.z.pointer, lda: kc, b: weights.w2, ldb: h, c: a + rows * h, ldc: h)
             activation.apply(a + rows * h, into: worker.hidden.pointer, count: n * h)
             for cell in 0..<n { (worker.f.pointer + cell * c).update(from: weights.v, count: c) }
             LinearAlgebra.gemm(
-                .none, .none, m: n, n: c, k: h, a: worker.hidden.pointer, lda: h, b: weights.w1, ldb: c, beta: 1, c: worker.f.pointer, ldc: c)
+                .none, .none, m: n, n: c, k: h, a: worker.hidden.pointer, lda: h, b: weights.w1, ldb: c, beta: 1,
+                c: worker.f.pointer, ldc: c)
             let maskOffset = granularity == .cell ? rows : rows * c
             StochasticMask.applyResidual(
                 worker.f.pointer, sigma: s + maskOffset, to: output + rows * c, cells: n, channels: c, granularity: granularity)
         }
     }
 
-    private func backwardTiles(_ worker: Worker<T>, _ weights: Weights<T>, record: StepRecord<T>, gradient g: UnsafeMutablePointer<T>) {
+    private func backwardTiles(
+        _ worker: Worker<T>, _ weights: Weights<T>, record: StepRecord<T>, gradient g: UnsafeMutablePointer<T>
+    ) {
         let c = configuration.channels
         let h = configuration.hiddenSize
         let kc = configuration.perceptionSize
@@ -246,14 +259,17 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             let maskOffset = granularity == .cell ? rows : rows * c
             // x' = x + σ ⊙ F: ∂L/∂x gets g directly (residual) and through F = u(A)·W1 + v.
             StochasticMask.pullback(
-                g + rows * c, sigma: record.sigma + maskOffset, into: worker.f.pointer, cells: n, channels: c, granularity: granularity)
-            LinearAlgebra.gemv(.transposed, m: n, n: c, a: worker.f.pointer, lda: c, x: ones.pointer, beta: 1, y: worker.dv.pointer)
+                g + rows * c, sigma: record.sigma + maskOffset, into: worker.f.pointer, cells: n, channels: c,
+                granularity: granularity)
+            LinearAlgebra.gemv(
+                .transposed, m: n, n: c, a: worker.f.pointer, lda: c, x: ones.pointer, beta: 1, y: worker.dv.pointer)
             activation.apply(a, into: worker.hidden.pointer, count: n * h)
             LinearAlgebra.gemm(
                 .transposed, .none, m: h, n: c, k: n, a: worker.hidden.pointer, lda: h, b: worker.f.pointer, ldb: c, beta: 1,
                 c: worker.dW1.pointer, ldc: c)
             LinearAlgebra.gemm(
-                .none, .transposed, m: n, n: h, k: c, a: worker.f.pointer, lda: c, b: weights.w1, ldb: c, c: worker.hidden.pointer, ldc: h)
+                .none, .transposed, m: n, n: h, k: c, a: worker.f.pointer, lda: c, b: weights.w1, ldb: c,
+                c: worker.hidden.pointer, ldc: h)
             activation.multiplyByDerivative(worker.hidden.pointer, at: a, count: n * h)
             // A = Z · W2, Z = perception(x): recompute Z from the recorded input.
             perception.forward(record.state, cells: range, patches: worker.patches.pointer, into: worker.z.pointer)
@@ -261,7 +277,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 .transposed, .none, m: kc, n: h, k: n, a: worker.z.pointer, lda: kc, b: worker.hidden.pointer, ldb: h, beta: 1,
                 c: worker.dW2.pointer, ldc: h)
             LinearAlgebra.gemm(
-                .none, .transposed, m: n, n: kc, k: h, a: worker.hidden.pointer, lda: h, b: weights.w2, ldb: h, c: worker.z.pointer, ldc: kc)
+                .none, .transposed, m: n, n: kc, k: h, a: worker.hidden.pointer, lda: h, b: weights.w2, ldb: h,
+                c: worker.z.pointer, ldc: kc)
             perception.backward(worker.z.pointer, cells: range, patches: worker.patches.pointer, accumulateInto: dx)
         }
     }
@@ -292,7 +309,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
 
     private func checkModel(_ model: NCAModel<T>) {
         precondition(
-            model.configuration == configuration, "NCAEngine: model configuration differs from the engine's; make a new engine for it")
+            model.configuration == configuration,
+            "NCAEngine: model configuration differs from the engine's; make a new engine for it")
     }
 }
 
@@ -319,7 +337,9 @@ final class Worker<T: BLASScalar>: @unchecked Sendable {
 
     init(cells: Range<Int>, tileCells: Int, configuration: ModelConfiguration, stateCount: Int) {
         self.cells = cells
-        tiles = stride(from: cells.lowerBound, to: cells.upperBound, by: tileCells).map { $0..<min($0 + tileCells, cells.upperBound) }
+        tiles = stride(from: cells.lowerBound, to: cells.upperBound, by: tileCells).map {
+            $0..<min($0 + tileCells, cells.upperBound)
+        }
         let c = configuration.channels
         let h = configuration.hiddenSize
         patches = Buffer(capacity: tileCells * c * 9)

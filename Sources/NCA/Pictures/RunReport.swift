@@ -137,7 +137,8 @@ public struct RunReport {
     }
 
     private func baseline(_ comparison: Comparison) -> Double {
-        RolloutEvaluation.doNothingLoss(data: comparison.data, observable: configuration.training.model.observableChannels, loss: configuration.training.loss)
+        RolloutEvaluation.doNothingLoss(
+            data: comparison.data, observable: configuration.training.model.observableChannels, loss: configuration.training.loss)
     }
 
     private func dataURI(_ image: RGBImage) throws -> String {

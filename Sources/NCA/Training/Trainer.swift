@@ -11,6 +11,8 @@ public struct TrainingState: Equatable, Sendable {
     /// Lowest epoch loss so far, and the epoch (1-based) that reached it (0: none yet).
     public var bestLoss: Double
     public var bestEpoch: Int
+    /// Factor on the configured learning rate; halved by every divergence rollback.
+    public var learningRateScale: Double = 1
 
     public init(
         model: NCAModel<Float>, optimizer: OptimizerState, workingStates: Tensor<Float>, rng: RandomGenerator, epoch: Int,
@@ -46,8 +48,8 @@ public struct DivergenceError: Error, Equatable, NCAUserError {
     public var quantity: String
     public var category: ErrorCategory { .failure }
     public var description: String {
-        "training diverged in epoch \(epoch): \(quantity) is NaN or infinite; the last checkpoint is intact. "
-            + "Lower --lr, use a smaller --time-sampling, or resume from the checkpoint"
+        "training diverged in epoch \(epoch): \(quantity); the last checkpoint is intact. "
+            + "Lower --lr, use --on-divergence rollback, or resume from the checkpoint"
     }
 }
 
@@ -133,7 +135,7 @@ public final class Trainer {
         let cellsPerState = size * size
         let stateCount = cellsPerState * c
         let epochIndex = state.epoch
-        let lr = configuration.learningRate(epoch: epochIndex)
+        let lr = configuration.learningRate(epoch: epochIndex) * state.learningRateScale
         let transitionCount = m * r
 
         var rng = state.rng
@@ -170,7 +172,9 @@ public final class Trainer {
             let engine = self.engine(batch: b)
             let prediction = engine.forward(model, from: x0, steps: configuration.timeSampling, rng: &rng)
             var (loss, dPrediction) = configuration.loss.evaluate(prediction: prediction, target: target, observableChannels: o)
-            guard loss.isFinite else { throw DivergenceError(epoch: epochIndex + 1, quantity: "the loss") }
+            guard loss.isFinite else {
+                throw DivergenceError(epoch: epochIndex + 1, quantity: "the loss is \(loss.isNaN ? "NaN" : "\(loss)")")
+            }
             let weight = Float(b) / Float(transitionCount)
             epochLoss += loss * Double(b) / Double(transitionCount)
             for i in dPrediction.scalars.indices { dPrediction.scalars[i] *= weight }
@@ -178,7 +182,7 @@ public final class Trainer {
             let gradients = [g.w2, g.w1, g.v]
             for (name, tensor) in zip(["∂L/∂W2", "∂L/∂W1", "∂L/∂v"], gradients) where !tensor.scalars.allSatisfy({ $0.isFinite })
             {
-                throw DivergenceError(epoch: epochIndex + 1, quantity: name)
+                throw DivergenceError(epoch: epochIndex + 1, quantity: "\(name) is NaN or infinite")
             }
             for (slot, k) in batchIndices.enumerated() {
                 predictions.scalars.replaceSubrange(
@@ -192,7 +196,10 @@ public final class Trainer {
         guard
             model.w2.scalars.allSatisfy({ $0.isFinite }) && model.w1.scalars.allSatisfy({ $0.isFinite })
                 && model.v.scalars.allSatisfy({ $0.isFinite })
-        else { throw DivergenceError(epoch: epochIndex + 1, quantity: "a weight after the update") }
+        else { throw DivergenceError(epoch: epochIndex + 1, quantity: "a weight is NaN or infinite after the update") }
+        if let bound = configuration.maxLoss, epochLoss > bound {
+            throw DivergenceError(epoch: epochIndex + 1, quantity: "the loss \(epochLoss) is above --max-loss \(bound)")
+        }
 
         // Propagate predictions for trajectories r ≥ 2; trajectory 1 keeps its data states.
         // Working state (frame f, trajectory j) receives the prediction of transition f − 1 → f.
@@ -218,6 +225,12 @@ public final class Trainer {
         }
         return EpochReport(
             epoch: state.epoch, loss: epochLoss, gradientNorm: norm, learningRate: lr, modelBeforeUpdate: modelBefore)
+    }
+
+    /// Replaces the training state (a checkpoint read back, e.g. to roll back a divergence).
+    public func restore(_ state: TrainingState) {
+        precondition(state.workingStates.shape == self.state.workingStates.shape, "Trainer.restore: working states do not match")
+        self.state = state
     }
 
     private func step(_ model: inout NCAModel<Float>, _ optimizer: inout OptimizerState, _ gradients: [Tensor<Float>], lr: Double)

@@ -9,6 +9,16 @@ public enum UpdateSchedule: String, CaseIterable, Codable, Sendable {
     case perMinibatch = "per-minibatch"
 }
 
+/// What to do when an epoch diverges (NaN or infinite loss, gradient or weights, or a loss
+/// above `maxLoss`).
+public enum DivergencePolicy: String, CaseIterable, Codable, Sendable {
+    /// Stop with an error; the last checkpoint stays intact.
+    case stop
+    /// Restore the last checkpoint, halve the learning rate and carry on (at most
+    /// `TrainingConfiguration.maxRollbacks` times in a row).
+    case rollback
+}
+
 /// Every setting of a training run, as written to the run's `config.json`.
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var model: ModelConfiguration
@@ -29,6 +39,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var seed: UInt64 = 0
     /// Write a resumable checkpoint every this many epochs (and at the end).
     public var checkpointEvery: Int = 10
+    /// An epoch whose loss exceeds this counts as diverged (nil: only NaN/infinity do).
+    public var maxLoss: Double? = nil
+    public var onDivergence: DivergencePolicy = .stop
+    /// Consecutive rollbacks allowed before giving up.
+    public static let maxRollbacks = 20
 
     public init(model: ModelConfiguration) { self.model = model }
 
@@ -51,5 +66,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             throw .training("--lr-decay must be in (0, 1] (got \(learningRateDecay)); 1 means no decay")
         }
         guard checkpointEvery >= 1 else { throw .training("--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
+        if let maxLoss, !(maxLoss.isFinite && maxLoss > 0) {
+            throw .training("--max-loss must be a positive number (got \(maxLoss))")
+        }
     }
 }

@@ -33,6 +33,9 @@ public protocol TrainingObserver: AnyObject {
     func epochFinished(_ report: EpochReport, bestLoss: Double, elapsedSeconds: Double, totalEpochs: Int)
     /// Called after a checkpoint was written.
     func checkpointWritten(epoch: Int)
+    /// Called when a diverged epoch was rolled back to the checkpoint of `epoch` with the
+    /// learning rate scaled by `learningRateScale`.
+    func rolledBack(_ error: DivergenceError, toEpoch epoch: Int, learningRateScale: Double)
 }
 
 /// A training run and its folder:
@@ -134,11 +137,32 @@ public final class TrainingRun {
     public func train(observer: TrainingObserver? = nil, shouldStop: () -> Bool = { false }) throws -> [EpochReport] {
         let total = configuration.training.epochs
         var reports: [EpochReport] = []
-        let metrics = try MetricsFile(path: metricsPath)
+        var metrics = try MetricsFile(path: metricsPath)
         defer { metrics.close() }
+        var rollbacks = 0
         while trainer.state.epoch < total {
             let previousBest = trainer.state.bestLoss
-            let report = try trainer.runEpoch()
+            let report: EpochReport
+            do {
+                report = try trainer.runEpoch()
+                rollbacks = 0
+            } catch {
+                // Nothing of the diverged epoch was written. Stop, or go back to the last
+                // checkpoint with half the learning rate.
+                guard configuration.training.onDivergence == .rollback, rollbacks < TrainingConfiguration.maxRollbacks else {
+                    throw error
+                }
+                rollbacks += 1
+                var (state, _) = try Checkpoint.read(checkpointPath)
+                state.learningRateScale = trainer.state.learningRateScale / 2
+                trainer.restore(state)
+                try truncateMetrics(after: state.epoch)
+                metrics.close()
+                metrics = try MetricsFile(path: metricsPath)  // the truncated file is a new one
+                try writeCheckpoint()
+                observer?.rolledBack(error, toEpoch: state.epoch, learningRateScale: state.learningRateScale)
+                continue
+            }
             reports.append(report)
             try metrics.append(
                 "\(report.epoch),\(report.loss),\(report.gradientNorm),\(report.learningRate),\(String(format: "%.3f", elapsedSeconds))"
