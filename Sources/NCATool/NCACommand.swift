@@ -19,7 +19,12 @@ struct NCACommand: ParsableCommand {
             Models are .safetensors files with tensors W2 [K·C, H], W1 [H, C], v [C] and the \
             configuration in the header metadata.
 
-            Exit status: 0 success, 64 bad options, 65 bad input data, 1 other failure.
+            Environment: NCA_THREADS sets the worker threads of a step (default: every core); \
+            OPENBLAS_CORETYPE overrides the BLAS kernels (nca picks Haswell kernels itself when \
+            OpenBLAS does not recognise an AVX2 CPU).
+
+            Exit status: 0 success, 64 bad options, 65 bad input data, 1 other failure, 130 training \
+            interrupted (a checkpoint was written).
             """,
         version: version,
         subcommands: [
