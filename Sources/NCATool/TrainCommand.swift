@@ -44,7 +44,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help:
-            "Continue the run in this folder from its checkpoint (other options are then taken from its config.json, except --epochs)."
+            "Continue the run in this folder from its checkpoint; every setting comes from its config.json."
     )
     var resume: String?
 
