@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Peer comparison in one run: creates .venv-peers with JAX from PyPI, checks that `nca grad`
+# agrees with JAX's own autodiff (float64, reflect boundary, tanh, three kernels, 10 steps), then
+# times the HEAD forward+backward pass of nca and JAX alternately and prints the ratio.
+# PyTorch and TensorFlow are not included yet (PyPI's torch wheel pulls gigabytes of CUDA).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+NCA_SKIP_PYTHON=1 bash scripts/setup.sh
+venv=.venv-peers
+[ -x "$venv/bin/python3" ] || python3 -m venv "$venv"
+"$venv/bin/python3" -c 'import jax, numpy, safetensors' 2>/dev/null \
+    || "$venv/bin/python3" -m pip install -q --disable-pip-version-check jax numpy safetensors
+swift build -c release --product nca >/dev/null
+nca="$PWD/.build/release/nca"
+py="$PWD/$venv/bin/python3"
+peer="$PWD/Benchmarks/peers/jax_nca.py"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir"
+
+echo "== gradients: nca grad against JAX autodiff (float64)"
+"$nca" init --channels 4 --observable 2 --kernels identity,grad-x,laplacian --activation tanh --boundary reflect \
+    --hidden 6 --precision float64 --seed 3 --out fresh.safetensors >/dev/null
+"$py" - <<'PY'
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
+w = load_file("fresh.safetensors")
+meta = safe_open("fresh.safetensors", "np").metadata()
+rng = np.random.default_rng(5)
+w["W1"] = rng.uniform(-0.3, 0.3, w["W1"].shape)  # non-zero W1, so every weight gets gradient
+w["v"] = rng.uniform(-0.1, 0.1, w["v"].shape)
+save_file(w, "model.safetensors", metadata=meta)
+np.save("x0.npy", rng.random((2, 9, 9, 4)))
+np.save("y.npy", rng.random((2, 9, 9, 2)))
+PY
+mkdir -p ours theirs
+"$nca" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --precision float64 --out ours >/dev/null
+"$py" "$peer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out theirs
+"$py" - <<'PY'
+import json, sys
+import numpy as np
+worst = abs(json.load(open("ours/loss.json"))["loss"] - json.load(open("theirs/loss.json"))["loss"])
+print(f"  loss difference {worst:.2e}")
+for name in ["dW2", "dW1", "dv", "dx0"]:
+    a, b = np.load(f"ours/{name}.npy"), np.load(f"theirs/{name}.npy")
+    err = np.linalg.norm(a - b) / np.linalg.norm(b)
+    print(f"  {name:4s} relative error {err:.2e}")
+    worst = max(worst, err)
+sys.exit(0 if worst < 1e-10 else 1)
+PY
+
+echo "== HEAD forward+backward (S 64, C 8, identity+laplacian, H 32, R 16, t 32), alternating, median of 5 each"
+printf "  %-28s %12s %16s %10s\n" "framework" "s/step" "M cell-steps/s" "vs nca"
+for round in 1 2 3; do
+    ours=$("$nca" bench --json --repeats 5 | sed -E 's/.*"forward_backward_s": ([0-9.]+).*/\1/')
+    line=$("$py" "$peer" bench --repeats 5 2>/dev/null)
+    theirs=$(echo "$line" | sed -E 's/.*"forward_backward_s": ([0-9.]+).*/\1/')
+    name=$(echo "$line" | sed -E 's/.*"framework": "([^"]+)".*/\1/')
+    awk -v o="$ours" -v t="$theirs" -v n="$name" -v r="$round" 'BEGIN {
+        cs = 16 * 64 * 64 * 32
+        printf "  %-28s %12.3f %16.2f %10s\n", "nca (round " r ")", o, cs / o / 1e6, "1.00"
+        printf "  %-28s %12.3f %16.2f %10.2f\n", n, t, cs / t / 1e6, t / o }'
+done

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import NCA
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time one forward+backward pass (BPTT) of the paper's Gray-Scott model on this machine.",
+        discussion: """
+            HEAD: S 64, C 8, identity+laplacian, H 32, relu, R 16 lattices, t 32 steps, p 0, Euclidean \\
+            loss. Prints the median time of --repeats passes after one warm-up, cell-steps per second, \\
+            and effective GFLOP/s (5 280 FLOP per cell-step forward+backward, 1 872 forward only). \\
+            The full suite is 'swift package benchmark' (Benchmarks/README.md).
+            """)
+
+    @Option(help: "Timed passes (after one warm-up).")
+    var repeats: Int = 5
+
+    @Option(help: "Worker threads (default: NCA_THREADS or every core).")
+    var threads: Int?
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard repeats >= 1 && repeats <= 1000 else { throw ValidationError("--repeats must be between 1 and 1000") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
+    }
+
+    func run() throws {
+        let configuration = ModelConfiguration(channels: 8, observableChannels: 2, kernels: [.identity, .laplacian], hiddenSize: 32)
+        let (batch, size, steps) = (16, 64, 32)
+        var model = NCAModel<Float>(configuration: configuration, seed: 1)
+        var rng = RandomGenerator(seed: 2)
+        model.w1.scalars = model.w1.scalars.map { _ in Float(rng.nextUniform(-0.01, 0.01)) }
+        let count = batch * size * size * configuration.channels
+        let x0 = Tensor<Float>(shape: [batch, size, size, 8], scalars: (0..<count).map { _ in Float(rng.nextUnit()) })
+        let target = Tensor<Float>(shape: [batch, size, size, 2], scalars: (0..<(count / 4)).map { _ in Float(rng.nextUnit()) })
+        let engine = NCAEngine<Float>(configuration: configuration, batch: batch, size: size, threads: threads ?? NCAEngine<Float>.defaultThreads)
+        func pass(forwardOnly: Bool) -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            var maskRNG = RandomGenerator(seed: 0)
+            if forwardOnly {
+                var x = x0
+                engine.run(model, state: &x, steps: steps, rng: &maskRNG)
+            } else {
+                let prediction = engine.forward(model, from: x0, steps: steps, rng: &maskRNG)
+                let (_, dPrediction) = LossFunction.euclidean.evaluate(prediction: prediction, target: target, observableChannels: 2)
+                _ = engine.backward(model, outputGradient: dPrediction)
+            }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        func median(forwardOnly: Bool) -> Double {
+            _ = pass(forwardOnly: forwardOnly)
+            let times = (0..<repeats).map { _ in pass(forwardOnly: forwardOnly) }.sorted()
+            return times[times.count / 2]
+        }
+        let backward = median(forwardOnly: false)
+        let forward = median(forwardOnly: true)
+        let cellSteps = Double(batch * size * size * steps)
+        if json {
+            say(
+                String(
+                    format: "{\"config\": \"HEAD\", \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\"}",
+                    backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName))
+        } else {
+            say("HEAD (S 64, C 8, identity+laplacian, H 32, R 16, t 32), \(engine.threads) threads, OpenBLAS \(LinearAlgebra.kernelName) kernels:")
+            say(String(format: "  forward+backward  %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", backward * 1e3, cellSteps / backward / 1e6, cellSteps * 5280 / backward / 1e9))
+            say(String(format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3, cellSteps / forward / 1e6, cellSteps * 1872 / forward / 1e9))
+        }
+    }
+}
