@@ -2,13 +2,15 @@
 # Installs what is missing, then runs the whole test suite, including the numpy/safetensors
 # interop checks (python from .venv). With NCA_RELEASE_CHECKS=1 (set by .ci/run) it first runs
 # the release-mode checks: training learns (scripts/check-training.sh, about 4 minutes) and
-# kill -9 at 20 random moments loses nothing (scripts/kill-resume-check.sh, under a minute).
+# kill -9 at 20 random moments loses nothing (scripts/kill-resume-check.sh, under a minute), and
+# nca grad agrees with JAX's autodiff (Benchmarks/peers/run.sh --check, installs JAX from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ "${NCA_RELEASE_CHECKS:-0}" = 1 ]; then
     bash scripts/check-training.sh
     bash scripts/kill-resume-check.sh
+    bash Benchmarks/peers/run.sh --check
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 export NCA_PYTHON_INTEROP=1
