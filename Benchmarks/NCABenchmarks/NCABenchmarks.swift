@@ -1,4 +1,5 @@
 import Benchmark
+import Foundation
 import NCA
 
 /// A model configuration and batch geometry to time.
@@ -33,10 +34,85 @@ struct Workload {
     }
 }
 
+/// Reports the achieved rate of `flops` floating-point operations per iteration, in MFLOP/s.
+func recordRate(_ benchmark: Benchmark, flops: Double, seconds: Double) {
+    benchmark.measurement(.custom("MFLOP/s", polarity: .prefersLarger, useScalingFactor: false), Int(flops / seconds / 1e6))
+}
+
+/// C (m × n) = A (m × k) · B (k × n) in Float, timed per call.
+func gemmBenchmark(_ name: String, m: Int, k: Int, n: Int) {
+    Benchmark(
+        name,
+        configuration: .init(
+            metrics: [.wallClock, .custom("MFLOP/s", polarity: .prefersLarger, useScalingFactor: false)],
+            timeUnits: .microseconds, maxDuration: .seconds(2), maxIterations: 200)
+    ) { benchmark in
+        let a = [Float](repeating: 0.5, count: m * k)
+        let b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        for _ in benchmark.scaledIterations {
+            let start = DispatchTime.now().uptimeNanoseconds
+            LinearAlgebra.gemm(.none, .none, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            recordRate(
+                benchmark, flops: 2 * Double(m * n * k), seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        blackHole(c)
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident], timeUnits: .milliseconds,
         maxDuration: .seconds(20), maxIterations: 50)
+
+    // GEMM shapes of one NCA step, single-threaded as the engine calls them (one tile or a
+    // whole batch of cells × K·C times K·C × H), and a square reference for the machine's peak.
+    LinearAlgebra.threadCount = 1
+    for cells in [2048, 65536, 262_144] {
+        for (kc, h) in [(16, 32), (40, 64), (64, 128)] {
+            gemmBenchmark("gemm cells \(cells) × K·C \(kc) × H \(h)", m: cells, k: kc, n: h)
+        }
+    }
+    gemmBenchmark("gemm square 1024 (reference)", m: 1024, k: 1024, n: 1024)
+
+    // Batched vs unbatched: the dense layer A = Z · W2 for 4 096 cells as one GEMM, and as one
+    // GEMV per cell (what a per-cell loop would do).
+    let cellsPerLattice = 4096
+    let (kcHead, hHead) = (16, 32)
+    Benchmark(
+        "dense layer, 4096 cells: one GEMM",
+        configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(2))
+    ) { benchmark in
+        let z = [Float](repeating: 0.5, count: cellsPerLattice * kcHead)
+        let w2 = [Float](repeating: 0.1, count: kcHead * hHead)
+        var a = [Float](repeating: 0, count: cellsPerLattice * hHead)
+        for _ in benchmark.scaledIterations {
+            LinearAlgebra.gemm(
+                .none, .none, m: cellsPerLattice, n: hHead, k: kcHead, a: z, lda: kcHead, b: w2, ldb: hHead, c: &a, ldc: hHead)
+        }
+        blackHole(a)
+    }
+    Benchmark(
+        "dense layer, 4096 cells: one GEMV per cell",
+        configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(2))
+    ) { benchmark in
+        let z = [Float](repeating: 0.5, count: cellsPerLattice * kcHead)
+        let w2 = [Float](repeating: 0.1, count: kcHead * hHead)
+        var a = [Float](repeating: 0, count: cellsPerLattice * hHead)
+        for _ in benchmark.scaledIterations {
+            z.withUnsafeBufferPointer { zp in
+                a.withUnsafeMutableBufferPointer { ap in
+                    for cell in 0..<cellsPerLattice {
+                        // a_cellᵀ = W2ᵀ · z_cellᵀ
+                        LinearAlgebra.gemv(
+                            .transposed, m: kcHead, n: hHead, a: w2, lda: hHead, x: zp.baseAddress! + cell * kcHead,
+                            y: ap.baseAddress! + cell * hHead)
+                    }
+                }
+            }
+        }
+        blackHole(a)
+    }
 
     let head = Workload.head
     Benchmark("\(head.name) forward+backward, t=\(head.steps)") { benchmark in
