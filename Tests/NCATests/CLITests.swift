@@ -40,6 +40,9 @@ struct CLITests {
         ["rollout", "--model", "m", "--init", "x", "--steps", "10", "--every", "0", "--out", "o"],
         ["data", "gray-scott", "--steps", "100", "--time-sampling", "32", "--out", "t.npy"],
         ["data", "gray-scott", "--noise", "2", "--out", "t.npy"],
+        ["bench", "--repeats", "0"],
+        ["train", "--preset", "gray-scott", "--max-loss", "-1"],
+        ["train", "--preset", "gray-scott", "--on-divergence", "retry"],
     ]
 
     @Test("bad options are usage errors (exit 64)", arguments: usageErrors)
