@@ -28,15 +28,13 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = ModelConfiguration(channels: 8, observableChannels: 2, kernels: [.identity, .laplacian], hiddenSize: 32)
-        let (batch, size, steps) = (16, 64, 32)
-        var model = NCAModel<Float>(configuration: configuration, seed: 1)
-        var rng = RandomGenerator(seed: 2)
-        model.w1.scalars = model.w1.scalars.map { _ in Float(rng.nextUniform(-0.01, 0.01)) }
-        let count = batch * size * size * configuration.channels
-        let x0 = Tensor<Float>(shape: [batch, size, size, 8], scalars: (0..<count).map { _ in Float(rng.nextUnit()) })
-        let target = Tensor<Float>(shape: [batch, size, size, 2], scalars: (0..<(count / 4)).map { _ in Float(rng.nextUnit()) })
-        let engine = NCAEngine<Float>(configuration: configuration, batch: batch, size: size, threads: threads ?? NCAEngine<Float>.defaultThreads)
+        let head = Workload.head
+        let (configuration, size, steps) = (head.configuration, head.size, head.steps)
+        let model = head.model()
+        let x0 = head.state()
+        let target = head.target()
+        let engine = NCAEngine<Float>(
+            configuration: configuration, batch: head.batch, size: size, threads: threads ?? NCAEngine<Float>.defaultThreads)
         func pass(forwardOnly: Bool) -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
             var maskRNG = RandomGenerator(seed: 0)
@@ -45,7 +43,8 @@ struct BenchCommand: ParsableCommand {
                 engine.run(model, state: &x, steps: steps, rng: &maskRNG)
             } else {
                 let prediction = engine.forward(model, from: x0, steps: steps, rng: &maskRNG)
-                let (_, dPrediction) = LossFunction.euclidean.evaluate(prediction: prediction, target: target, observableChannels: 2)
+                let (_, dPrediction) = LossFunction.euclidean.evaluate(
+                    prediction: prediction, target: target, observableChannels: configuration.observableChannels)
                 _ = engine.backward(model, outputGradient: dPrediction)
             }
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -57,16 +56,25 @@ struct BenchCommand: ParsableCommand {
         }
         let backward = median(forwardOnly: false)
         let forward = median(forwardOnly: true)
-        let cellSteps = Double(batch * size * size * steps)
+        let cellSteps = Double(head.cellSteps)
         if json {
             say(
                 String(
-                    format: "{\"config\": \"HEAD\", \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\"}",
+                    format:
+                        "{\"config\": \"HEAD\", \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\"}",
                     backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName))
         } else {
-            say("HEAD (S 64, C 8, identity+laplacian, H 32, R 16, t 32), \(engine.threads) threads, OpenBLAS \(LinearAlgebra.kernelName) kernels:")
-            say(String(format: "  forward+backward  %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", backward * 1e3, cellSteps / backward / 1e6, cellSteps * 5280 / backward / 1e9))
-            say(String(format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3, cellSteps / forward / 1e6, cellSteps * 1872 / forward / 1e9))
+            say(
+                "HEAD (S 64, C 8, identity+laplacian, H 32, R 16, t 32), \(engine.threads) threads, OpenBLAS \(LinearAlgebra.kernelName) kernels:"
+            )
+            say(
+                String(
+                    format: "  forward+backward  %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", backward * 1e3,
+                    cellSteps / backward / 1e6, cellSteps * 5280 / backward / 1e9))
+            say(
+                String(
+                    format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3,
+                    cellSteps / forward / 1e6, cellSteps * 1872 / forward / 1e9))
         }
     }
 }

@@ -34,8 +34,6 @@ struct Perception<T: BLASScalar> {
         neighbour = table
     }
 
-    var cellCount: Int { batch * size * size }
-
     /// z (n × K·C) for the cells in `cells` (n of them) from the whole state x (N × C);
     /// `patches` needs n·C·9 elements. Row 0 of z is cell `cells.lowerBound`.
     func forward(_ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>) {

@@ -66,9 +66,6 @@ public struct RGBImage: Equatable, Sendable {
             cursor += 4 * scale
         }
     }
-
-    /// Width in pixels of `text` as `drawText` draws it.
-    public static func textWidth(_ text: String, scale: Int = 2) -> Int { max(0, text.count * 4 * scale - scale) }
 }
 
 /// A 3×5 bitmap font: each row is 3 bits, most significant bit on the left.
