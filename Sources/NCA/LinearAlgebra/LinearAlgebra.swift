@@ -119,6 +119,36 @@ public enum LinearAlgebra {
             vt: Tensor(shape: [r, n], scalars: Array(vt.prefix(r * n))))
     }
 
+    /// Eigenvalues and right eigenvectors of a general complex n × n matrix (row-major, given as
+    /// real and imaginary parts) by LAPACK's `zgeev`. Eigenvector k is column k of the returned
+    /// n × n matrices, normalised to unit Euclidean norm.
+    public static func eigen(real: [Double], imaginary: [Double], n: Int) throws(LinearAlgebraError) -> ComplexEigen {
+        precondition(n >= 1 && real.count == n * n && imaginary.count == n * n, "eigen: expected \(n) × \(n) parts")
+        guard real.allSatisfy({ $0.isFinite }) && imaginary.allSatisfy({ $0.isFinite }) else {
+            throw .nonFiniteInput(routine: "zgeev")
+        }
+        var a = (0..<(n * n)).map { _lapack_complex_double(real: real[$0], imag: imaginary[$0]) }
+        var w = [_lapack_complex_double](repeating: _lapack_complex_double(real: 0, imag: 0), count: n)
+        var vl = [_lapack_complex_double](repeating: _lapack_complex_double(real: 0, imag: 0), count: 1)
+        var vr = [_lapack_complex_double](repeating: _lapack_complex_double(real: 0, imag: 0), count: n * n)
+        let info = a.withUnsafeMutableBufferPointer { pa in
+            w.withUnsafeMutableBufferPointer { pw in
+                vl.withUnsafeMutableBufferPointer { pl in
+                    vr.withUnsafeMutableBufferPointer { pr in
+                        LAPACKE_zgeev(
+                            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "V")), Int32(n), pa.baseAddress!,
+                            Int32(n), pw.baseAddress!, pl.baseAddress!, 1, pr.baseAddress!, Int32(n))
+                    }
+                }
+            }
+        }
+        if info < 0 { throw .illegalArgument(routine: "zgeev", argument: Int(-info)) }
+        if info > 0 { throw .didNotConverge(routine: "zgeev", info: Int(info)) }
+        return ComplexEigen(
+            n: n, valuesReal: w.map(\.real), valuesImaginary: w.map(\.imag), vectorsReal: vr.map(\.real),
+            vectorsImaginary: vr.map(\.imag))
+    }
+
     /// The CPU kernel set OpenBLAS chose when it loaded (e.g. "Haswell", "SkylakeX", "Prescott").
     public static var kernelName: String { String(cString: openblas_get_corename()) }
 
@@ -158,5 +188,28 @@ public struct SVD<T: BLASScalar>: Sendable {
             for j in 0..<r { us.scalars[i * r + j] *= singularValues[j] }
         }
         return LinearAlgebra.matmul(us, vt)
+    }
+}
+
+/// The result of `LinearAlgebra.eigen`: eigenvalues λ_k and right eigenvectors (column k of the
+/// row-major n × n vector matrices).
+public struct ComplexEigen: Sendable {
+    public var n: Int
+    public var valuesReal: [Double]
+    public var valuesImaginary: [Double]
+    public var vectorsReal: [Double]
+    public var vectorsImaginary: [Double]
+
+    /// |λ_k|.
+    public func modulus(_ k: Int) -> Double { (valuesReal[k] * valuesReal[k] + valuesImaginary[k] * valuesImaginary[k]).squareRoot() }
+
+    /// |v_k[i]|² for every component i of eigenvector k (sums to 1).
+    public func componentWeights(_ k: Int) -> [Double] {
+        let raw = (0..<n).map { i in
+            let (re, im) = (vectorsReal[i * n + k], vectorsImaginary[i * n + k])
+            return re * re + im * im
+        }
+        let total = raw.reduce(0, +)
+        return total > 0 ? raw.map { $0 / total } : raw
     }
 }

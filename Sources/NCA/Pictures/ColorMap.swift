@@ -29,3 +29,19 @@ public enum ColorMap {
         return viridis[Int((max(0, min(1, t)) * 255).rounded())]
     }
 }
+
+extension RGBImage {
+    /// A rows × columns grid of values in viridis (`lower` … `upper`; non-finite values grey),
+    /// each value drawn as a `scale` × `scale` block.
+    public static func heatmap(_ values: [Double], rows: Int, columns: Int, lower: Double, upper: Double, scale: Int) -> RGBImage {
+        precondition(values.count == rows * columns, "heatmap: \(values.count) values for \(rows) × \(columns)")
+        var small = RGBImage(width: columns, height: rows)
+        for i in 0..<rows {
+            for j in 0..<columns {
+                let value = values[i * columns + j]
+                small[j, i] = value.isFinite ? ColorMap.viridis(value, lower: lower, upper: upper) : (160, 160, 160)
+            }
+        }
+        return small.upscaled(scale)
+    }
+}

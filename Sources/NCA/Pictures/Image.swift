@@ -46,8 +46,8 @@ public struct RGBImage: Equatable, Sendable {
         return out
     }
 
-    /// Draws `text` (digits, letters of "step", spaces, '-', '.', '=') in a 3×5 pixel font scaled
-    /// by `scale`, top-left at (x, y).
+    /// Draws `text` (letters, digits, space, '-', '.', '=', ',', ':') in a 3×5 pixel font scaled by
+    /// `scale`, top-left at (x, y); other characters leave a gap.
     public mutating func drawText(_ text: String, x: Int, y: Int, scale: Int = 2, color: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
         var cursor = x
         for character in text.lowercased() {
@@ -78,6 +78,6 @@ enum Glyphs {
         "d": [6, 5, 5, 5, 6], "m": [5, 7, 7, 5, 5], "o": [7, 5, 5, 5, 7], "l": [4, 4, 4, 4, 7], "h": [5, 5, 7, 5, 5],
         "i": [7, 2, 2, 2, 7], "u": [5, 5, 5, 5, 7], "b": [6, 5, 6, 5, 6], "c": [7, 4, 4, 4, 7], "g": [7, 4, 5, 5, 7],
         "x": [5, 5, 2, 5, 5], "y": [5, 5, 2, 2, 2], "k": [5, 6, 4, 6, 5], "f": [7, 4, 6, 4, 4], "v": [5, 5, 5, 5, 2],
-        "w": [5, 5, 7, 7, 5], "z": [7, 1, 2, 4, 7], "j": [1, 1, 1, 5, 7], "q": [7, 5, 5, 7, 1],
+        "w": [5, 5, 7, 7, 5], "z": [7, 1, 2, 4, 7], "j": [1, 1, 1, 5, 7], "q": [7, 5, 5, 7, 1], ",": [0, 0, 0, 2, 4], ":": [0, 2, 0, 2, 0],
     ]
 }

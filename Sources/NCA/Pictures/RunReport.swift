@@ -77,24 +77,8 @@ public struct RunReport {
         body +=
             "<h2>Configuration</h2>\n<table class=\"config\">"
             + configurationRows().map { "<tr><th>\(e($0.0))</th><td><code>\(e($0.1))</code></td></tr>" }.joined() + "</table>\n"
-        return """
-            <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>NCA run \(e(folderName))</title>
-            <style>
-            body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1200px; }
-            table { border-collapse: collapse; margin: 8px 0 16px; }
-            th, td { text-align: left; padding: 3px 12px 3px 0; vertical-align: top; }
-            th { font-weight: 600; color: #444; }
-            .snapshots td { padding: 2px 6px 2px 0; text-align: center; font-size: 12px; }
-            .snapshots img { image-rendering: pixelated; width: 128px; }
-            .snapshots img.wide { width: 200px; }
-            .caption { color: #555; font-size: 14px; }
-            </style></head><body>
-            \(body)
-            <p class="caption">Written by nca \(e(configuration.toolkitVersion)).</p>
-            </body></html>
-
-            """
+        return HTMLPage.document(
+            title: "NCA run \(folderName)", body: body, footer: "Written by nca \(configuration.toolkitVersion).")
     }
 
     private func section(_ comparison: Comparison) throws -> String {

@@ -71,6 +71,51 @@ public enum SVGPlot {
         return svg + "</svg>"
     }
 
+    /// A table of coloured cells with row and column labels and the value printed in each
+    /// cell. Sequential (viridis, 0 … max) or, with `diverging`, blue–white–red symmetric about 0.
+    public static func heatmap(
+        _ values: [[Double]], rowLabels: [String], columnLabels: [String], diverging: Bool = false, cell: Int = 56,
+        caption: String? = nil
+    ) -> String {
+        let rows = values.count
+        let columns = values.first?.count ?? 0
+        let left = 12 + 7 * (rowLabels.map(\.count).max() ?? 0)
+        let top = 22
+        let width = left + columns * cell + 8
+        let height = top + rows * 22 + (caption == nil ? 6 : 24)
+        let finite = values.flatMap { $0 }.filter(\.isFinite)
+        let scale = max(finite.map(abs).max() ?? 0, 1e-300)
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">"
+        for (k, label) in columnLabels.enumerated() {
+            svg += "<text x=\"\(left + k * cell + cell / 2)\" y=\"14\" text-anchor=\"middle\">\(escape(label))</text>"
+        }
+        for (i, row) in values.enumerated() {
+            let y = top + i * 22
+            svg += "<text x=\"\(left - 6)\" y=\"\(y + 15)\" text-anchor=\"end\">\(escape(rowLabels[i]))</text>"
+            for (k, value) in row.enumerated() {
+                let (r, g, b): (UInt8, UInt8, UInt8)
+                if !value.isFinite {
+                    (r, g, b) = (200, 200, 200)
+                } else if diverging {
+                    let t = max(-1, min(1, value / scale))
+                    let fade = UInt8((255 * (1 - abs(t))).rounded())
+                    (r, g, b) = t >= 0 ? (255, fade, fade) : (fade, fade, 255)
+                } else {
+                    (r, g, b) = ColorMap.viridis(value, lower: 0, upper: scale)
+                }
+                let light = diverging || (Double(r) * 0.299 + Double(g) * 0.587 + Double(b) * 0.114) > 140
+                svg += "<rect x=\"\(left + k * cell)\" y=\"\(y)\" width=\"\(cell - 2)\" height=\"20\" fill=\"rgb(\(r),\(g),\(b))\"/>"
+                svg +=
+                    "<text x=\"\(left + k * cell + cell / 2 - 1)\" y=\"\(y + 14)\" text-anchor=\"middle\" fill=\"\(light ? "#000" : "#fff")\">\(format(value))</text>"
+            }
+        }
+        if let caption {
+            svg += "<text x=\"4\" y=\"\(height - 6)\">\(escape(caption))</text>"
+        }
+        return svg + "</svg>"
+    }
+
     static func format(_ v: Double) -> String {
         if v == 0 { return "0" }
         let magnitude = abs(v)

@@ -39,3 +39,25 @@ save_file(
 )
 # float64 tensors, no metadata
 save_file({"a": np.arange(5, dtype=np.float64) / 3.0}, "safetensors_f64.safetensors")
+
+# an analysis fixture: a model with seeded random weights and numpy's SVD of them
+# (C 4, O 2, kernels identity,laplacian, H 6)
+rng = np.random.default_rng(7)
+aw2 = rng.normal(size=(8, 6)).astype(np.float32)
+aw1 = rng.normal(size=(6, 4)).astype(np.float32)
+av = rng.normal(size=4).astype(np.float32)
+save_file(
+    {"W2": aw2, "W1": aw1, "v": av},
+    "analysis_model.safetensors",
+    metadata={
+        "format": "nca-model/1", "channels": "4", "observable": "2", "kernels": "identity,laplacian",
+        "activation": "relu", "hidden": "6", "boundary": "periodic", "skip_probability": "0", "mask": "cell",
+    },
+)
+u, s, vt = np.linalg.svd(aw2.astype(np.float64), full_matrices=False)
+np.save("analysis_w2_s.npy", s)
+np.save("analysis_w2_u.npy", u)
+np.save("analysis_w2_vt.npy", vt)
+np.save("analysis_w1_s.npy", np.linalg.svd(aw1.astype(np.float64), compute_uv=False))
+# importance[c][k] = norm of W2 row (c, k)
+np.save("analysis_importance.npy", np.linalg.norm(aw2.astype(np.float64), axis=1).reshape(4, 2))

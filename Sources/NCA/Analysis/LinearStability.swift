@@ -1,0 +1,206 @@
+import Foundation
+
+/// Linear stability of a uniform state under one update step (paper §4: "which channels are
+/// likely to grow exponentially if perturbed").
+///
+/// About a uniform state x̄ (every cell equal), the expected step x ↦ x + (1 − p) F(g ∗ x) is
+/// linearised. A Fourier mode δx[i, j] = ŵ e^{i(ξ i + η j)} is mapped to J(ξ, η) ŵ with the C × C
+/// symbol
+///
+///     J[c′, c] = δ_{c′c} + (1 − p) Σ_k ĝ_k(ξ, η) B[(c, k), c′],   B = W2 · diag(u′(ā)) · W1,
+///
+/// where ĝ_k(ξ, η) = Σ g_k[Δi, Δj] e^{i(ξ Δi + η Δj)} is the kernel's Fourier multiplier (for the
+/// correlation form of eq. 1) and ā = z̄ · W2 the hidden pre-activation at x̄. A mode grows when
+/// an eigenvalue has |λ| > 1; log |λ| is its growth rate per step. Modes are the lattice's own
+/// wavenumbers 2π m / S for m = 0 … S − 1 on each axis (periodic boundary).
+public struct FourierStability: Codable, Sendable {
+    /// The fastest-growing direction at one wavenumber.
+    public struct Mode: Codable, Equatable, Sendable {
+        /// ξ, η in (−π, π].
+        public var xi: Double
+        public var eta: Double
+        /// |k| = √(ξ² + η²).
+        public var wavenumber: Double
+        /// 2π / |k| in cells (nil for the uniform mode).
+        public var wavelength: Double?
+        /// log |λ_max| per step.
+        public var growthRate: Double
+        public var eigenvalueReal: Double
+        public var eigenvalueImaginary: Double
+        /// |v_c|² of λ_max's eigenvector: which channels the mode lives in (sums to 1).
+        public var channelWeights: [Double]
+    }
+
+    /// Lattice side whose wavenumbers were scanned.
+    public var size: Int
+    /// The uniform state x̄, one value per channel.
+    public var about: [Double]
+    /// (1 − p) · F(x̄): how far one expected step moves the uniform state (zero at a fixed point).
+    public var drift: [Double]
+    /// The uniform mode (ξ = η = 0).
+    public var uniform: Mode
+    /// The fastest-growing mode over every scanned wavenumber.
+    public var fastest: Mode
+    /// Per radial wavenumber bin (|k| rounded to a multiple of 2π / S), the fastest mode in it.
+    public var radial: [Mode]
+    public var sentences: [String]
+
+    /// Scans every wavenumber of an S × S lattice about the uniform state `about` (C values).
+    public init(_ model: NCAModel<Double>, about: [Double], size: Int) throws(LinearAlgebraError) {
+        let cfg = model.configuration
+        precondition(about.count == cfg.channels && size >= 1, "FourierStability: need \(cfg.channels) channel values and a positive size")
+        self.size = size
+        self.about = about
+        let (b, drift) = FourierStability.linearisation(model, about: about)
+        self.drift = drift
+        var modes: [Mode] = []
+        for m in 0..<size {
+            for n in 0..<size {
+                modes.append(
+                    try FourierStability.mode(
+                        b, configuration: model.configuration, xi: FourierStability.angle(m, size), eta: FourierStability.angle(n, size)))
+            }
+        }
+        uniform = modes[0]
+        fastest = modes.max { $0.growthRate < $1.growthRate }!
+        var bins: [Int: Mode] = [:]
+        for mode in modes {
+            let bin = Int((mode.wavenumber * Double(size) / (2 * Double.pi)).rounded())
+            if let current = bins[bin], current.growthRate >= mode.growthRate { continue }
+            bins[bin] = mode
+        }
+        radial = bins.keys.sorted().map { bins[$0]! }
+        sentences = []
+        sentences = describe(observable: cfg.observableChannels)
+    }
+
+    /// B = W2 · diag(u′(ā)) · W1 (K·C × C, row-major) at the uniform state, and the drift
+    /// (1 − p) · F(x̄).
+    static func linearisation(_ model: NCAModel<Double>, about: [Double]) -> (b: [Double], drift: [Double]) {
+        let cfg = model.configuration
+        let (c, h, kCount) = (cfg.channels, cfg.hiddenSize, cfg.kernels.count)
+        let w2 = model.w2.scalars
+        let w1 = model.w1.scalars
+        let keep = 1 - cfg.skipProbability
+        // Uniform perception: kernel k of channel c sees x̄_c · Σ g_k.
+        let kernelSums = cfg.kernels.map { $0.weights.reduce(0, +) }
+        var a = [Double](repeating: 0, count: h)
+        for ch in 0..<c {
+            for k in 0..<kCount {
+                let z = about[ch] * kernelSums[k]
+                if z == 0 { continue }
+                for j in 0..<h { a[j] += z * w2[(ch * kCount + k) * h + j] }
+            }
+        }
+        let slope = a.map { cfg.activation.derivative($0) }
+        let hidden = a.map { cfg.activation.value($0) }
+        let drift = (0..<c).map { ch in keep * ((0..<h).reduce(model.v.scalars[ch]) { $0 + hidden[$1] * w1[$1 * c + ch] }) }
+        var b = [Double](repeating: 0, count: c * kCount * c)
+        for row in 0..<(c * kCount) {
+            for j in 0..<h where slope[j] != 0 {
+                let scaled = w2[row * h + j] * slope[j]
+                if scaled == 0 { continue }
+                for out in 0..<c { b[row * c + out] += scaled * w1[j * c + out] }
+            }
+        }
+        return (b, drift)
+    }
+
+    /// The fastest-growing eigenvalue of the symbol J(ξ, η) about the uniform state `about`.
+    public static func mode(_ model: NCAModel<Double>, about: [Double], xi: Double, eta: Double) throws(LinearAlgebraError) -> Mode {
+        try mode(linearisation(model, about: about).b, configuration: model.configuration, xi: xi, eta: eta)
+    }
+
+    static func mode(_ b: [Double], configuration cfg: ModelConfiguration, xi: Double, eta: Double) throws(LinearAlgebraError) -> Mode {
+        let (c, kCount) = (cfg.channels, cfg.kernels.count)
+        let keep = 1 - cfg.skipProbability
+        var real = [Double](repeating: 0, count: c * c)
+        var imaginary = [Double](repeating: 0, count: c * c)
+        for out in 0..<c { real[out * c + out] = 1 }
+        for k in 0..<kCount {
+            let (gr, gi) = multiplier(cfg.kernels[k], xi: xi, eta: eta)
+            for ch in 0..<c {
+                let row = (ch * kCount + k) * c
+                for out in 0..<c {
+                    let value = keep * b[row + out]
+                    real[out * c + ch] += gr * value
+                    imaginary[out * c + ch] += gi * value
+                }
+            }
+        }
+        let eigen = try LinearAlgebra.eigen(real: real, imaginary: imaginary, n: c)
+        let top = (0..<c).max { eigen.modulus($0) < eigen.modulus($1) }!
+        let k = (xi * xi + eta * eta).squareRoot()
+        return Mode(
+            xi: xi, eta: eta, wavenumber: k, wavelength: k > 0 ? 2 * Double.pi / k : nil,
+            growthRate: Foundation.log(max(eigen.modulus(top), 1e-300)), eigenvalueReal: eigen.valuesReal[top],
+            eigenvalueImaginary: eigen.valuesImaginary[top], channelWeights: eigen.componentWeights(top))
+    }
+
+    /// 2π m / S mapped to (−π, π].
+    static func angle(_ m: Int, _ size: Int) -> Double {
+        let shifted = m > size / 2 ? m - size : m
+        return 2 * Double.pi * Double(shifted) / Double(size)
+    }
+
+    /// ĝ(ξ, η) = Σ g[Δi+1][Δj+1] e^{i(ξ Δi + η Δj)} as (real, imaginary).
+    public static func multiplier(_ kernel: Kernel, xi: Double, eta: Double) -> (Double, Double) {
+        let g = kernel.weights
+        var (re, im) = (0.0, 0.0)
+        for di in -1...1 {
+            for dj in -1...1 {
+                let w = g[3 * (di + 1) + (dj + 1)]
+                if w == 0 { continue }
+                let phase = xi * Double(di) + eta * Double(dj)
+                re += w * Foundation.cos(phase)
+                im += w * Foundation.sin(phase)
+            }
+        }
+        return (re, im)
+    }
+
+    private func describe(observable: Int) -> [String] {
+        var out: [String] = []
+        let driftNorm = drift.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let state = about.map { String(format: "%.3g", $0) }.joined(separator: ", ")
+        if driftNorm < 1e-9 {
+            out.append("The uniform state (\(state)) is a fixed point of the update.")
+        } else {
+            out.append(
+                String(
+                    format: "The uniform state (%@) is not a fixed point: one step moves it by %.3g, so the linearisation describes only the first steps.",
+                    state, driftNorm))
+        }
+        let tolerance = 1e-9
+        if fastest.growthRate <= tolerance {
+            out.append(
+                String(
+                    format: "No Fourier mode grows: the uniform state is linearly stable (largest |λ| = %.6f).",
+                    Foundation.exp(fastest.growthRate)))
+            return out
+        }
+        let channels = fastest.channelWeights.enumerated().sorted { $0.element > $1.element }.prefix(3).filter { $0.element >= 0.05 }
+            .map { String(format: "%d%@ (%.0f%%)", $0.offset, $0.offset < observable ? "" : " hidden", 100 * $0.element) }
+            .joined(separator: ", ")
+        let where_ =
+            fastest.wavenumber == 0
+            ? "in the uniform mode"
+            : String(format: "at wavelength %.1f cells (|k| = %.3f)", fastest.wavelength ?? 0, fastest.wavenumber)
+        out.append(
+            String(
+                format: "Perturbations grow fastest %@: growth rate %.3g per step (×e every %.2g steps), mostly along channel(s) %@.",
+                where_, fastest.growthRate, 1 / fastest.growthRate, channels))
+        let unstable = radial.filter { $0.growthRate > tolerance && $0.wavenumber > 0 }
+        if uniform.growthRate <= tolerance, let shortest = unstable.compactMap(\.wavelength).min(),
+            let longest = unstable.compactMap(\.wavelength).max()
+        {
+            out.append(
+                String(
+                    format: "The uniform mode is stable but wavelengths %.1f–%.1f cells grow: a Turing-type (pattern-forming) instability.",
+                    shortest, longest))
+        } else if uniform.growthRate > tolerance {
+            out.append(String(format: "The uniform mode itself grows (rate %.3g per step).", uniform.growthRate))
+        }
+        return out
+    }
+}
