@@ -161,7 +161,7 @@ struct AdversarialPerturbCommand: ParsableCommand {
             Optimises κ = ‖x̃‖ − ‖Φⁿ(x0 + x̃) − Φⁿ(x0)‖ over perturbations x̃ of the observable \
             channels with Adam, using the gradient of the rollout with respect to its initial state: \
             --mode destroy minimises κ, --mode preserve maximises it. Writes DIR/perturbation.npy \
-            (S × S × C), DIR/reference.npy and DIR/perturbed.npy (frames every n/4 steps up to \
+            (S × S × C), DIR/reference.npy and DIR/perturbed.npy (frames × 1 × S × S × C, every n/4 steps up to \
             2n, beyond the compared time), DIR/adversarial.png (the two rows of snapshots) and \
             DIR/adversarial.json (κ per iteration, norms).
             """)
@@ -220,7 +220,7 @@ struct AdversarialPerturbCommand: ParsableCommand {
                     frames += x.scalars
                     saved.append(done)
                 }
-                return (Tensor(shape: [saved.count, s, s, c], scalars: frames), saved)
+                return (Tensor(shape: [saved.count, 1, s, s, c], scalars: frames), saved)
             }
             var perturbedStart = x0
             for i in 0..<perturbedStart.scalars.count { perturbedStart.scalars[i] += result.perturbation.scalars[i] }

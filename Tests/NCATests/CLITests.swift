@@ -43,6 +43,14 @@ struct CLITests {
         ["bench", "--repeats", "0"],
         ["train", "--preset", "gray-scott", "--max-loss", "-1"],
         ["train", "--preset", "gray-scott", "--on-divergence", "retry"],
+        ["analyse", "--model", "m", "--time-sampling", "0"],
+        ["analyse", "--model", "m", "--about", "1", "--state", "x.npy"],
+        ["analyse", "--model", "m", "--size", "0"],
+        ["perturb", "local", "--model", "m", "--init", "x", "--steps", "0", "--out", "o"],
+        ["perturb", "local", "--model", "m", "--init", "x", "--steps", "3", "--stride", "0", "--out", "o"],
+        ["perturb", "adversarial", "--model", "m", "--init", "x", "--steps", "3", "--mode", "break", "--out", "o"],
+        ["perturb", "adversarial", "--model", "m", "--init", "x", "--steps", "3", "--mode", "destroy", "--lr", "0", "--out", "o"],
+        ["perturb", "symmetry", "--model", "m", "--init", "x", "--steps", "3", "--transforms", "rotate-30", "--out", "o"],
     ]
 
     @Test("bad options are usage errors (exit 64)", arguments: usageErrors)
@@ -294,6 +302,51 @@ struct BinaryTests {
             #expect(lines.count == 1, "\(arguments): \(r.error)")
         }
         #expect(!FileManager.default.fileExists(atPath: dir + "/o.npy"))
+    }
+
+    @Test func analyseAndPerturbEndToEnd() throws {
+        let dir = temporaryFolder()
+        let model = fixture("analysis_model.safetensors")
+        let x0: Tensor<Float> = randomTensor([2, 8, 8, 2], seed: 6, in: 0...0.5)
+        try NPY.write(x0, to: dir + "/x0.npy")
+        let trajectory: Tensor<Float> = randomTensor([3, 1, 8, 8, 2], seed: 8, in: 0...0.5)
+        try NPY.write(trajectory, to: dir + "/t.npy")
+        var r = try nca(["analyse", "--model", model, "--data", dir + "/t.npy", "--time-sampling", "2", "--out", dir + "/an"])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(r.output.contains("importance") && r.output.contains("pruning check"))
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/an/analysis.json"))) as? [String: Any])
+        let weights = try #require(json["weights"] as? [String: Any])
+        #expect((weights["importance"] as? [[Double]])?.count == 4)
+        #expect(json["pruning"] != nil && json["stability"] != nil)
+        let html = try String(contentsOfFile: dir + "/an/analysis.html", encoding: .utf8)
+        #expect(html.contains("<svg") && html.contains("Pruning check") && !html.contains("<script") && !html.contains("src=\"http"))
+
+        r = try nca(["perturb", "local", "--model", model, "--init", dir + "/x0.npy", "--entry", "1", "--steps", "2", "--stride", "3", "--out", dir + "/lo"])
+        #expect(r.status == 0, "\(r.error)")
+        let heat = try NPY.read(dir + "/lo/heatmap.npy")
+        #expect(heat.shape == [3, 3])
+        for name in ["reach.npy", "heatmap.png", "examples.png", "local.json"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/lo/" + name), "\(name)")
+        }
+        r = try nca([
+            "perturb", "adversarial", "--model", model, "--init", dir + "/x0.npy", "--steps", "2", "--mode", "preserve",
+            "--iterations", "5", "--out", dir + "/ad",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(try NPY.read(dir + "/ad/perturbation.npy").shape == [8, 8, 4])
+        #expect(try NPY.read(dir + "/ad/perturbed.npy").shape == [5, 1, 8, 8, 4])
+        r = try nca(["perturb", "symmetry", "--model", model, "--init", dir + "/x0.npy", "--steps", "2", "--out", dir + "/sy"])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(r.output.contains("rotate-45"))
+        #expect(try NPY.read(dir + "/sy/finals.npy").shape == [7, 8, 8, 4])
+
+        // Bad input: one line, exit 65, nothing written.
+        r = try nca(["perturb", "local", "--model", model, "--init", dir + "/t.npy", "--steps", "2", "--out", dir + "/bad"])
+        #expect(r.status == 65 && r.error.contains("--frame"), "\(r.error)")
+        r = try nca(["analyse", "--model", model, "--about", "1,2", "--out", dir + "/bad2"])
+        #expect(r.status == 64 && r.error.contains("4 finite numbers"), "\(r.error)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/bad2"))
     }
 
     /// numpy and safetensors read what nca writes (needs python3 with numpy and safetensors;

@@ -88,6 +88,12 @@ public struct PruningCheck: Codable, Sendable {
             candidates.append(("drop channel\(set.count > 1 ? "s" : "") \(list)", "hidden channel(s) \(list) neither read nor written", pruned))
         }
 
+        // The baseline every variant should beat: keep the initial state.
+        var nothing = model
+        nothing.w1 = Tensor(zeros: model.w1.shape)
+        nothing.v = Tensor(zeros: model.v.shape)
+        candidates.append(("do nothing", "W1 = 0 and v = 0: the initial state is kept (the baseline)", nothing))
+
         var variants: [Variant] = []
         var snapshots = 0
         for (name, description, variant) in candidates {
@@ -134,12 +140,20 @@ public struct ModelAnalysis: Codable, Sendable {
     public var sentences: [String] {
         var out = weights.sentences + stability.sentences
         if let pruning, let full = pruning.variants.first?.loss {
-            let harmless = pruning.variants.dropFirst().filter { ($0.relativeChange ?? .infinity) < 0.05 }
-            out.append(
-                String(format: "Pruning check over %d snapshots: full model loss %.4g; ", pruning.snapshots, full)
-                    + (harmless.isEmpty
-                        ? "every pruned variant is more than 5% worse."
-                        : "within 5% of it: " + harmless.map(\.name).joined(separator: "; ") + "."))
+            let pruned = pruning.variants.dropFirst().filter { $0.name != "do nothing" }
+            let harmless = pruned.filter { abs($0.relativeChange ?? .infinity) <= 0.05 }
+            let better = pruned.filter { ($0.relativeChange ?? .infinity) < -0.05 }
+            var text = String(format: "Pruning check over %d snapshots: full model loss %.4g", pruning.snapshots, full)
+            if let baseline = pruning.variants.last, baseline.name == "do nothing", let loss = baseline.loss {
+                text += String(format: " (doing nothing: %.4g)", loss)
+            }
+            text += harmless.isEmpty ? "; no pruned variant stays within 5%" : "; within 5%: " + harmless.map(\.name).joined(separator: ", ")
+            if let best = better.min(by: { $0.relativeChange! < $1.relativeChange! }) {
+                text += String(
+                    format: "; %d variant(s) do clearly better (best: %@, %+.0f%%), so the full model's rollout drifts and removing parts damps it",
+                    better.count, best.name, 100 * best.relativeChange!)
+            }
+            out.append(text + ".")
         }
         return out
     }

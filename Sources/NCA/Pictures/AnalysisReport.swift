@@ -55,10 +55,10 @@ public struct AnalysisReport {
             "<p class=\"caption\">Importance of each (channel, kernel) pair: ‖W2[(c,k), :]‖, how strongly the hidden layer reads kernel k applied to channel c.</p>\n"
         body += SVGPlot.heatmap(w.importance, rowLabels: channelLabels, columnLabels: w.kernels)
         body +=
-            "<p class=\"caption\">Per channel: read strength √Σ_k importance², written strength ‖W1[:, c]‖, bias v_c, and read × written relative to the strongest channel (hidden channels near 0 can be pruned).</p>\n"
+            "<p class=\"caption\">Per channel: read strength √Σ_k importance², written strength ‖W1[:, c]‖, bias v_c (colour: |v_c|), and read × written relative to the strongest channel (hidden channels near 0 can be pruned); each column has its own colour scale.</p>\n"
         body += SVGPlot.heatmap(
             (0..<w.channels).map { [w.channelRead[$0], w.channelWritten[$0], w.bias[$0], w.channelImportance[$0]] },
-            rowLabels: channelLabels, columnLabels: ["read", "written", "bias", "importance"], cell: 72)
+            rowLabels: channelLabels, columnLabels: ["read", "written", "bias", "importance"], perColumn: true, cell: 72)
 
         body += "<h2>Top singular directions of W2</h2>\n"
         body +=

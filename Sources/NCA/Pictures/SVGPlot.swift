@@ -72,10 +72,11 @@ public enum SVGPlot {
     }
 
     /// A table of coloured cells with row and column labels and the value printed in each
-    /// cell. Sequential (viridis, 0 … max) or, with `diverging`, blue–white–red symmetric about 0.
+    /// cell. Sequential (viridis, 0 … max) or, with `diverging`, blue–white–red symmetric about 0;
+    /// with `perColumn` each column has its own scale (for columns of different quantities).
     public static func heatmap(
-        _ values: [[Double]], rowLabels: [String], columnLabels: [String], diverging: Bool = false, cell: Int = 56,
-        caption: String? = nil
+        _ values: [[Double]], rowLabels: [String], columnLabels: [String], diverging: Bool = false, perColumn: Bool = false,
+        cell: Int = 56, caption: String? = nil
     ) -> String {
         let rows = values.count
         let columns = values.first?.count ?? 0
@@ -83,8 +84,9 @@ public enum SVGPlot {
         let top = 22
         let width = left + columns * cell + 8
         let height = top + rows * 22 + (caption == nil ? 6 : 24)
-        let finite = values.flatMap { $0 }.filter(\.isFinite)
-        let scale = max(finite.map(abs).max() ?? 0, 1e-300)
+        func largest(_ numbers: [Double]) -> Double { max(numbers.filter(\.isFinite).map(abs).max() ?? 0, 1e-300) }
+        let overall = largest(values.flatMap { $0 })
+        let scales = (0..<columns).map { k in perColumn ? largest(values.map { $0[k] }) : overall }
         var svg =
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">"
         for (k, label) in columnLabels.enumerated() {
@@ -94,6 +96,7 @@ public enum SVGPlot {
             let y = top + i * 22
             svg += "<text x=\"\(left - 6)\" y=\"\(y + 15)\" text-anchor=\"end\">\(escape(rowLabels[i]))</text>"
             for (k, value) in row.enumerated() {
+                let scale = scales[k]
                 let (r, g, b): (UInt8, UInt8, UInt8)
                 if !value.isFinite {
                     (r, g, b) = (200, 200, 200)
@@ -102,7 +105,7 @@ public enum SVGPlot {
                     let fade = UInt8((255 * (1 - abs(t))).rounded())
                     (r, g, b) = t >= 0 ? (255, fade, fade) : (fade, fade, 255)
                 } else {
-                    (r, g, b) = ColorMap.viridis(value, lower: 0, upper: scale)
+                    (r, g, b) = ColorMap.viridis(abs(value), lower: 0, upper: scale)
                 }
                 let light = diverging || (Double(r) * 0.299 + Double(g) * 0.587 + Double(b) * 0.114) > 140
                 svg += "<rect x=\"\(left + k * cell)\" y=\"\(y)\" width=\"\(cell - 2)\" height=\"20\" fill=\"rgb(\(r),\(g),\(b))\"/>"
