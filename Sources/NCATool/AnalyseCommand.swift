@@ -20,7 +20,9 @@ struct AnalyseCommand: ParsableCommand {
             DIR/analysis.html (plots and the findings in words, self-contained).
 
             The uniform state is --about if given, else the per-channel mean of --state, else the \
-            mean of --data's first frame (hidden channels 0), else all zeros.
+            mean of --data's first frame (hidden channels 0), else all zeros. With --state the \
+            analysis also finds (Lanczos on JᵀJ) the perturbation of that very state that \
+            grows most over --amplification-steps steps, and the channels it lives in.
             """)
 
     @Option(help: "Model file (.safetensors).")
@@ -41,6 +43,14 @@ struct AnalyseCommand: ParsableCommand {
     @Option(help: "State (.npy) whose per-channel spatial mean is the uniform state for the stability analysis.")
     var state: String?
 
+    @Option(name: .customLong("state-frame"), help: "When --state is a trajectory, the frame to use.")
+    var stateFrame: Int?
+
+    @Option(
+        name: .customLong("amplification-steps"),
+        help: "With --state: n for the largest amplification σ_max(∂Φⁿ/∂x) of a perturbation of that state (batch entry 0).")
+    var amplificationSteps: Int = 1
+
     @Option(help: ArgumentHelp("The uniform state as one value per channel, comma-separated.", valueName: "v0,v1,…"))
     var about: String?
 
@@ -60,6 +70,9 @@ struct AnalyseCommand: ParsableCommand {
         }
         if let size, size < 1 || size > 1024 { throw ValidationError("--size must be between 1 and 1024 (got \(size))") }
         if about != nil && state != nil { throw ValidationError("give either --about or --state, not both") }
+        guard amplificationSteps >= 1 && amplificationSteps <= 10_000 else {
+            throw ValidationError("--amplification-steps must be between 1 and 10000 (got \(amplificationSteps))")
+        }
     }
 
     func run() throws {
@@ -69,6 +82,7 @@ struct AnalyseCommand: ParsableCommand {
             let (c, o) = (cfg.channels, cfg.observableChannels)
             let trajectory = try data.map { try TrajectoryFile.read($0, observable: o, channels: c) }
             var uniform = [Double](repeating: 0, count: c)
+            var amplification: StateAmplification? = nil
             if let about {
                 let values = about.split(separator: ",", omittingEmptySubsequences: false).map {
                     Double($0.trimmingCharacters(in: .whitespaces))
@@ -78,8 +92,12 @@ struct AnalyseCommand: ParsableCommand {
                 }
                 uniform = values.map { $0! }
             } else if let state {
-                let x: Tensor<Double> = try StateFile.readState(state, channels: c, observable: o)
+                let x: Tensor<Double> = try StateFile.readState(state, channels: c, observable: o, frame: stateFrame)
                 uniform = Self.channelMeans(x.scalars, channels: c)
+                let s = x.shape[1]
+                let first = Tensor(shape: [1, s, s, c], scalars: Array(x.scalars[0..<(s * s * c)]))
+                amplification = try StateAmplification.compute(
+                    NCAModel<Double>(converting: nca), state: first, steps: amplificationSteps, seed: seed)
             } else if let trajectory {
                 let (r, s, dc) = (trajectory.shape[1], trajectory.shape[2], trajectory.shape[4])
                 let first = trajectory.scalars[0..<(r * s * s * dc)].map(Double.init)
@@ -98,7 +116,7 @@ struct AnalyseCommand: ParsableCommand {
             }
             let analysis = ModelAnalysis(
                 model: (model as NSString).lastPathComponent, configuration: cfg, weights: weights, stability: stability,
-                pruning: pruning)
+                stateAmplification: amplification, pruning: pruning)
             say(Self.summary(analysis))
             if let out {
                 try AtomicFile.makeFolder(out)

@@ -218,3 +218,29 @@ struct AnalysisTests {
         #expect(check.snapshots == 2)
     }
 }
+
+@Suite("Amplification at a state")
+struct AmplificationTests {
+    @Test func lanczosFindsTheLargestSingularValue() throws {
+        var x0 = Tensor<Double>(zeros: [1, 8, 8, 1])
+        for i in 0..<64 { x0.scalars[i] = Double(i % 5) / 5 }
+        // Anti-diffusion x' = x − 0.1·∇²x is symmetric: σ_max = max|1 − 0.1·ĝ| = 1.4 per step.
+        let model = handModel(
+            ModelConfiguration(channels: 1, observableChannels: 1, kernels: [.identity, .laplacian], activation: .linear, hiddenSize: 1),
+            w2: [0, -0.1], w1: [1])
+        let one = try StateAmplification.compute(model, state: x0, steps: 1)
+        #expect(abs(one.amplification - 1.4) < 1e-7, "\(one.amplification)")
+        #expect(one.residual < 1e-5)
+        let two = try StateAmplification.compute(model, state: x0, steps: 2)
+        #expect(abs(two.amplification - 1.96) < 1e-7, "\(two.amplification)")
+        #expect(abs(two.growthRatePerStep - log(1.4)) < 1e-7)
+        // Two channels, only channel 1 anti-diffuses: the amplified perturbation lives there.
+        let cfg = ModelConfiguration(channels: 2, observableChannels: 1, kernels: [.identity, .laplacian], activation: .linear, hiddenSize: 2)
+        let split = handModel(cfg, w2: [0, 0, 0.1, 0, 0, 0, 0, -0.1], w1: [1, 0, 0, 1])
+        var x2 = Tensor<Double>(zeros: [1, 8, 8, 2])
+        for i in 0..<128 { x2.scalars[i] = Double(i % 7) / 7 }
+        let result = try StateAmplification.compute(split, state: x2, steps: 1)
+        #expect(abs(result.amplification - 1.4) < 1e-7)
+        #expect(result.inputChannelWeights[1] > 0.999 && result.outputChannelWeights[1] > 0.999)
+    }
+}

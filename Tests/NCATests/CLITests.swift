@@ -322,6 +322,9 @@ struct BinaryTests {
         let html = try String(contentsOfFile: dir + "/an/analysis.html", encoding: .utf8)
         #expect(html.contains("<svg") && html.contains("Pruning check") && !html.contains("<script") && !html.contains("src=\"http"))
 
+        r = try nca(["analyse", "--model", model, "--state", dir + "/x0.npy", "--amplification-steps", "2"])
+        #expect(r.status == 0 && r.output.contains("most amplified perturbation"), "\(r.error)")
+
         r = try nca(["perturb", "local", "--model", model, "--init", dir + "/x0.npy", "--entry", "1", "--steps", "2", "--stride", "3", "--out", dir + "/lo"])
         #expect(r.status == 0, "\(r.error)")
         let heat = try NPY.read(dir + "/lo/heatmap.npy")

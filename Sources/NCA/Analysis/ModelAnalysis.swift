@@ -115,16 +115,19 @@ public struct ModelAnalysis: Codable, Sendable {
     public var configuration: ModelConfiguration
     public var weights: WeightAnalysis
     public var stability: FourierStability
+    /// Amplification of perturbations at a given state (`--state`), when one was given.
+    public var stateAmplification: StateAmplification?
     public var pruning: PruningCheck?
 
     public init(
         model: String, configuration: ModelConfiguration, weights: WeightAnalysis, stability: FourierStability,
-        pruning: PruningCheck?
+        stateAmplification: StateAmplification? = nil, pruning: PruningCheck?
     ) {
         self.model = model
         self.configuration = configuration
         self.weights = weights
         self.stability = stability
+        self.stateAmplification = stateAmplification
         self.pruning = pruning
     }
 
@@ -139,6 +142,7 @@ public struct ModelAnalysis: Codable, Sendable {
     /// Every sentence, in report order.
     public var sentences: [String] {
         var out = weights.sentences + stability.sentences
+        if let stateAmplification { out.append(stateAmplification.sentence(observable: configuration.observableChannels)) }
         if let pruning, let full = pruning.variants.first?.loss {
             let pruned = pruning.variants.dropFirst().filter { $0.name != "do nothing" }
             let harmless = pruned.filter { abs($0.relativeChange ?? .infinity) <= 0.05 }

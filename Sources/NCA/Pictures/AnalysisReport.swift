@@ -103,6 +103,14 @@ public struct AnalysisReport {
                 "<tr><td>\(name)</td><td>\(String(format: "%.3f", mode.wavenumber))</td><td>\(mode.wavelength.map { String(format: "%.1f", $0) } ?? "∞")</td><td>\(String(format: "%.3g", mode.growthRate))</td><td>\(String(format: "%.4f%+.4fi", mode.eigenvalueReal, mode.eigenvalueImaginary))</td><td>\(weights)</td></tr>"
         }
         body += "</table>\n"
+        if let amp = analysis.stateAmplification {
+            let shares = { (w: [Double]) in
+                w.enumerated().filter { $0.element >= 0.05 }.map { String(format: "%d: %.0f%%", $0.offset, 100 * $0.element) }
+                    .joined(separator: ", ")
+            }
+            body +=
+                "<p class=\"caption\">At the given state (--state): the largest singular value of the Jacobian of \(amp.steps) step(s), σ_max = \(String(format: "%.5g", amp.amplification)) (\(String(format: "%.4g", exp(amp.growthRatePerStep))) per step; Lanczos, \(amp.iterations) vectors). The most amplified perturbation starts in channels \(shares(amp.inputChannelWeights)) and ends in \(shares(amp.outputChannelWeights)).</p>\n"
+        }
 
         if let pruning = analysis.pruning {
             body += "<h2>Pruning check</h2>\n"
