@@ -44,6 +44,8 @@ let package = Package(
             swiftSettings: optimise,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Fuzz targets for the readers: libFuzzer with scripts/fuzz.sh, a corpus replayer otherwise.
+        .executableTarget(name: "NCAFuzz", dependencies: ["NCA"], path: "Tests/Fuzz/NCAFuzz"),
         // Test-only: counts the calling thread's heap allocations (interposes malloc).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(

@@ -4,5 +4,7 @@
 #include <png.h>
 static const unsigned int nca_png_format_rgb = PNG_FORMAT_RGB;
 static const unsigned int nca_png_format_rgba = PNG_FORMAT_RGBA;
+static const unsigned int nca_png_format_linear_rgba = PNG_FORMAT_LINEAR_RGB_ALPHA;
+static const unsigned int nca_png_format_flag_linear = PNG_FORMAT_FLAG_LINEAR;
 static const unsigned int nca_png_image_version = PNG_IMAGE_VERSION;
 #endif

@@ -1,7 +1,6 @@
 import ArgumentParser
 import NCA
 
-extension Activation: ExpressibleByArgument {}
 extension Boundary: ExpressibleByArgument {}
 extension MaskGranularity: ExpressibleByArgument {}
 extension LossFunction: ExpressibleByArgument {}
@@ -26,8 +25,10 @@ struct ModelOptions: ParsableArguments {
             valueName: "list"))
     var kernels: String = "identity,laplacian"
 
-    @Option(help: "Hidden-layer activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var activation: Activation = .relu
+    // A string checked in `configuration()`: swift-argument-parser lists six or more choices on
+    // several lines, and an error here must be one line.
+    @Option(help: ArgumentHelp("Hidden-layer activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "activation"))
+    var activation: String = Activation.relu.rawValue
 
     @Option(help: "H, hidden-layer width (default 4 × channels).")
     var hidden: Int?
@@ -43,6 +44,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The configuration these options describe, validated.
     func configuration() throws -> ModelConfiguration {
+        guard let activation = Activation(rawValue: activation) else { throw ConfigurationError.unknownActivation(activation) }
         let configuration = ModelConfiguration(
             channels: channels, observableChannels: observable, kernels: try Kernel.parseList(kernels),
             activation: activation, hiddenSize: hidden, boundary: boundary, skipProbability: skipProbability,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NCA
 
 @main
@@ -6,6 +7,9 @@ struct NCACommand: ParsableCommand {
     static let version = "0.1.0"
 
     static func main() {
+        // A write over the file-size limit (ulimit -f) should fail with EFBIG and a clear
+        // message, not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
         BLASKernels.selectBeforeRunning()
         main(nil)
     }

@@ -157,7 +157,16 @@ struct TrainCommand: ParsableCommand {
             }
             Interrupt.install()
             let progress = ProgressPrinter(startEpoch: run.trainer.state.epoch)
-            try run.train(observer: progress, shouldStop: { Interrupt.requested })
+            do {
+                try run.train(observer: progress, shouldStop: { Interrupt.requested })
+            } catch let error as FileError {
+                // Disk full, file-size limit, unwritable folder: the last checkpoint is intact.
+                progress.finish()
+                let saved = (try? Checkpoint.read(run.checkpointPath)).map { "epoch \($0.state.epoch)" } ?? "none yet"
+                throw FileError(
+                    path: error.path,
+                    reason: error.reason + "; last checkpoint: \(saved), intact. Fix this, then: nca train --resume \(run.folder)")
+            }
             progress.finish()
             if Interrupt.requested {
                 say(

@@ -74,3 +74,45 @@ struct FuzzTests {
         #expect(refused > 300)
     }
 }
+
+/// Every committed fuzz input (the seed corpus and every input that once crashed a reader, in
+/// `Tests/Fuzz/corpus/TARGET` and `Tests/Fuzz/crashes/TARGET`) goes through its reader again:
+/// it must return or throw.
+@Suite("Fuzz regressions")
+struct FuzzRegressionTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fuzz").path
+
+    static func inputs(_ target: String) -> [String] {
+        ["corpus", "crashes"].flatMap { kind -> [String] in
+            let folder = "\(root)/\(kind)/\(target)"
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return names.filter { !$0.hasPrefix(".") }.sorted().map { "\(folder)/\($0)" }
+        }
+    }
+
+    @Test(arguments: ["npy", "safetensors", "png", "checkpoint"])
+    func committedInputsStillReadOrFail(target: String) throws {
+        let files = Self.inputs(target)
+        #expect(!files.isEmpty, "no seed corpus for \(target)")
+        var accepted = 0
+        for file in files {
+            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+            switch target {
+            case "npy": if (try? NPY.decode(data)) != nil { accepted += 1 }
+            case "safetensors":
+                if let decoded = try? Safetensors.decode(data), (try? ModelFile.decode(decoded, path: file) as NCAModel<Float>) != nil {
+                    accepted += 1
+                }
+            case "png": if (try? PNG.decode(data)) != nil { accepted += 1 }
+            default:
+                if var decoded = try? Safetensors.decode(data) {
+                    decoded.metadata["checksum"] = Checkpoint.checksum(decoded)
+                    if (try? Checkpoint.decode(decoded, path: file)) != nil { accepted += 1 }
+                }
+            }
+        }
+        // The seed corpus itself is valid; crash inputs may be refused.
+        #expect(accepted >= 1, "\(target): none of \(files.count) inputs was accepted")
+    }
+}

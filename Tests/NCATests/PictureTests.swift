@@ -117,3 +117,32 @@ struct PictureTests {
         }
     }
 }
+
+@Suite("PNG reading")
+struct PNGReadingTests {
+    /// The reference pixels of the PNG fixtures (make_fixtures.py): (x, y) →
+    /// (40x + 10, 100y + 20, 7x + 9y, 255 − 60x − 50y).
+    static func reference(_ x: Int, _ y: Int) -> [UInt8] {
+        [UInt8(40 * x + 10), UInt8(100 * y + 20), UInt8(7 * x + 9 * y), UInt8(255 - 60 * x - 50 * y)]
+    }
+
+    @Test(arguments: ["png_rgba8.png", "png_rgb8.png", "png_grey8.png", "png_greyalpha8.png", "png_rgba16.png", "png_palette.png"])
+    func readsEveryColourType(name: String) throws {
+        let image = try PNG.read(fixture(name))
+        #expect(image.width == 3 && image.height == 2)
+        for y in 0..<2 {
+            for x in 0..<3 {
+                let p = Array(image.pixels[(4 * (y * 3 + x))..<(4 * (y * 3 + x) + 4)])
+                let r = Self.reference(x, y)
+                let expected: [UInt8]
+                switch name {
+                case "png_rgb8.png": expected = [r[0], r[1], r[2], 255]
+                case "png_grey8.png": expected = [r[0], r[0], r[0], 255]
+                case "png_greyalpha8.png": expected = [r[0], r[0], r[0], r[3]]
+                default: expected = r
+                }
+                #expect(p == expected, "\(name) pixel (\(x), \(y)): \(p) vs \(expected)")
+            }
+        }
+    }
+}

@@ -37,7 +37,7 @@ public enum AtomicFile {
         var template = Array((folder + "/." + url.lastPathComponent + ".tmp-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            throw FileError(path: path, reason: "cannot create a file in \(folder): \(errnoText())")
+            throw FileError(path: path, reason: "cannot create a file in \(folder): \(errnoText())\(hint(errno))")
         }
         let tempPath = String(cString: template.map { UInt8(bitPattern: $0) })
         var failure: String?
@@ -47,13 +47,13 @@ public enum AtomicFile {
                 let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    failure = "write failed: \(errnoText())"
+                    failure = "write failed: \(errnoText())\(hint(errno))"
                     return
                 }
                 offset += n
             }
         }
-        if failure == nil && fsync(fd) != 0 { failure = "fsync failed: \(errnoText())" }
+        if failure == nil && fsync(fd) != 0 { failure = "fsync failed: \(errnoText())\(hint(errno))" }
         if close(fd) != 0 && failure == nil { failure = "close failed: \(errnoText())" }
         if failure == nil && fchmodPath(tempPath) != 0 { failure = "chmod failed: \(errnoText())" }
         if failure == nil && rename(tempPath, path) != 0 { failure = "rename failed: \(errnoText())" }
@@ -101,7 +101,17 @@ public enum AtomicFile {
         }
     }
 
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    /// What to do about a failed write, for the errors a user can fix.
+    static func hint(_ code: Int32) -> String {
+        switch code {
+        case ENOSPC, EDQUOT: return " (the disk is full: free space or write elsewhere)"
+        case EFBIG: return " (over the file-size limit: raise it with ulimit -f or write elsewhere)"
+        case EACCES, EPERM, EROFS: return " (the folder is not writable: choose another or fix its permissions)"
+        default: return ""
+        }
+    }
 
     /// mkstemp creates files 0600; give the result the usual 0644 (less the umask).
     private static func fchmodPath(_ path: String) -> Int32 {

@@ -106,7 +106,7 @@ public enum Checkpoint {
     }
 
     /// FNV-1a over tensor bytes (name order) and the metadata other than `checksum`.
-    static func checksum(_ file: Safetensors) -> String {
+    public static func checksum(_ file: Safetensors) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ byte: UInt8) {
             hash ^= UInt64(byte)

@@ -51,30 +51,73 @@ public enum PNG {
         try AtomicFile.write(encode(image), to: path)
     }
 
-    /// Decodes any PNG libpng reads (grey, palette, RGB, RGBA, 16-bit) into 8-bit RGBA.
+    /// Decodes any PNG libpng reads (grey, grey + alpha, palette with or without transparency,
+    /// RGB, RGBA; 1–16 bits) into 8-bit RGBA, not premultiplied.
+    ///
+    /// libpng's simplified API keeps a pointer to the input between `begin_read` and
+    /// `finish_read`, so both run inside one `withUnsafeBytes`.
     public static func decode(_ data: Data, path: String = "<data>") throws(PNGError) -> RGBAImage {
-        var png = png_image()
-        png.version = nca_png_image_version
-        let begun = data.withUnsafeBytes { raw in png_image_begin_read_from_memory(&png, raw.baseAddress, raw.count) }
-        guard begun != 0 else {
-            throw PNGError(path: path, problem: "not a readable PNG (\(message(png))); re-export it as PNG")
-        }
-        png.format = nca_png_format_rgba
-        let (width, height) = (Int(png.width), Int(png.height))
-        guard width > 0, height > 0, width * height <= 1 << 26 else {
+        let result: Result<RGBAImage, PNGError> = data.withUnsafeBytes { raw in
+            var png = png_image()
+            png.version = nca_png_image_version
+            guard png_image_begin_read_from_memory(&png, raw.baseAddress, raw.count) != 0 else {
+                let reason = message(png)
+                png_image_free(&png)
+                return .failure(PNGError(path: path, problem: "not a readable PNG (\(reason)); re-export it as PNG"))
+            }
+            // 16-bit files without a colour-space chunk hold sRGB-encoded values in practice (numpy,
+            // imageio and PIL write them so); libpng would call them linear and gamma-encode them
+            // on the way to 8 bits. Read those as 16-bit "linear" (no conversion; libpng then
+            // premultiplies by alpha) and scale down here instead.
+            let sixteenBit = png.format & nca_png_format_flag_linear != 0
+            let rawSixteen = sixteenBit && !hasColourSpaceChunk(raw)
+            png.format = rawSixteen ? nca_png_format_linear_rgba : nca_png_format_rgba
+            let (width, height) = (Int(png.width), Int(png.height))
+            guard width > 0, height > 0, width * height <= 1 << 26 else {
+                png_image_free(&png)
+                return .failure(
+                    PNGError(path: path, problem: "image of \(width) × \(height) pixels is empty or too large (at most 2^26 pixels)"))
+            }
+            var pixels = [UInt8](repeating: 0, count: width * height * 4)
+            var finished: Int32 = 0
+            if rawSixteen {
+                var wide = [UInt16](repeating: 0, count: width * height * 4)
+                finished = wide.withUnsafeMutableBytes { out in png_image_finish_read(&png, nil, out.baseAddress, 0, nil) }
+                for p in 0..<(width * height) {
+                    let alpha = Double(wide[4 * p + 3])
+                    pixels[4 * p + 3] = UInt8((alpha / 257).rounded())
+                    guard alpha > 0 else { continue }
+                    for k in 0..<3 {
+                        let straight = min(65535, Double(wide[4 * p + k]) * 65535 / alpha)
+                        pixels[4 * p + k] = UInt8((straight / 257).rounded())
+                    }
+                }
+            } else {
+                finished = pixels.withUnsafeMutableBytes { out in png_image_finish_read(&png, nil, out.baseAddress, 0, nil) }
+            }
+            guard finished != 0 else {
+                let reason = message(png)
+                png_image_free(&png)
+                return .failure(PNGError(path: path, problem: "corrupt PNG data (\(reason))"))
+            }
             png_image_free(&png)
-            throw PNGError(path: path, problem: "image of \(width) × \(height) pixels is empty or too large")
+            return .success(RGBAImage(width: width, height: height, pixels: pixels))
         }
-        var pixels = [UInt8](repeating: 0, count: width * height * 4)
-        let finished = data.withUnsafeBytes { _ in
-            pixels.withUnsafeMutableBytes { out in png_image_finish_read(&png, nil, out.baseAddress, 0, nil) }
+        return try result.get()
+    }
+
+    /// Whether a gAMA, sRGB, cHRM or iCCP chunk comes before the image data.
+    static func hasColourSpaceChunk(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 8
+        while offset + 8 <= bytes.count {
+            let length = (0..<4).reduce(0) { $0 << 8 | Int(bytes[offset + $1]) }
+            let kind = String(decoding: bytes[(offset + 4)..<(offset + 8)], as: UTF8.self)
+            if ["gAMA", "sRGB", "cHRM", "iCCP"].contains(kind) { return true }
+            if kind == "IDAT" || kind == "IEND" { return false }
+            guard length >= 0, length <= bytes.count else { return false }
+            offset += 12 + length
         }
-        guard finished != 0 else {
-            let reason = message(png)
-            png_image_free(&png)
-            throw PNGError(path: path, problem: "corrupt PNG data (\(reason))")
-        }
-        return RGBAImage(width: width, height: height, pixels: pixels)
+        return false
     }
 
     public static func read(_ path: String) throws -> RGBAImage {

@@ -63,6 +63,7 @@ public enum ConfigurationError: Error, Equatable, NCAUserError {
     case noKernels
     case unknownKernel(String)
     case repeatedKernel(String)
+    case unknownActivation(String)
     case hiddenSize(Int)
     case skipProbability(Double)
     /// A training setting out of range; the message names the option and the fix.
@@ -82,6 +83,9 @@ public enum ConfigurationError: Error, Equatable, NCAUserError {
         case .unknownKernel(let name):
             let known = Kernel.allCases.map(\.rawValue).joined(separator: ", ")
             return "unknown kernel '\(name)'; choose from \(known) (comma-separated)"
+        case .unknownActivation(let name):
+            let known = Activation.allCases.map(\.rawValue).joined(separator: ", ")
+            return "unknown activation '\(name)'; choose one of \(known)"
         case .repeatedKernel(let name):
             return "kernel '\(name)' is listed twice; list each kernel once"
         case .hiddenSize(let h):

@@ -225,7 +225,8 @@ final class MetricsFile {
         let bytes = Array((line + "\n").utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress!, $0.count) }
         guard written == bytes.count, fsync(descriptor) == 0 else {
-            throw FileError(path: path, reason: "cannot append a metrics line: \(String(cString: strerror(errno)))")
+            let code = errno
+            throw FileError(path: path, reason: "cannot append a metrics line: \(AtomicFile.errnoText())\(AtomicFile.hint(code))")
         }
     }
 
