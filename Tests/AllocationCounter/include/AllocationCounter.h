@@ -4,4 +4,6 @@
 #ifndef NCA_ALLOCATION_COUNTER_H
 #define NCA_ALLOCATION_COUNTER_H
 long nca_thread_allocation_count(void);
+// 0 when the counter is compiled out (under AddressSanitizer, which owns malloc).
+int nca_allocation_counting_available(void);
 #endif
