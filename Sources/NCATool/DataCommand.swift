@@ -6,7 +6,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Generate training and test data.",
-        subcommands: [GrayScottCommand.self])
+        subcommands: [GrayScottCommand.self, ImagesCommand.self])
 }
 
 struct GrayScottCommand: ParsableCommand {
@@ -111,6 +111,81 @@ struct GrayScottCommand: ParsableCommand {
             }
             say(
                 "wrote \(out): \(trajectory.shape.map(String.init).joined(separator: " × ")) (frames × R × S × S × [A, B]), every \(timeSampling) of \(steps) steps"
+            )
+        }
+    }
+}
+
+struct ImagesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "images",
+        abstract: "Build image-morphing data (paper §3.2) from PNG files: (M+1) × R × S × S × 4.",
+        discussion: """
+            Reads the PNGs with libpng (RGBA 8-bit; grey, grey + alpha, palette and 16-bit files are \
+            converted, with a note), fits each to --size × --size (aspect kept, area averaging when \
+            shrinking, bilinear when enlarging), premultiplies colour by alpha (a transparent \
+            pixel is all zeros, like the zero boundary), embeds it in a zero lattice with --pad \
+            cells on every side (S = size + 2·pad), repeats the last picture --hold-last more \
+            times (so the model must keep it), and writes --copies batch entries: entry 0 \
+            centred, the others shifted by a random whole number of cells in [−pad, pad] per \
+            axis (seeded). --builtin uses three pictures drawn in code (ring, cross, face) \
+            instead of files.
+            """)
+
+    @Argument(help: ArgumentHelp("Pictures in order (PNG).", valueName: "A.png B.png …"))
+    var files: [String] = []
+
+    @Flag(help: "Use the three built-in pictures (ring, cross, smiling face) instead of files.")
+    var builtin = false
+
+    @Option(help: "Side each picture is fitted to (the paper used 60).")
+    var size: Int = 60
+
+    @Option(help: "Empty cells around the picture on every side.")
+    var pad: Int = 10
+
+    @Option(help: "R, randomly shifted copies (batch entries).")
+    var copies: Int = 8
+
+    @Option(name: .customLong("hold-last"), help: "Extra repeats of the last picture.")
+    var holdLast: Int = 2
+
+    @Option(help: "Seed for the shifts.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Output trajectory (.npy).")
+    var out: String
+
+    func validate() throws {
+        guard builtin != !files.isEmpty else { throw ValidationError("give PNG files or --builtin (not both)") }
+        guard size >= 3 && size <= 1024 else { throw ValidationError("--size must be between 3 and 1024 (got \(size))") }
+        guard pad >= 0 && pad <= 1024 else { throw ValidationError("--pad must be between 0 and 1024 (got \(pad))") }
+        guard copies >= 1 && copies <= 1024 else { throw ValidationError("--copies must be between 1 and 1024 (got \(copies))") }
+        guard holdLast >= 0 && holdLast <= 100 else { throw ValidationError("--hold-last must be between 0 and 100 (got \(holdLast))") }
+        let s = Double(size + 2 * pad)
+        let values = Double(max(files.count, 3) + holdLast) * Double(copies) * s * s * 4
+        guard values <= Double(NPY.maxElements) else {
+            throw ValidationError("the trajectory would hold \(Int(values)) values; lower --size, --pad or --copies")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            var pictures: [Picture] = []
+            if builtin {
+                pictures = ImageSequence.builtinPictures(size: size)
+            } else {
+                for file in files {
+                    let kind = try PNG.colourType(AtomicFile.read(file), path: file)
+                    if let kind { say("note: \(file) is \(kind); converted to 8-bit RGBA") }
+                    pictures.append(Picture(try PNG.read(file)))
+                }
+            }
+            let sequence = ImageSequence(pictures: pictures, size: size, pad: pad, copies: copies, holdLast: holdLast, seed: seed)
+            let trajectory = sequence.trajectory()
+            try NPY.write(trajectory, to: out)
+            say(
+                "wrote \(out): \(trajectory.shape.map(String.init).joined(separator: " × ")) (frames × copies × S × S × RGBA, premultiplied), S = \(sequence.latticeSize)"
             )
         }
     }

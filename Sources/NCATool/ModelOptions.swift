@@ -11,44 +11,57 @@ enum Precision: String, CaseIterable, ExpressibleByArgument {
     case float64
 }
 
-/// The model options shared by `init` and `train` (SPEC's command-line contract).
+/// The model options shared by `init` and `train` (SPEC's command-line contract). Unset options
+/// take the defaults of the task: SPEC's Gray-Scott defaults, or the image task's with
+/// `nca train --preset morph`.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "C, channels per cell: observable plus hidden.")
-    var channels: Int = 8
+    @Option(help: "C, channels per cell: observable plus hidden (default 8; 16 with --preset morph).")
+    var channels: Int?
 
-    @Option(help: "O, how many of the first channels are observable (compared with data).")
-    var observable: Int = 2
+    @Option(help: "O, how many of the first channels are observable, compared with data (default 2; 4 with --preset morph).")
+    var observable: Int?
 
     @Option(
         help: ArgumentHelp(
-            "Perception kernels in order, comma-separated, from: \(Kernel.allCases.map(\.rawValue).joined(separator: ", ")).",
+            "Perception kernels in order, comma-separated, from: \(Kernel.allCases.map(\.rawValue).joined(separator: ", ")) (default identity,laplacian; identity,grad-x,grad-y,laplacian with --preset morph).",
             valueName: "list"))
-    var kernels: String = "identity,laplacian"
+    var kernels: String?
 
     // A string checked in `configuration()`: swift-argument-parser lists six or more choices on
     // several lines, and an error here must be one line.
-    @Option(help: ArgumentHelp("Hidden-layer activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "activation"))
-    var activation: String = Activation.relu.rawValue
+    @Option(
+        help: ArgumentHelp(
+            "Hidden-layer activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (default relu).",
+            valueName: "activation"))
+    var activation: String?
 
     @Option(help: "H, hidden-layer width (default 4 × channels).")
     var hidden: Int?
 
-    @Option(help: "Lattice edges: periodic (wrap), zero (outside reads 0), reflect (mirror, zero-flux).")
-    var boundary: Boundary = .periodic
+    @Option(
+        help:
+            "Lattice edges: periodic (wrap), zero (outside reads 0), reflect (mirror, zero-flux) (default periodic; zero with --preset morph)."
+    )
+    var boundary: Boundary?
 
-    @Option(name: .customLong("skip-probability"), help: "p in [0, 1): probability that a cell skips an update in a step.")
-    var skipProbability: Double = 0
+    @Option(
+        name: .customLong("skip-probability"),
+        help: "p in [0, 1): probability that a cell skips an update in a step (default 0; 0.5 with --preset morph).")
+    var skipProbability: Double?
 
     @Option(help: "Mask granularity: cell (one draw per cell, the paper's Algorithm 1) or element (per channel).")
     var mask: MaskGranularity = .cell
 
-    /// The configuration these options describe, validated.
-    func configuration() throws -> ModelConfiguration {
-        guard let activation = Activation(rawValue: activation) else { throw ConfigurationError.unknownActivation(activation) }
+    /// The configuration these options describe on top of `defaults`, validated.
+    func configuration(defaults: ModelConfiguration = ModelConfiguration()) throws -> ModelConfiguration {
+        let name = activation ?? defaults.activation.rawValue
+        guard let activation = Activation(rawValue: name) else { throw ConfigurationError.unknownActivation(name) }
+        let c = channels ?? defaults.channels
         let configuration = ModelConfiguration(
-            channels: channels, observableChannels: observable, kernels: try Kernel.parseList(kernels),
-            activation: activation, hiddenSize: hidden, boundary: boundary, skipProbability: skipProbability,
-            mask: mask)
+            channels: c, observableChannels: observable ?? defaults.observableChannels,
+            kernels: try kernels.map { try Kernel.parseList($0) } ?? defaults.kernels, activation: activation,
+            hiddenSize: hidden ?? (channels == nil ? defaults.hiddenSize : 4 * c), boundary: boundary ?? defaults.boundary,
+            skipProbability: skipProbability ?? defaults.skipProbability, mask: mask)
         try configuration.validate()
         return configuration
     }

@@ -11,7 +11,9 @@ struct RolloutCommand: ParsableCommand {
             DIR/frames/step_NNNNNN.png for every saved frame, DIR/contact_sheet.png and \
             DIR/rollout.gif (pictures show batch entry --entry). Observable channels are drawn \
             with the viridis colour map (RGB for 3, RGBA over white for 4), hidden channels as a \
-            grid below; each channel keeps one colour range over the whole rollout.
+            grid below (one viridis tile each, or three to an RGB tile when the observable \
+            channels are a colour picture); each channel keeps one colour range over the whole \
+            rollout.
 
             --init takes an .npy state (R × S × S × C, or only the observable channels: hidden \
             channels then start at 0; a trajectory with --frame), or gray-scott-random / \

@@ -54,6 +54,12 @@ struct ReliabilityTests {
             (["train", "--preset", "gray-scott", "--time-sampling", "0", "--out", "OUT"], 64, "time-sampling"),
             (["step", "--model", model, "--state", good, "--steps", "-1", "--out", "OUT"], 64, "--steps"),
             (["rollout", "--model", model, "--init", good, "--steps", "10", "--every", "0", "--out", "OUT"], 64, "--every"),
+            // PNG
+            (["data", "images", bad("corrupt.png"), "--out", "OUT"], 65, "corrupt PNG data"),
+            (["data", "images", bad("good.npy"), "--out", "OUT"], 65, "not a readable PNG"),
+            (["data", "images", "/nonexistent/a.png", "--out", "OUT"], 65, "no such file"),
+            (["data", "images", "--out", "OUT"], 64, "--builtin"),
+            (["train", "--preset", "morph", "--observable", "2", "--out", "OUT"], 64, "--observable 4"),
             // Writing where one cannot.
             (["init", "--out", "/nonexistent-folder/m.safetensors"], 64, "does not exist"),
         ]

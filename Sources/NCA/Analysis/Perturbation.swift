@@ -242,6 +242,7 @@ public enum LatticeTransform: String, CaseIterable, Codable, Sendable {
     /// pictures show them (rows down, columns right), like numpy.rot90.
     public func apply(_ cells: [Float], size s: Int, channels c: Int) -> [Float] {
         precondition(cells.count == s * s * c, "LatticeTransform: \(cells.count) values for \(s) × \(s) × \(c)")
+        if self == .rotate45 { return LatticeOps.rotated(cells, size: s, channels: c, angle: Double.pi / 4) }
         var out = [Float](repeating: 0, count: cells.count)
         func copy(_ i: Int, _ j: Int, from si: Int, _ sj: Int) {
             for ch in 0..<c { out[(i * s + j) * c + ch] = cells[(si * s + sj) * c + ch] }
@@ -255,23 +256,7 @@ public enum LatticeTransform: String, CaseIterable, Codable, Sendable {
                 case .rotate270: copy(i, j, from: s - 1 - j, i)
                 case .flipRows: copy(i, j, from: s - 1 - i, j)
                 case .flipColumns: copy(i, j, from: i, s - 1 - j)
-                case .rotate45:
-                    let centre = Double(s - 1) / 2
-                    let (di, dj) = (Double(i) - centre, Double(j) - centre)
-                    let root = 0.5.squareRoot()
-                    let si = centre + root * di + root * dj
-                    let sj = centre - root * di + root * dj
-                    let (i0, j0) = (Int(si.rounded(.down)), Int(sj.rounded(.down)))
-                    let (fi, fj) = (si - Double(i0), sj - Double(j0))
-                    for ch in 0..<c {
-                        var value = 0.0
-                        for (ii, wi) in [(i0, 1 - fi), (i0 + 1, fi)] where ii >= 0 && ii < s && wi > 0 {
-                            for (jj, wj) in [(j0, 1 - fj), (j0 + 1, fj)] where jj >= 0 && jj < s && wj > 0 {
-                                value += wi * wj * Double(cells[(ii * s + jj) * c + ch])
-                            }
-                        }
-                        out[(i * s + j) * c + ch] = Float(value)
-                    }
+                case .rotate45: break
                 }
             }
         }

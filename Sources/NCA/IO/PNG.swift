@@ -106,6 +106,20 @@ public enum PNG {
         return try result.get()
     }
 
+    /// How a PNG stores its pixels when that is not 8-bit RGBA, e.g. "16-bit RGBA" or
+    /// "8-bit palette", from its IHDR; nil for 8-bit RGBA. Throws for data that is not a PNG.
+    public static func colourType(_ data: Data, path: String = "<data>") throws(PNGError) -> String? {
+        let bytes = [UInt8](data.prefix(33))
+        guard bytes.count >= 26, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], bytes[12..<16] == [0x49, 0x48, 0x44, 0x52]
+        else {
+            throw PNGError(path: path, problem: "not a readable PNG (no PNG signature and header); re-export it as PNG")
+        }
+        let depth = Int(bytes[24])
+        let kinds = [0: "grey", 2: "RGB", 3: "palette", 4: "grey + alpha", 6: "RGBA"]
+        let kind = kinds[Int(bytes[25])] ?? "colour type \(bytes[25])"
+        return depth == 8 && kind == "RGBA" ? nil : "\(depth)-bit \(kind)"
+    }
+
     /// Whether a gAMA, sRGB, cHRM or iCCP chunk comes before the image data.
     static func hasColourSpaceChunk(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var offset = 8

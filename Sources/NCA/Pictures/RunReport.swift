@@ -11,12 +11,19 @@ public struct RunReport {
         /// (M+1) × R × S × S × O (or × C).
         public var data: Tensor<Float>
         public var evaluation: RolloutEvaluation
+        /// Model states beyond the data (step, S × S × C cells), shown without data: an
+        /// extrapolation past the training horizon (Fig 11's rightmost column).
+        public var extrapolation: [(step: Int, cells: [Float])]
 
-        public init(title: String, caption: String, data: Tensor<Float>, evaluation: RolloutEvaluation) {
+        public init(
+            title: String, caption: String, data: Tensor<Float>, evaluation: RolloutEvaluation,
+            extrapolation: [(step: Int, cells: [Float])] = []
+        ) {
             self.title = title
             self.caption = caption
             self.data = data
             self.evaluation = evaluation
+            self.extrapolation = extrapolation
         }
     }
 
@@ -86,7 +93,8 @@ public struct RunReport {
         let eval = comparison.evaluation
         let o = configuration.training.model.observableChannels
         let frames = eval.trajectory.shape[0]
-        let picks = Array(Set([0, frames / 4, frames / 2, (3 * frames) / 4, frames - 1])).sorted()
+        // Every frame of a short sequence (the image task), five picks of a long one.
+        let picks = frames <= 12 ? Array(0..<frames) : Array(Set([0, frames / 4, frames / 2, (3 * frames) / 4, frames - 1])).sorted()
         let (s, c) = (eval.trajectory.shape[2], eval.trajectory.shape[4])
         let dc = comparison.data.shape[4]
         let dataRenderer = StateRenderer(trajectory: comparison.data, observable: o, scale: 1)
@@ -108,6 +116,13 @@ public struct RunReport {
                 "<td><img\(wide) alt=\"data at step \(steps)\" src=\"\(try dataURI(dataRenderer.observablePicture(dataCells)))\"></td>"
             modelRow +=
                 "<td><img\(wide) alt=\"model at step \(steps)\" src=\"\(try dataURI(modelRenderer.observablePicture(modelCells)))\"></td>"
+        }
+        for (step, cells) in comparison.extrapolation {
+            let wide = o == 3 || o == 4 ? "" : " class=\"wide\""
+            header += "<td>step \(step) (beyond)</td>"
+            dataRow += "<td>–</td>"
+            modelRow +=
+                "<td><img\(wide) alt=\"model at step \(step)\" src=\"\(try dataURI(modelRenderer.observablePicture(cells[...])))\"></td>"
         }
         let lossPoints = eval.losses.enumerated().map { (Double(($0.offset + 1) * eval.timeSampling), $0.element) }
         return """

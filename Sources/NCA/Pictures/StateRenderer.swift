@@ -65,9 +65,15 @@ public struct StateRenderer: Sendable {
         return image
     }
 
+    /// Hidden channels drawn three to a tile as RGB (each scaled by its own range) when the
+    /// observable channels are a colour picture (the image task, the paper's video S2);
+    /// otherwise one viridis tile per hidden channel.
+    var hiddenAsRGB: Bool { observable == 3 || observable == 4 }
+
     /// One lattice with a label line, its observable channels and a grid of its hidden channels.
     public func picture(_ cells: ArraySlice<Float>, label: String?) -> RGBImage {
-        let hidden = channels - observable
+        let hiddenChannels = channels - observable
+        let hidden = hiddenAsRGB ? (hiddenChannels + 2) / 3 : hiddenChannels
         let columns = max(observableTiles, min(hidden, 4))
         let hiddenRows = hidden == 0 ? 0 : (hidden + columns - 1) / columns
         let width = columns * tile + (columns - 1) * Self.gap + 2 * Self.gap
@@ -78,9 +84,11 @@ public struct StateRenderer: Sendable {
         image.paste(observablePicture(cells), x: Self.gap, y: top)
         for h in 0..<hidden {
             let (row, column) = (h / columns, h % columns)
-            image.paste(
-                channelTile(cells, channel: observable + h), x: Self.gap + column * (tile + Self.gap),
-                y: top + tile + Self.gap + row * (tile + Self.gap))
+            let tileImage =
+                hiddenAsRGB
+                ? rgbTile(cells, channels: Array((observable + 3 * h)..<min(channels, observable + 3 * h + 3)))
+                : channelTile(cells, channel: observable + h)
+            image.paste(tileImage, x: Self.gap + column * (tile + Self.gap), y: top + tile + Self.gap + row * (tile + Self.gap))
         }
         return image
     }
@@ -116,6 +124,25 @@ public struct StateRenderer: Sendable {
             for j in 0..<size {
                 small[j, i] = ColorMap.viridis(
                     Double(cells[base + (i * size + j) * channels + channel]), lower: range.lowerBound, upper: range.upperBound)
+            }
+        }
+        return small.upscaled(scale)
+    }
+
+    /// Up to three channels as the red, green and blue of one tile, each scaled by its range.
+    func rgbTile(_ cells: ArraySlice<Float>, channels list: [Int]) -> RGBImage {
+        let base = cells.startIndex
+        var small = RGBImage(width: size, height: size, fill: (0, 0, 0))
+        for i in 0..<size {
+            for j in 0..<size {
+                var rgb: [UInt8] = [0, 0, 0]
+                for (k, channel) in list.enumerated() {
+                    let range = ranges[channel]
+                    let value = Double(cells[base + (i * size + j) * channels + channel])
+                    let t = value.isFinite ? (value - range.lowerBound) / (range.upperBound - range.lowerBound) : 0
+                    rgb[k] = UInt8(max(0, min(255, (t * 255).rounded())))
+                }
+                small[j, i] = (rgb[0], rgb[1], rgb[2])
             }
         }
         return small.upscaled(scale)

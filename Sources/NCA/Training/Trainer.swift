@@ -74,6 +74,8 @@ public final class Trainer {
     public let size: Int
     private let dataChannels: Int
     private var engines: [Int: NCAEngine<Float>] = [:]
+    /// The data with this block's geometric augmentation, and the block it belongs to.
+    private var augmented: (block: Int, data: Tensor<Float>)?
 
     /// A fresh run: the model initialised from the configuration's seed.
     public convenience init(configuration: TrainingConfiguration, data: Tensor<Float>) {
@@ -141,10 +143,28 @@ public final class Trainer {
         var rng = state.rng
         var model = state.model
         var optimizer = state.optimizer
+        let augmentation = configuration.augmentation
+        // y for this epoch, and the start states (reset where the augmentation was re-drawn).
+        let y = trainingData(epoch: epochIndex)
+        var startStates = state.workingStates
+        if let augmentation, augmentation.isGeometric, epochIndex % augmentation.every == 0 {
+            for f in 0..<m {
+                for j in 1..<r {
+                    let cell0 = (f * r + j) * cellsPerState
+                    for cell in 0..<cellsPerState {
+                        for ch in 0..<c {
+                            startStates.scalars[(cell0 + cell) * c + ch] =
+                                ch < o ? y.scalars[(cell0 + cell) * dataChannels + ch] : 0
+                        }
+                    }
+                }
+            }
+        }
+        let noise = Float(augmentation?.noise ?? 0)
         var order = Array(0..<transitionCount)
         for i in stride(from: transitionCount - 1, to: 0, by: -1) { order.swapAt(i, rng.nextIndex(below: i + 1)) }
 
-        var predictions = state.workingStates
+        var predictions = startStates
         var total = [
             Tensor<Float>(zeros: model.w2.shape), Tensor<Float>(zeros: model.w1.shape), Tensor<Float>(zeros: model.v.shape),
         ]
@@ -161,11 +181,18 @@ public final class Trainer {
                 // Transition k: frame (k / r) → frame (k / r) + 1 of trajectory k % r.
                 x0.scalars.replaceSubrange(
                     (slot * stateCount)..<((slot + 1) * stateCount),
-                    with: state.workingStates.scalars[(k * stateCount)..<((k + 1) * stateCount)])
+                    with: startStates.scalars[(k * stateCount)..<((k + 1) * stateCount)])
+                if noise > 0 && k % r != 0 {
+                    for cell in 0..<cellsPerState {
+                        for ch in 0..<o {
+                            x0.scalars[(slot * cellsPerState + cell) * c + ch] += noise * Float(rng.nextUniform(-1, 1))
+                        }
+                    }
+                }
                 let dataBase = (k + r) * cellsPerState * dataChannels
                 for cell in 0..<cellsPerState {
                     for ch in 0..<o {
-                        target.scalars[(slot * cellsPerState + cell) * o + ch] = data.scalars[dataBase + cell * dataChannels + ch]
+                        target.scalars[(slot * cellsPerState + cell) * o + ch] = y.scalars[dataBase + cell * dataChannels + ch]
                     }
                 }
             }
@@ -203,7 +230,7 @@ public final class Trainer {
 
         // Propagate predictions for trajectories r ≥ 2; trajectory 1 keeps its data states.
         // Working state (frame f, trajectory j) receives the prediction of transition f − 1 → f.
-        var working = state.workingStates
+        var working = startStates
         for f in 1..<max(1, m) {
             for j in 1..<r {
                 let target = f * r + j
@@ -225,6 +252,46 @@ public final class Trainer {
         }
         return EpochReport(
             epoch: state.epoch, loss: epochLoss, gradientNorm: norm, learningRate: lr, modelBeforeUpdate: modelBefore)
+    }
+
+    /// The data epoch `epoch` trains on: `data` itself, or with the geometric augmentation of
+    /// its block (epoch / every) applied to every entry but the first. A block's draw depends
+    /// only on the seed and the block, so a resumed run sees the same data.
+    public func trainingData(epoch: Int) -> Tensor<Float> {
+        guard let augmentation = configuration.augmentation, augmentation.isGeometric else { return data }
+        let block = epoch / augmentation.every
+        if let cached = augmented, cached.block == block { return cached.data }
+        var out = data
+        let (s, dc) = (size, dataChannels)
+        let lattice = s * s * dc
+        for j in 1..<trajectories {
+            var rng = RandomGenerator(seed: configuration.seed ^ 0x4155_4700_0000_0000 ^ (UInt64(block) << 24) ^ UInt64(j))
+            let flip = augmentation.flip && rng.nextIndex(below: 2) == 1
+            let angle = augmentation.rotate ? rng.nextUniform(0, 2 * Double.pi) : 0
+            var lattices = (0..<self.frames).map { f -> [Float] in
+                let start = (f * trajectories + j) * lattice
+                var cells = Array(data.scalars[start..<(start + lattice)])
+                if flip { cells = LatticeOps.flipped(cells, size: s, channels: dc) }
+                if angle != 0 { cells = LatticeOps.rotated(cells, size: s, channels: dc, angle: angle) }
+                return cells
+            }
+            if augmentation.shift {
+                // One shift for the whole trajectory, keeping every frame's content inside.
+                let boxes = lattices.compactMap { LatticeOps.boundingBox($0, size: s, channels: dc) }
+                if let top = boxes.map(\.top).min(), let bottom = boxes.map(\.bottom).max(),
+                    let left = boxes.map(\.left).min(), let right = boxes.map(\.right).max()
+                {
+                    let di = rng.nextIndex(below: top + (s - 1 - bottom) + 1) - top
+                    let dj = rng.nextIndex(below: left + (s - 1 - right) + 1) - left
+                    lattices = lattices.map { LatticeOps.shifted($0, size: s, channels: dc, by: di, dj) }
+                }
+            }
+            for (f, cells) in lattices.enumerated() {
+                out.scalars.replaceSubrange(((f * trajectories + j) * lattice)..<((f * trajectories + j + 1) * lattice), with: cells)
+            }
+        }
+        augmented = (block, out)
+        return out
     }
 
     /// Replaces the training state (a checkpoint read back, e.g. to roll back a divergence).

@@ -19,6 +19,34 @@ public enum DivergencePolicy: String, CaseIterable, Codable, Sendable {
     case rollback
 }
 
+/// Data augmentation for the image task (paper §3.2; the authors' code did all of these).
+/// Batch entry 0 is never augmented: it stays the reference.
+public struct Augmentation: Codable, Equatable, Sendable {
+    /// Amplitude a: every transition's start state (entries r ≥ 1) gets U(−a, a) noise on its
+    /// observable channels, fresh each mini-batch. The paper needed a little of it for the
+    /// final, stable transition.
+    public var noise: Double = 0
+    /// Re-draw the geometric augmentation every this many epochs (working states of the
+    /// augmented entries restart from the re-drawn data then).
+    public var every: Int = 10
+    /// Random shifts that keep the content inside the lattice.
+    public var shift: Bool = false
+    /// Random rotations by any angle (bilinear, about the lattice centre).
+    public var rotate: Bool = false
+    /// Random left–right flips.
+    public var flip: Bool = false
+
+    public init(noise: Double = 0, every: Int = 10, shift: Bool = false, rotate: Bool = false, flip: Bool = false) {
+        self.noise = noise
+        self.every = every
+        self.shift = shift
+        self.rotate = rotate
+        self.flip = flip
+    }
+
+    public var isGeometric: Bool { shift || rotate || flip }
+}
+
 /// Every setting of a training run, as written to the run's `config.json`.
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var model: ModelConfiguration
@@ -42,6 +70,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// An epoch whose loss exceeds this counts as diverged (nil: only NaN/infinity do).
     public var maxLoss: Double? = nil
     public var onDivergence: DivergencePolicy = .stop
+    /// Data augmentation (nil: none; runs written before it existed have none).
+    public var augmentation: Augmentation? = nil
     /// Consecutive rollbacks allowed before giving up.
     public static let maxRollbacks = 20
 
@@ -68,6 +98,14 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard checkpointEvery >= 1 else { throw .training("--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
         if let maxLoss, !(maxLoss.isFinite && maxLoss > 0) {
             throw .training("--max-loss must be a positive number (got \(maxLoss))")
+        }
+        if let augmentation {
+            guard augmentation.noise.isFinite && augmentation.noise >= 0 && augmentation.noise <= 1 else {
+                throw .training("--noise-augment must be in [0, 1] (got \(augmentation.noise))")
+            }
+            guard augmentation.every >= 1 else {
+                throw .training("--augment-every must be at least 1 epoch (got \(augmentation.every))")
+            }
         }
     }
 }
