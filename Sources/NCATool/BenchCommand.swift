@@ -19,22 +19,32 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Worker threads (default: NCA_THREADS or every core).")
     var threads: Int?
 
+    @Option(help: "t, steps of the pass (HEAD uses 32).")
+    var steps: Int = 32
+
+    @Option(name: .customLong("recompute-every"), help: "Gradient checkpointing: keep every k-th state, recompute in between (1 = store every step).")
+    var recomputeEvery: Int = 1
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
     func validate() throws {
         guard repeats >= 1 && repeats <= 1000 else { throw ValidationError("--repeats must be between 1 and 1000") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
+        guard steps >= 1 && steps <= 100_000 else { throw ValidationError("--steps must be between 1 and 100000 (got \(steps))") }
+        guard recomputeEvery >= 1 else { throw ValidationError("--recompute-every must be at least 1 (got \(recomputeEvery))") }
     }
 
     func run() throws {
-        let head = Workload.head
-        let (configuration, size, steps) = (head.configuration, head.size, head.steps)
+        var head = Workload.head
+        head.steps = steps
+        let (configuration, size) = (head.configuration, head.size)
         let model = head.model()
         let x0 = head.state()
         let target = head.target()
         let engine = NCAEngine<Float>(
             configuration: configuration, batch: head.batch, size: size, threads: threads ?? NCAEngine<Float>.defaultThreads)
+        engine.recomputeEvery = recomputeEvery
         func pass(forwardOnly: Bool) -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
             var maskRNG = RandomGenerator(seed: 0)
@@ -57,15 +67,18 @@ struct BenchCommand: ParsableCommand {
         let backward = median(forwardOnly: false)
         let forward = median(forwardOnly: true)
         let cellSteps = Double(head.cellSteps)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024
         if json {
             say(
                 String(
                     format:
-                        "{\"config\": \"HEAD\", \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\"}",
-                    backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName))
+                        "{\"config\": \"HEAD\", \"steps\": %d, \"recompute_every\": %d, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"peak_rss_mb\": %.1f}",
+                    steps, recomputeEvery, backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName, peakMB))
         } else {
             say(
-                "HEAD (S 64, C 8, identity+laplacian, H 32, R 16, t 32), \(engine.threads) threads, OpenBLAS \(LinearAlgebra.kernelName) kernels:"
+                "HEAD (S 64, C 8, identity+laplacian, H 32, R 16, t \(steps)\(recomputeEvery > 1 ? ", recompute every \(recomputeEvery)" : "")), \(engine.threads) threads, OpenBLAS \(LinearAlgebra.kernelName) kernels:"
             )
             say(
                 String(
@@ -75,6 +88,7 @@ struct BenchCommand: ParsableCommand {
                 String(
                     format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3,
                     cellSteps / forward / 1e6, cellSteps * 1872 / forward / 1e9))
+            say(String(format: "  peak memory       %7.0f MB", peakMB))
         }
     }
 }

@@ -36,6 +36,9 @@ struct GradCommand: ParsableCommand {
     @Option(help: "Seed for the stochastic mask.")
     var seed: UInt64 = 0
 
+    @Option(name: .customLong("recompute-every"), help: "Gradient checkpointing: keep every k-th state, recompute in between (1 = keep all).")
+    var recomputeEvery: Int = 1
+
     @Option(help: "Arithmetic precision; also the dtype written.")
     var precision: Precision = .float32
 
@@ -44,6 +47,7 @@ struct GradCommand: ParsableCommand {
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        guard recomputeEvery >= 1 else { throw ValidationError("--recompute-every must be at least 1 (got \(recomputeEvery))") }
     }
 
     func run() throws {
@@ -64,6 +68,7 @@ struct GradCommand: ParsableCommand {
             target, batch: x0.shape[0], size: x0.shape[1], channels: c.channels, observable: c.observableChannels,
             frame: targetFrame)
         let engine = NCAEngine<T>(configuration: c, batch: x0.shape[0], size: x0.shape[1])
+        engine.recomputeEvery = recomputeEvery
         var rng = RandomGenerator(seed: seed)
         let prediction = engine.forward(nca, from: x0, steps: steps, rng: &rng)
         let (value, dPrediction) = loss.evaluate(prediction: prediction, target: y, observableChannels: c.observableChannels)

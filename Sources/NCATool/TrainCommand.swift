@@ -91,6 +91,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("augment-every"), help: "Re-draw shifts, rotations and flips every this many epochs.")
     var augmentEvery: Int = 10
 
+    @Option(
+        name: .customLong("recompute-every"),
+        help: "Gradient checkpointing: keep every k-th state of a transition and recompute the rest in the backward pass (same gradients, memory for long --time-sampling; 1 = keep all).")
+    var recomputeEvery: Int = 1
+
     @Option(help: "Training trajectory (.npy), (M+1) × R × S × S × O.")
     var data: String?
 
@@ -202,6 +207,7 @@ struct TrainCommand: ParsableCommand {
         t.checkpointEvery = checkpointEvery
         t.maxLoss = maxLoss
         t.onDivergence = onDivergence
+        if recomputeEvery != 1 { t.recomputeEvery = recomputeEvery }
         let augmentation = Augmentation(
             noise: noiseAugment ?? (preset == .morph ? 0.01 : 0), every: augmentEvery,
             shift: (shiftAugment ?? (preset == .morph ? .on : .off)) == .on, rotate: rotateAugment == .on, flip: flipAugment == .on)

@@ -44,6 +44,18 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     private var tape = Tape<StepRecord<T>>()
     private var recorded = false
 
+    /// Gradient checkpointing: with k > 1, `forward` keeps only every k-th step's input (and the
+    /// generator state there) instead of a full record per step, and `backward` recomputes each
+    /// segment of k steps from its checkpoint before walking it back. Memory for t steps drops
+    /// from t records (state, pre-activation, mask) to ⌈t/k⌉ states plus k records, for one
+    /// extra forward pass. Gradients are identical (the recomputation repeats the same
+    /// operations with the same mask draws). 1 (default) records every step.
+    public var recomputeEvery = 1 {
+        didSet { precondition(recomputeEvery >= 1, "NCAEngine: recomputeEvery must be at least 1") }
+    }
+    private var checkpoints = Tape<SegmentStart<T>>()
+    private var checkpointedSteps = 0
+
     /// Default worker count: `NCA_THREADS` from the environment, else the active processor count.
     public static var defaultThreads: Int {
         if let text = ProcessInfo.processInfo.environment["NCA_THREADS"], let n = Int(text), n >= 1 { return min(n, 256) }
@@ -113,9 +125,32 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         precondition(initial.shape == stateShape, "NCAEngine.forward: state \(initial.shape) ≠ \(stateShape)")
         precondition(steps >= 0, "NCAEngine.forward: negative step count \(steps)")
         tape.reset()
+        checkpoints.reset()
         var x = initial
         let count = cells * configuration.channels
         let hiddenCount = cells * configuration.hiddenSize
+        if recomputeEvery > 1 {
+            let k = recomputeEvery
+            withWeights(model) { weights in
+                x.scalars.withUnsafeMutableBufferPointer { xp in
+                    for n in 0..<steps {
+                        if n % k == 0 {
+                            let start = checkpoints.append { SegmentStart(stateCount: count) }
+                            start.stateBuffer.pointer.update(from: xp.baseAddress!, count: count)
+                            start.rng = rng
+                        }
+                        inputCopy.pointer.update(from: xp.baseAddress!, count: count)
+                        step(
+                            weights, input: inputCopy.pointer, output: xp.baseAddress!, preActivation: preActivation.pointer,
+                            sigma: sigma.pointer, rng: &rng)
+                    }
+                }
+            }
+            checkpointedSteps = steps
+            recorded = true
+            return x
+        }
+        checkpointedSteps = 0
         withWeights(model) { weights in
             x.scalars.withUnsafeMutableBufferPointer { xp in
                 for _ in 0..<steps {
@@ -148,7 +183,11 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         withWeights(model) { weights in
             gradients.initialState.scalars.withUnsafeMutableBufferPointer { g in
                 let g = g.baseAddress!
-                tape.forEachReversed { record in stepBackward(weights, record: record, gradient: g) }
+                if checkpointedSteps > 0 {
+                    backwardBySegments(weights, gradient: g)
+                } else {
+                    tape.forEachReversed { record in stepBackward(weights, record: record, gradient: g) }
+                }
             }
         }
         // Sum the workers' weight gradients in worker order.
@@ -158,6 +197,33 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             for i in 0..<c { gradients.v.scalars[i] += worker.dv.pointer[i] }
         }
         return gradients
+    }
+
+    /// The backward pass of a checkpointed forward: for each segment, last first, recompute its
+    /// steps from the segment's start state and generator state into the tape, then walk them
+    /// back.
+    private func backwardBySegments(_ weights: Weights<T>, gradient g: UnsafeMutablePointer<T>) {
+        let count = cells * configuration.channels
+        let hiddenCount = cells * configuration.hiddenSize
+        let k = recomputeEvery
+        var segment = checkpoints.count - 1
+        while segment >= 0 {
+            let start = checkpoints[segment]
+            let length = min(k, checkpointedSteps - segment * k)
+            var rng = start.rng
+            tape.reset()
+            // inputCopy is free during the backward pass: it carries the recomputed state.
+            inputCopy.pointer.update(from: start.stateBuffer.pointer, count: count)
+            for _ in 0..<length {
+                let record = tape.append { StepRecord(stateCount: count, preActivationCount: hiddenCount, maskCount: maskCount) }
+                record.state.update(from: inputCopy.pointer, count: count)
+                step(
+                    weights, input: record.state, output: inputCopy.pointer, preActivation: record.preActivation, sigma: record.sigma,
+                    rng: &rng)
+            }
+            tape.forEachReversed { record in stepBackward(weights, record: record, gradient: g) }
+            segment -= 1
+        }
     }
 
     /// One step: output = input + σ ⊙ F(input), writing A and σ. `output` holds a copy of
@@ -357,6 +423,14 @@ final class Worker<T: BLASScalar>: @unchecked Sendable {
         dW1.fill(0, count: dW1.capacity)
         dv.fill(0, count: dv.capacity)
     }
+}
+
+/// Where a checkpointed segment starts: its input state and the generator state for its masks.
+final class SegmentStart<T: BLASScalar> {
+    let stateBuffer: Buffer<T>
+    var rng = RandomGenerator(seed: 0)
+
+    init(stateCount: Int) { stateBuffer = Buffer(capacity: stateCount) }
 }
 
 /// What one step leaves on the tape for its pullback.

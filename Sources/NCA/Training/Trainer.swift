@@ -319,6 +319,7 @@ public final class Trainer {
     private func engine(batch: Int) -> NCAEngine<Float> {
         if let engine = engines[batch] { return engine }
         let engine = NCAEngine<Float>(configuration: configuration.model, batch: batch, size: size)
+        engine.recomputeEvery = configuration.recomputeEvery ?? 1
         engines[batch] = engine
         return engine
     }

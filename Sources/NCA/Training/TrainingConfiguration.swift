@@ -72,6 +72,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var onDivergence: DivergencePolicy = .stop
     /// Data augmentation (nil: none; runs written before it existed have none).
     public var augmentation: Augmentation? = nil
+    /// Gradient checkpointing: keep every k-th state of a transition and recompute the steps in
+    /// between during the backward pass (nil or 1: keep every step). Same gradients, less memory.
+    public var recomputeEvery: Int? = nil
     /// Consecutive rollbacks allowed before giving up.
     public static let maxRollbacks = 20
 
@@ -98,6 +101,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard checkpointEvery >= 1 else { throw .training("--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
         if let maxLoss, !(maxLoss.isFinite && maxLoss > 0) {
             throw .training("--max-loss must be a positive number (got \(maxLoss))")
+        }
+        if let recomputeEvery, recomputeEvery < 1 {
+            throw .training("--recompute-every must be at least 1 (got \(recomputeEvery))")
         }
         if let augmentation {
             guard augmentation.noise.isFinite && augmentation.noise >= 0 && augmentation.noise <= 1 else {
