@@ -82,30 +82,59 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(a)
     }
 
-    let head = Workload.head
-    Benchmark("\(head.name) forward+backward, t=\(head.steps)") { benchmark in
-        let model = head.model()
-        let x0 = head.state()
-        let target = head.target()
-        let engine = NCAEngine<Float>(configuration: head.configuration, batch: head.batch, size: head.size)
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            var rng = RandomGenerator(seed: 0)
-            let prediction = engine.forward(model, from: x0, steps: head.steps, rng: &rng)
-            let (_, dPrediction) = LossFunction.euclidean.evaluate(prediction: prediction, target: target, observableChannels: 2)
-            blackHole(engine.backward(model, outputGradient: dPrediction))
+    for workload in [Workload.head, Workload.big] {
+        Benchmark("\(workload.name) training step, t=\(workload.steps)") { benchmark in
+            var model = workload.model()
+            var optimizer = workload.optimizer(for: model)
+            let x0 = workload.state()
+            let target = workload.target()
+            let engine = NCAEngine<Float>(configuration: workload.configuration, batch: workload.batch, size: workload.size)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                blackHole(workload.trainingStep(engine: engine, model: &model, optimizer: &optimizer, state: x0, target: target))
+            }
+        }
+
+        Benchmark("\(workload.name) forward+backward, t=\(workload.steps)") { benchmark in
+            let model = workload.model()
+            let x0 = workload.state()
+            let target = workload.target()
+            let engine = NCAEngine<Float>(configuration: workload.configuration, batch: workload.batch, size: workload.size)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                var rng = RandomGenerator(seed: 0)
+                let prediction = engine.forward(model, from: x0, steps: workload.steps, rng: &rng)
+                let (_, dPrediction) = LossFunction.euclidean.evaluate(
+                    prediction: prediction, target: target, observableChannels: workload.configuration.observableChannels)
+                blackHole(engine.backward(model, outputGradient: dPrediction))
+            }
+        }
+
+        Benchmark("\(workload.name) forward only, t=\(workload.steps)") { benchmark in
+            let model = workload.model()
+            let x0 = workload.state()
+            let engine = NCAEngine<Float>(configuration: workload.configuration, batch: workload.batch, size: workload.size)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                var x = x0
+                var rng = RandomGenerator(seed: 0)
+                engine.run(model, state: &x, steps: workload.steps, rng: &rng)
+                blackHole(x)
+            }
         }
     }
 
-    Benchmark("\(head.name) forward only, t=\(head.steps)") { benchmark in
+    // Rollout speed (R 1, HEAD-shaped): steps per second of a free run.
+    Benchmark("HEAD-shaped rollout, R=1, 256 steps") { benchmark in
+        var head = Workload.head
+        head.batch = 1
         let model = head.model()
-        let x0 = head.state()
-        let engine = NCAEngine<Float>(configuration: head.configuration, batch: head.batch, size: head.size)
+        var x = head.state()
+        let engine = NCAEngine<Float>(configuration: head.configuration, batch: 1, size: head.size)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            var x = x0
             var rng = RandomGenerator(seed: 0)
-            engine.run(model, state: &x, steps: head.steps, rng: &rng)
+            engine.run(model, state: &x, steps: 256, rng: &rng)
             blackHole(x)
         }
     }

@@ -13,6 +13,9 @@ struct BenchCommand: ParsableCommand {
             The full suite is 'swift package benchmark' (Benchmarks/README.md).
             """)
 
+    @Option(help: "Workload: head (the Gray-Scott model) or big (the image model).")
+    var config: BenchConfig = .head
+
     @Option(help: "Timed passes (after one warm-up).")
     var repeats: Int = 5
 
@@ -36,7 +39,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        var head = Workload.head
+        var head = config == .head ? Workload.head : Workload.big
         head.steps = steps
         let (configuration, size) = (head.configuration, head.size)
         let model = head.model()
@@ -64,6 +67,15 @@ struct BenchCommand: ParsableCommand {
             let times = (0..<repeats).map { _ in pass(forwardOnly: forwardOnly) }.sorted()
             return times[times.count / 2]
         }
+        var trainable = model
+        var optimizer = head.optimizer(for: model)
+        func trainingStep() -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = head.trainingStep(engine: engine, model: &trainable, optimizer: &optimizer, state: x0, target: target)
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        _ = trainingStep()
+        let training = (0..<repeats).map { _ in trainingStep() }.sorted()[repeats / 2]
         let backward = median(forwardOnly: false)
         let forward = median(forwardOnly: true)
         let cellSteps = Double(head.cellSteps)
@@ -74,21 +86,30 @@ struct BenchCommand: ParsableCommand {
             say(
                 String(
                     format:
-                        "{\"config\": \"HEAD\", \"steps\": %d, \"recompute_every\": %d, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"peak_rss_mb\": %.1f}",
-                    steps, recomputeEvery, backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName, peakMB))
+                        "{\"config\": \"%@\", \"steps\": %d, \"recompute_every\": %d, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"peak_rss_mb\": %.1f}",
+                    head.name, steps, recomputeEvery, training, backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName, peakMB))
         } else {
             say(
-                "HEAD (S 64, C 8, identity+laplacian, H 32, R 16, t \(steps)\(recomputeEvery > 1 ? ", recompute every \(recomputeEvery)" : "")), \(engine.threads) threads, OpenBLAS \(LinearAlgebra.kernelName) kernels:"
+                "\(head.name) (S \(size), C \(configuration.channels), \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), R \(head.batch), t \(steps), p \(configuration.skipProbability)\(recomputeEvery > 1 ? ", recompute every \(recomputeEvery)" : "")), \(engine.threads) threads, OpenBLAS \(LinearAlgebra.kernelName) kernels:"
             )
             say(
                 String(
+                    format: "  training step     %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", training * 1e3,
+                    cellSteps / training / 1e6, cellSteps * Double(head.forwardBackwardFLOPs) / training / 1e9))
+            say(
+                String(
                     format: "  forward+backward  %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", backward * 1e3,
-                    cellSteps / backward / 1e6, cellSteps * 5280 / backward / 1e9))
+                    cellSteps / backward / 1e6, cellSteps * Double(head.forwardBackwardFLOPs) / backward / 1e9))
             say(
                 String(
                     format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3,
-                    cellSteps / forward / 1e6, cellSteps * 1872 / forward / 1e9))
+                    cellSteps / forward / 1e6, cellSteps * Double(head.forwardFLOPs) / forward / 1e9))
             say(String(format: "  peak memory       %7.0f MB", peakMB))
         }
     }
+}
+
+enum BenchConfig: String, CaseIterable, ExpressibleByArgument {
+    case head
+    case big
 }

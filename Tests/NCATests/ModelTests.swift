@@ -158,3 +158,20 @@ struct ModelTests {
         #expect(unit.allSatisfy { $0 >= 0 && $0 < 1 })
     }
 }
+
+@Suite("Workloads")
+struct WorkloadTests {
+    @Test func flopCountsAndATrainingStep() {
+        #expect(Workload.head.forwardFLOPs == 1872 && Workload.head.forwardBackwardFLOPs == 5280)
+        #expect(Workload.big.forwardFLOPs == 11488 && Workload.big.forwardBackwardFLOPs == 33216)
+        // A small training step changes the weights and returns a finite loss.
+        var small = Workload.head
+        (small.batch, small.size, small.steps) = (2, 8, 3)
+        var model = small.model()
+        let before = model
+        var optimizer = small.optimizer(for: model)
+        let engine = NCAEngine<Float>(configuration: small.configuration, batch: 2, size: 8)
+        let loss = small.trainingStep(engine: engine, model: &model, optimizer: &optimizer, state: small.state(), target: small.target())
+        #expect(loss.isFinite && model != before)
+    }
+}

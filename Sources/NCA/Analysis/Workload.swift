@@ -13,8 +13,60 @@ public struct Workload: Sendable {
         configuration: ModelConfiguration(channels: 8, observableChannels: 2, kernels: [.identity, .laplacian], hiddenSize: 32),
         batch: 16, size: 64, steps: 32)
 
+    /// The image task's larger setting: S 64, C 16, identity+grad-x+grad-y+laplacian, H 64, relu,
+    /// R 8, t 32, p 0.5.
+    public static let big = Workload(
+        name: "BIG",
+        configuration: ModelConfiguration(
+            channels: 16, observableChannels: 4, kernels: [.identity, .gradX, .gradY, .laplacian], hiddenSize: 64,
+            skipProbability: 0.5),
+        batch: 8, size: 64, steps: 32)
+
     /// Cells × steps of one pass.
     public var cellSteps: Int { batch * size * size * steps }
+
+    /// Floating-point operations per cell and step of the forward pass: perception 18·K·C (im2col
+    /// against the 9 × K kernels), the dense layers 2·K·C·H + 2·H·C, and 6·C for activation, mask
+    /// and residual (HEAD: 1 872).
+    public var forwardFLOPs: Int {
+        let (c, k, h) = (configuration.channels, configuration.kernels.count, configuration.hiddenSize)
+        return 18 * k * c + 2 * k * c * h + 2 * h * c + 6 * c
+    }
+
+    /// The same for forward and backward: perception twice, the dense GEMMs three times
+    /// (forward, input gradient, weight gradient), 12·C elementwise (HEAD: 5 280).
+    public var forwardBackwardFLOPs: Int {
+        let (c, k, h) = (configuration.channels, configuration.kernels.count, configuration.hiddenSize)
+        return 36 * k * c + 3 * (2 * k * c * h + 2 * h * c) + 12 * c
+    }
+
+    /// One training step as Algorithm 2 takes it on one mini-batch: forward through `steps`
+    /// steps, Euclidean loss, backward, per-tensor gradient normalisation and a Nadam update.
+    /// Returns the loss.
+    public func trainingStep(
+        engine: NCAEngine<Float>, model: inout NCAModel<Float>, optimizer: inout OptimizerState, state: Tensor<Float>,
+        target: Tensor<Float>, learningRate: Double = 1e-3
+    ) -> Double {
+        var rng = RandomGenerator(seed: 0)
+        let prediction = engine.forward(model, from: state, steps: steps, rng: &rng)
+        let (loss, dPrediction) = LossFunction.euclidean.evaluate(
+            prediction: prediction, target: target, observableChannels: configuration.observableChannels)
+        let g = engine.backward(model, outputGradient: dPrediction)
+        var gradients = [g.w2, g.w1, g.v]
+        for p in gradients.indices {
+            let norm = Float(gradients[p].scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
+            for i in gradients[p].scalars.indices { gradients[p].scalars[i] /= norm + 1e-8 }
+        }
+        var parameters = [model.w2, model.w1, model.v]
+        optimizer.update(&parameters, gradients: gradients, learningRate: learningRate)
+        (model.w2, model.w1, model.v) = (parameters[0], parameters[1], parameters[2])
+        return loss
+    }
+
+    /// A fresh Nadam state for `model`.
+    public func optimizer(for model: NCAModel<Float>) -> OptimizerState {
+        OptimizerState(kind: .nadam, parameterCounts: [model.w2.count, model.w1.count, model.v.count])
+    }
 
     /// Weights that keep the state bounded over long rollouts: W2 Glorot, W1 small, so the
     /// update is a gentle, diffusion-like nudge rather than an exploding map.
