@@ -115,7 +115,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("time-sampling"), help: "t, NCA steps per data interval.")
     var timeSampling: Int = 32
 
-    @Option(help: "Epochs to train (default 4000, the paper's; 60 with --preset gray-scott).")
+    @Option(help: "Epochs to train (default 4000, the paper's; 60 with --preset gray-scott, 1000 with --preset morph).")
     var epochs: Int?
 
     @Option(name: .customLong("minibatch-size"), help: "Transitions per mini-batch (the paper used 64).")
@@ -216,7 +216,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The morph preset's epoch budget (under 10 minutes on 2 cores here).
-    static let morphEpochs = 300
+    static let morphEpochs = 1000
 
     func run() throws {
         try reportingErrors {
