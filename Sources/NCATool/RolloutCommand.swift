@@ -80,6 +80,10 @@ struct RolloutCommand: ParsableCommand {
                     throw ValidationError(
                         "\(initial) gives 2 observable channels (A, B) but the model has \(c.observableChannels)")
                 }
+                guard Double(batches) * Double(size * size) * Double(c.channels) <= Double(NPY.maxElements) else {
+                    throw ValidationError(
+                        "\(batches) × \(size) × \(size) × \(c.channels) states are too many values; lower --batches or --size")
+                }
                 let family: GrayScottInitialCondition = initial == "gray-scott-random" ? .random : .unseen
                 let ab = family.states(batch: batches, size: size, seed: seed)
                 x = Tensor(zeros: [batches, size, size, c.channels])
@@ -90,6 +94,11 @@ struct RolloutCommand: ParsableCommand {
                 x = try StateFile.readState(initial, channels: c.channels, observable: c.observableChannels, frame: frame)
             }
             let (r, s) = (x.shape[0], x.shape[1])
+            let savedFrames = steps / every + 2
+            guard Double(savedFrames) * Double(x.scalars.count) <= Double(NPY.maxElements) else {
+                throw ValidationError(
+                    "the trajectory would hold \(savedFrames) frames of \(x.scalars.count) values; raise --every or lower --steps")
+            }
             guard entry < r else { throw ValidationError("--entry \(entry) does not exist; the state has \(r) batch entries") }
             try AtomicFile.makeFolder(out)
             try AtomicFile.makeFolder(out + "/frames")

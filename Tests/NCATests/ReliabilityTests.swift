@@ -47,6 +47,12 @@ struct ReliabilityTests {
             (["init", "--kernels", "identity,sobel", "--out", "OUT"], 64, "unknown kernel 'sobel'"),
             (["init", "--activation", "softmax", "--out", "OUT"], 64, "softmax"),
             (["init", "--boundary", "mirror", "--out", "OUT"], 64, "mirror"),
+            (["init", "--channels", "4096", "--hidden", "65536", "--out", "OUT"], 64, "parameters"),
+            (
+                ["rollout", "--model", model, "--init", "gray-scott-random", "--size", "4096", "--batches", "4096", "--steps", "1", "--out", "OUT"],
+                64, "too many values"
+            ),
+            (["rollout", "--model", model, "--init", good, "--steps", "100000000", "--every", "10000", "--out", "OUT"], 64, "frames"),
             (["init", "--skip-probability", "1", "--out", "OUT"], 64, "[0, 1)"),
             (["init", "--skip-probability", "-0.1", "--out", "OUT"], 64, "[0, 1)"),
             (["data", "gray-scott", "--size", "2", "--out", "OUT"], 64, "--size"),

@@ -53,7 +53,12 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         guard skipProbability.isFinite && skipProbability >= 0 && skipProbability < 1 else {
             throw .skipProbability(skipProbability)
         }
+        guard parameterCount <= ModelConfiguration.maxParameters else { throw .tooManyParameters(parameterCount) }
     }
+
+    /// Largest model accepted: 2^27 parameters (512 MB of Float32 weights, before optimiser
+    /// moments and gradients) — far beyond an NCA, small enough to fail clearly.
+    public static let maxParameters = 1 << 27
 }
 
 /// An impossible model setting, reported with the fix.
@@ -66,6 +71,7 @@ public enum ConfigurationError: Error, Equatable, NCAUserError {
     case unknownActivation(String)
     case hiddenSize(Int)
     case skipProbability(Double)
+    case tooManyParameters(Int)
     /// A training setting out of range; the message names the option and the fix.
     case training(String)
 
@@ -92,6 +98,8 @@ public enum ConfigurationError: Error, Equatable, NCAUserError {
             return "hidden size must be between 1 and 65536 (got \(h)); pass --hidden with a positive width"
         case .skipProbability(let p):
             return "skip probability must be in [0, 1) (got \(p)); p = 0 updates every cell every step"
+        case .tooManyParameters(let count):
+            return "the model would have \(count) parameters (at most \(ModelConfiguration.maxParameters)); lower --channels, --hidden or the number of kernels"
         case .training(let message):
             return message
         }
