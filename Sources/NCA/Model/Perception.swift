@@ -60,16 +60,34 @@ struct Perception<T: BLASScalar> {
     }
 
     /// The gather: P[(n·C + c)·9 + q] = x at neighbour q of cell n, channel c (0 outside), with
-    /// n counted from `cells.lowerBound`. Per cell, the 9 source offsets are found once; rows of
-    /// P are then written contiguously.
+    /// n counted from `cells.lowerBound`. Per cell the 9 source offsets are found once; cells
+    /// with no zero read (all cells of a periodic or reflecting lattice) copy without a branch.
+    /// Rows of P are written contiguously.
     func im2col(_ x: UnsafePointer<T>, cells: Range<Int>, into p: UnsafeMutablePointer<T>) {
         let c = channels
         forEachCell(cells) { rowBase, sources in
-            for ch in 0..<c {
-                let row = rowBase + ch * 9
-                for q in 0..<9 {
-                    let o = sources[q]
-                    p[row + q] = o < 0 ? 0 : x[o + ch]
+            var out = p + rowBase
+            let (s0, s1, s2) = (x + sources[0], x + sources[1], x + sources[2])
+            let (s3, s4, s5) = (x + sources[3], x + sources[4], x + sources[5])
+            let (s6, s7, s8) = (x + sources[6], x + sources[7], x + sources[8])
+            if sources[9] == 0 {
+                for ch in 0..<c {
+                    out[0] = s0[ch]
+                    out[1] = s1[ch]
+                    out[2] = s2[ch]
+                    out[3] = s3[ch]
+                    out[4] = s4[ch]
+                    out[5] = s5[ch]
+                    out[6] = s6[ch]
+                    out[7] = s7[ch]
+                    out[8] = s8[ch]
+                    out += 9
+                }
+            } else {
+                // A cell on a zero boundary.
+                for ch in 0..<c {
+                    for q in 0..<9 { out[q] = sources[q] < 0 ? 0 : x[sources[q] + ch] }
+                    out += 9
                 }
             }
         }
@@ -79,38 +97,82 @@ struct Perception<T: BLASScalar> {
     func col2imAdd(_ p: UnsafePointer<T>, cells: Range<Int>, into dx: UnsafeMutablePointer<T>) {
         let c = channels
         forEachCell(cells) { rowBase, sources in
-            for ch in 0..<c {
-                let row = rowBase + ch * 9
-                for q in 0..<9 {
-                    let o = sources[q]
-                    if o >= 0 { dx[o + ch] += p[row + q] }
+            var row = p + rowBase
+            if sources[9] == 0 {
+                let (d0, d1, d2) = (dx + sources[0], dx + sources[1], dx + sources[2])
+                let (d3, d4, d5) = (dx + sources[3], dx + sources[4], dx + sources[5])
+                let (d6, d7, d8) = (dx + sources[6], dx + sources[7], dx + sources[8])
+                for ch in 0..<c {
+                    d0[ch] += row[0]
+                    d1[ch] += row[1]
+                    d2[ch] += row[2]
+                    d3[ch] += row[3]
+                    d4[ch] += row[4]
+                    d5[ch] += row[5]
+                    d6[ch] += row[6]
+                    d7[ch] += row[7]
+                    d8[ch] += row[8]
+                    row += 9
+                }
+            } else {
+                for ch in 0..<c {
+                    for q in 0..<9 where sources[q] >= 0 { dx[sources[q] + ch] += row[q] }
+                    row += 9
                 }
             }
         }
     }
 
     /// Calls `body(rowBase, sources)` for every cell n of `cells` in order, with
-    /// rowBase = (n − cells.lowerBound)·C·9 and sources[q] the offset of neighbour q's channel 0
-    /// in x (−1 for a zero read).
+    /// rowBase = (n − cells.lowerBound)·C·9, sources[q] the offset of neighbour q's channel 0 in
+    /// x (−1 for a zero read) and sources[9] = 1 when any read is a zero read, else 0. Walks
+    /// the lattice row by row, so no division per cell.
     @inline(__always)
     private func forEachCell(_ cells: Range<Int>, _ body: (Int, UnsafeMutablePointer<Int>) -> Void) {
+        guard !cells.isEmpty else { return }
         let s = size
         let c = channels
         neighbour.withUnsafeBufferPointer { nb in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 9) { buffer in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 16) { buffer in
+                // sources[0..<9]: neighbour offsets, [9]: any zero read, [10..<13]: source row
+                // bases of the current lattice row, [13..<16]: source columns of the current cell.
                 let sources = buffer.baseAddress!
-                for n in cells {
-                    let j = n % s
-                    let i = (n / s) % s
-                    let lattice = n / (s * s)
-                    for di in 0..<3 {
-                        let si = nb[di * s + i]
-                        for dj in 0..<3 {
-                            let sj = nb[dj * s + j]
-                            sources[di * 3 + dj] = si < 0 || sj < 0 ? -1 : ((lattice * s + si) * s + sj) * c
-                        }
+                var n = cells.lowerBound
+                var j = n % s
+                var i = (n / s) % s
+                var lattice = n / (s * s)
+                while n < cells.upperBound {
+                    for d in 0..<3 {
+                        let row = nb[d * s + i]
+                        sources[10 + d] = row < 0 ? -1 : (lattice * s + row) * s
                     }
-                    body((n - cells.lowerBound) * c * 9, sources)
+                    let rowEnd = min(cells.upperBound, n - j + s)
+                    while n < rowEnd {
+                        for e in 0..<3 { sources[13 + e] = nb[e * s + j] }
+                        var outside = 0
+                        for d in 0..<3 {
+                            let base = sources[10 + d]
+                            for e in 0..<3 {
+                                let column = sources[13 + e]
+                                if base < 0 || column < 0 {
+                                    sources[d * 3 + e] = -1
+                                    outside = 1
+                                } else {
+                                    sources[d * 3 + e] = (base + column) * c
+                                }
+                            }
+                        }
+                        sources[9] = outside
+                        body((n - cells.lowerBound) * c * 9, sources)
+                        n += 1
+                        j += 1
+                    }
+                    j = 0
+                    i += 1
+                    if i == s {
+                        i = 0
+                        lattice += 1
+                    }
                 }
             }
         }
