@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Peer comparison in one run: creates .venv-peers with JAX from PyPI, checks that `nca grad`
-# agrees with JAX's own autodiff (float64, reflect boundary, tanh, three kernels, 10 steps), then
-# times the HEAD forward+backward pass of nca and JAX alternately and prints the ratio.
-# PyTorch and TensorFlow are not included yet (PyPI's torch wheel pulls gigabytes of CUDA).
-# With --check, only the gradient agreement runs (CI uses this).
+# Peer comparison in one run: creates .venv-peers with JAX (and, for the timing, tensorflow-cpu)
+# from PyPI, checks that `nca grad` agrees with each framework's own autodiff (float64, reflect
+# boundary, tanh, three kernels, 10 steps), then times the HEAD forward+backward pass of nca and
+# the peers alternately and prints the ratios. PyTorch is not included: PyPI's torch wheel pulls
+# gigabytes of CUDA packages and the CPU-only index (download.pytorch.org) is not reachable here.
+# With --check, only the gradient agreement with JAX runs (CI uses this).
 set -euo pipefail
 check_only=false
 [ "${1:-}" = "--check" ] && check_only=true
@@ -17,11 +18,20 @@ swift build -c release --product nca >/dev/null
 nca="$PWD/.build/release/nca"
 py="$PWD/$venv/bin/python3"
 peer="$PWD/Benchmarks/peers/jax_nca.py"
+tfpeer="$PWD/Benchmarks/peers/tf_nca.py"
+have_tf=false
+if ! $check_only; then
+    if "$py" -c 'import tensorflow' 2>/dev/null || "$py" -m pip install -q --disable-pip-version-check tensorflow-cpu; then
+        have_tf=true
+    else
+        echo "note: tensorflow-cpu did not install; timing nca against JAX only"
+    fi
+fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 
-echo "== gradients: nca grad against JAX autodiff (float64)"
+echo "== gradients: nca grad against the peers' autodiff (float64)"
 "$nca" init --channels 4 --observable 2 --kernels identity,grad-x,laplacian --activation tanh --boundary reflect \
     --hidden 6 --precision float64 --seed 3 --out fresh.safetensors >/dev/null
 "$py" - <<'PY'
@@ -37,34 +47,44 @@ save_file(w, "model.safetensors", metadata=meta)
 np.save("x0.npy", rng.random((2, 9, 9, 4)))
 np.save("y.npy", rng.random((2, 9, 9, 2)))
 PY
-mkdir -p ours theirs
+mkdir -p ours jax tf
 "$nca" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --precision float64 --out ours >/dev/null
-"$py" "$peer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out theirs
-"$py" - <<'PY'
+"$py" "$peer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out jax
+$have_tf && "$py" "$tfpeer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out tf
+compare() {
+    "$py" - "$1" "$2" <<'PY'
 import json, sys
 import numpy as np
-worst = abs(json.load(open("ours/loss.json"))["loss"] - json.load(open("theirs/loss.json"))["loss"])
-print(f"  loss difference {worst:.2e}")
-for name in ["dW2", "dW1", "dv", "dx0"]:
-    a, b = np.load(f"ours/{name}.npy"), np.load(f"theirs/{name}.npy")
+folder, name = sys.argv[1], sys.argv[2]
+worst = abs(json.load(open("ours/loss.json"))["loss"] - json.load(open(f"{folder}/loss.json"))["loss"])
+print(f"  {name}: loss difference {worst:.2e}")
+for key in ["dW2", "dW1", "dv", "dx0"]:
+    a, b = np.load(f"ours/{key}.npy"), np.load(f"{folder}/{key}.npy")
     err = np.linalg.norm(a - b) / np.linalg.norm(b)
-    print(f"  {name:4s} relative error {err:.2e}")
+    print(f"  {name}: {key:4s} relative error {err:.2e}")
     worst = max(worst, err)
 ok = worst < 1e-10
-print(f"gradient agreement with JAX: {1 if ok else 0} passed, {0 if ok else 1} failed")
+print(f"gradient agreement with {name}: {1 if ok else 0} passed, {0 if ok else 1} failed")
 sys.exit(0 if ok else 1)
 PY
+}
+compare jax JAX
+$have_tf && compare tf TensorFlow
 $check_only && exit 0
 
 echo "== HEAD forward+backward (S 64, C 8, identity+laplacian, H 32, R 16, t 32), alternating, median of 5 each"
 printf "  %-28s %12s %16s %10s\n" "framework" "s/step" "M cell-steps/s" "vs nca"
 for round in 1 2 3; do
     ours=$("$nca" bench --json --repeats 5 | sed -E 's/.*"forward_backward_s": ([0-9.]+).*/\1/')
-    line=$("$py" "$peer" bench --repeats 5 2>/dev/null)
-    theirs=$(echo "$line" | sed -E 's/.*"forward_backward_s": ([0-9.]+).*/\1/')
-    name=$(echo "$line" | sed -E 's/.*"framework": "([^"]+)".*/\1/')
-    awk -v o="$ours" -v t="$theirs" -v n="$name" -v r="$round" 'BEGIN {
-        cs = 16 * 64 * 64 * 32
-        printf "  %-28s %12.3f %16.2f %10s\n", "nca (round " r ")", o, cs / o / 1e6, "1.00"
-        printf "  %-28s %12.3f %16.2f %10.2f\n", n, t, cs / t / 1e6, t / o }'
+    awk -v o="$ours" -v r="$round" 'BEGIN {
+        printf "  %-28s %12.3f %16.2f %10s\n", "nca (round " r ")", o, 16 * 64 * 64 * 32 / o / 1e6, "1.00" }'
+    peers=("$peer")
+    $have_tf && peers+=("$tfpeer")
+    for p in "${peers[@]}"; do
+        line=$("$py" "$p" bench --repeats 5 2>/dev/null)
+        theirs=$(echo "$line" | sed -E 's/.*"forward_backward_s": ([0-9.]+).*/\1/')
+        name=$(echo "$line" | sed -E 's/.*"framework": "([^"]+)".*/\1/')
+        awk -v o="$ours" -v t="$theirs" -v n="$name" 'BEGIN {
+            printf "  %-28s %12.3f %16.2f %10.2f\n", n, t, 16 * 64 * 64 * 32 / t / 1e6, t / o }'
+    done
 done
