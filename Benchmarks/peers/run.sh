@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Peer comparison in one run: creates .venv-peers with JAX (and, for the timing, tensorflow-cpu)
-# from PyPI, checks that `nca grad` agrees with each framework's own autodiff (float64, reflect
-# boundary, tanh, three kernels, 10 steps), then times the HEAD forward+backward pass of nca and
-# the peers alternately and prints the ratios. PyTorch is not included: PyPI's torch wheel pulls
-# gigabytes of CUDA packages and the CPU-only index (download.pytorch.org) is not reachable here.
+# Peer comparison in one run: creates .venv-peers with JAX and, for the full run, tensorflow-cpu
+# and torch from PyPI (whichever install; PyPI's torch wheel brings about 3 GB of CUDA packages,
+# the CPU-only index is not a PyPI package), checks that `nca grad` agrees with each framework's
+# own autodiff (float64, reflect boundary, tanh, three kernels, 10 steps), then times the HEAD
+# forward+backward pass of nca and the peers alternately and prints the ratios.
 # With --check, only the gradient agreement with JAX runs (CI uses this).
 set -euo pipefail
 check_only=false
@@ -19,12 +19,19 @@ nca="$PWD/.build/release/nca"
 py="$PWD/$venv/bin/python3"
 peer="$PWD/Benchmarks/peers/jax_nca.py"
 tfpeer="$PWD/Benchmarks/peers/tf_nca.py"
+torchpeer="$PWD/Benchmarks/peers/torch_nca.py"
 have_tf=false
+have_torch=false
 if ! $check_only; then
     if "$py" -c 'import tensorflow' 2>/dev/null || "$py" -m pip install -q --disable-pip-version-check tensorflow-cpu; then
         have_tf=true
     else
-        echo "note: tensorflow-cpu did not install; timing nca against JAX only"
+        echo "note: tensorflow-cpu did not install; leaving TensorFlow out"
+    fi
+    if "$py" -c 'import torch' 2>/dev/null || "$py" -m pip install -q --disable-pip-version-check torch; then
+        have_torch=true
+    else
+        echo "note: torch did not install; leaving PyTorch out"
     fi
 fi
 dir=$(mktemp -d)
@@ -47,10 +54,11 @@ save_file(w, "model.safetensors", metadata=meta)
 np.save("x0.npy", rng.random((2, 9, 9, 4)))
 np.save("y.npy", rng.random((2, 9, 9, 2)))
 PY
-mkdir -p ours jax tf
+mkdir -p ours jax tf torch
 "$nca" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --precision float64 --out ours >/dev/null
 "$py" "$peer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out jax
 $have_tf && "$py" "$tfpeer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out tf
+$have_torch && "$py" "$torchpeer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out torch
 compare() {
     "$py" - "$1" "$2" <<'PY'
 import json, sys
@@ -70,6 +78,7 @@ PY
 }
 compare jax JAX
 $have_tf && compare tf TensorFlow
+$have_torch && compare torch PyTorch
 $check_only && exit 0
 
 echo "== HEAD forward+backward (S 64, C 8, identity+laplacian, H 32, R 16, t 32), alternating, median of 5 each"
@@ -80,6 +89,7 @@ for round in 1 2 3; do
         printf "  %-28s %12.3f %16.2f %10s\n", "nca (round " r ")", o, 16 * 64 * 64 * 32 / o / 1e6, "1.00" }'
     peers=("$peer")
     $have_tf && peers+=("$tfpeer")
+    $have_torch && peers+=("$torchpeer")
     for p in "${peers[@]}"; do
         line=$("$py" "$p" bench --repeats 5 2>/dev/null)
         theirs=$(echo "$line" | sed -E 's/.*"forward_backward_s": ([0-9.]+).*/\1/')

@@ -5,12 +5,18 @@ import NCA
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time one forward+backward pass (BPTT) of the paper's Gray-Scott model on this machine.",
+        abstract: "Time a training step, a forward+backward pass (BPTT) and a forward pass on this machine.",
         discussion: """
-            HEAD: S 64, C 8, identity+laplacian, H 32, relu, R 16 lattices, t 32 steps, p 0, Euclidean \\
-            loss. Prints the median time of --repeats passes after one warm-up, cell-steps per second, \\
-            and effective GFLOP/s (5 280 FLOP per cell-step forward+backward, 1 872 forward only). \\
-            The full suite is 'swift package benchmark' (Benchmarks/README.md).
+            HEAD (--config head): S 64, C 8, identity+laplacian, H 32, relu, R 16 lattices, t 32 \
+            steps, p 0. BIG (--config big): S 64, C 16, identity+grad-x+grad-y+laplacian, H 64, \
+            relu, R 8, t 32, p 0.5. A training step is forward, Euclidean loss, backward, gradient \
+            normalisation and a Nadam update. Prints the median time of --repeats passes after one \
+            warm-up, cell-steps per second and effective GFLOP/s (per cell-step: HEAD 5 280 FLOP \
+            forward+backward, 1 872 forward; BIG 33 216 and 11 488), the process's peak resident \
+            memory, and the share of the machine's practical sgemm rate (one 1024³ product per \
+            worker thread at once) that the training step reaches. --steps and --recompute-every \
+            show what gradient checkpointing does to time and memory for long rollouts. The full \
+            suite is 'swift package benchmark' (Benchmarks/README.md).
             """)
 
     @Option(help: "Workload: head (the Gray-Scott model) or big (the image model).")
@@ -81,13 +87,15 @@ struct BenchCommand: ParsableCommand {
         let cellSteps = Double(head.cellSteps)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peakMB = Double(usage.ru_maxrss) / 1024
+        let peakMB = Double(usage.ru_maxrss) / 1024  // before the sgemm peak's own matrices
+        let peak = Self.sgemmPeak(threads: engine.threads)
         if json {
             say(
                 String(
                     format:
-                        "{\"config\": \"%@\", \"steps\": %d, \"recompute_every\": %d, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"peak_rss_mb\": %.1f}",
-                    head.name, steps, recomputeEvery, training, backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName, peakMB))
+                        "{\"config\": \"%@\", \"steps\": %d, \"recompute_every\": %d, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"peak_rss_mb\": %.1f, \"sgemm_peak_gflops\": %.1f}",
+                    head.name, steps, recomputeEvery, training, backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName, peakMB,
+                    peak))
         } else {
             say(
                 "\(head.name) (S \(size), C \(configuration.channels), \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), R \(head.batch), t \(steps), p \(configuration.skipProbability)\(recomputeEvery > 1 ? ", recompute every \(recomputeEvery)" : "")), \(engine.threads) threads, OpenBLAS \(LinearAlgebra.kernelName) kernels:"
@@ -105,7 +113,40 @@ struct BenchCommand: ParsableCommand {
                     format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3,
                     cellSteps / forward / 1e6, cellSteps * Double(head.forwardFLOPs) / forward / 1e9))
             say(String(format: "  peak memory       %7.0f MB", peakMB))
+            let trainingRate = cellSteps * Double(head.forwardBackwardFLOPs) / training / 1e9
+            say(
+                String(
+                    format: "  sgemm peak        %7.1f GFLOP/s (1024³ on each of %d threads); the training step reaches %.0f%% of it", peak,
+                    engine.threads, 100 * trainingRate / peak))
         }
+    }
+}
+
+extension BenchCommand {
+    /// The machine's practical single-precision GEMM rate as the engine uses it: one 1024³
+    /// sgemm per worker thread at once, single-threaded BLAS each, best of 3.
+    static func sgemmPeak(threads: Int) -> Double {
+        let n = 1024
+        let a = [Float](repeating: 0.5, count: n * n)
+        let b = [Float](repeating: 0.25, count: n * n)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                var c = [Float](repeating: 0, count: n * n)
+                a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        c.withUnsafeMutableBufferPointer { pc in
+                            LinearAlgebra.gemm(
+                                .none, .none, m: n, n: n, k: n, a: pa.baseAddress!, lda: n, b: pb.baseAddress!, ldb: n,
+                                c: pc.baseAddress!, ldc: n)
+                        }
+                    }
+                }
+            }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return Double(threads) * 2 * Double(n * n * n) / best / 1e9
     }
 }
 
