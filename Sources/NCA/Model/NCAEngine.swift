@@ -17,9 +17,9 @@ import Foundation
 /// scheduling; gradients from the workers are summed in a fixed order, so a run is
 /// reproducible bit for bit for a given thread count.
 ///
-/// The tape keeps, per step, the input state, A and σ; the backward pass recomputes Z and u(A)
-/// from them instead of storing them. Weight gradients accumulate with `+=` (BLAS β = 1) over
-/// tiles and steps.
+/// The tape keeps, per step, the input state, A (u(A) for relu, whose derivative it determines)
+/// and σ; the backward pass recomputes Z (and u(A) for other activations) instead of storing it.
+/// Weight gradients accumulate with `+=` (BLAS β = 1) over tiles and steps.
 public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     public let configuration: ModelConfiguration
     /// R, the number of lattices (batch entries).
@@ -294,10 +294,19 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             perception.forward(input, cells: range, patches: worker.patches.pointer, into: worker.z.pointer)
             LinearAlgebra.gemm(
                 .none, .none, m: n, n: h, k: kc, a: worker.z.pointer, lda: kc, b: weights.w2, ldb: h, c: a + rows * h, ldc: h)
-            activation.apply(a + rows * h, into: worker.hidden.pointer, count: n * h)
+            // relu keeps u(A) in place of A (u′(a) is 1 exactly where u(a) > 0): the second GEMM
+            // reads it where it lies and the backward pass need not recompute it.
+            let hidden: UnsafeMutablePointer<T>
+            if activation == .relu {
+                hidden = a + rows * h
+                activation.apply(hidden, into: hidden, count: n * h)
+            } else {
+                hidden = worker.hidden.pointer
+                activation.apply(a + rows * h, into: hidden, count: n * h)
+            }
             for cell in 0..<n { (worker.f.pointer + cell * c).update(from: weights.v, count: c) }
             LinearAlgebra.gemm(
-                .none, .none, m: n, n: c, k: h, a: worker.hidden.pointer, lda: h, b: weights.w1, ldb: c, beta: 1,
+                .none, .none, m: n, n: c, k: h, a: hidden, lda: h, b: weights.w1, ldb: c, beta: 1,
                 c: worker.f.pointer, ldc: c)
             let maskOffset = granularity == .cell ? rows : rows * c
             StochasticMask.applyResidual(
@@ -329,9 +338,16 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 granularity: granularity)
             LinearAlgebra.gemv(
                 .transposed, m: n, n: c, a: worker.f.pointer, lda: c, x: ones.pointer, beta: 1, y: worker.dv.pointer)
-            activation.apply(a, into: worker.hidden.pointer, count: n * h)
+            // u(A): on the tape already for relu, recomputed otherwise.
+            let hidden: UnsafePointer<T>
+            if activation == .relu {
+                hidden = UnsafePointer(a)
+            } else {
+                activation.apply(a, into: worker.hidden.pointer, count: n * h)
+                hidden = UnsafePointer(worker.hidden.pointer)
+            }
             LinearAlgebra.gemm(
-                .transposed, .none, m: h, n: c, k: n, a: worker.hidden.pointer, lda: h, b: worker.f.pointer, ldb: c, beta: 1,
+                .transposed, .none, m: h, n: c, k: n, a: hidden, lda: h, b: worker.f.pointer, ldb: c, beta: 1,
                 c: worker.dW1.pointer, ldc: c)
             LinearAlgebra.gemm(
                 .none, .transposed, m: n, n: h, k: c, a: worker.f.pointer, lda: c, b: weights.w1, ldb: c,
