@@ -7,8 +7,17 @@ func recordRate(_ benchmark: Benchmark, flops: Double, seconds: Double) {
     benchmark.measurement(.custom("MFLOP/s", polarity: .prefersLarger, useScalingFactor: false), Int(flops / seconds / 1e6))
 }
 
-/// C (m × n) = A (m × k) · B (k × n) in Float, timed per call.
-func gemmBenchmark(_ name: String, m: Int, k: Int, n: Int) {
+/// GEMM operands shared by the parts of a split product (each part writes disjoint rows of C).
+struct Operands: @unchecked Sendable {
+    let a: UnsafePointer<Float>
+    let b: UnsafePointer<Float>
+    let c: UnsafeMutablePointer<Float>
+}
+
+/// C (m × n) = A (m × k) · B (k × n) in Float, timed per call. `threads` > 1 either lets
+/// OpenBLAS use that many threads for the one call (`split: false`) or splits the rows into
+/// `threads` parts computed at once, each by single-threaded BLAS (`split: true`, the engine's way).
+func gemmBenchmark(_ name: String, m: Int, k: Int, n: Int, threads: Int = 1, split: Bool = false) {
     Benchmark(
         name,
         configuration: .init(
@@ -18,9 +27,28 @@ func gemmBenchmark(_ name: String, m: Int, k: Int, n: Int) {
         let a = [Float](repeating: 0.5, count: m * k)
         let b = [Float](repeating: 0.25, count: k * n)
         var c = [Float](repeating: 0, count: m * n)
+        LinearAlgebra.threadCount = split ? 1 : threads
+        defer { LinearAlgebra.threadCount = 1 }
         for _ in benchmark.scaledIterations {
             let start = DispatchTime.now().uptimeNanoseconds
-            LinearAlgebra.gemm(.none, .none, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            if split {
+                a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        c.withUnsafeMutableBufferPointer { pc in
+                            let operands = Operands(a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+                            DispatchQueue.concurrentPerform(iterations: threads) { part in
+                                // Each part writes its own rows of C.
+                                let rows = (m * part / threads)..<(m * (part + 1) / threads)
+                                LinearAlgebra.gemm(
+                                    .none, .none, m: rows.count, n: n, k: k, a: operands.a + rows.lowerBound * k, lda: k,
+                                    b: operands.b, ldb: n, c: operands.c + rows.lowerBound * n, ldc: n)
+                            }
+                        }
+                    }
+                }
+            } else {
+                LinearAlgebra.gemm(.none, .none, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            }
             recordRate(
                 benchmark, flops: 2 * Double(m * n * k), seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
@@ -42,6 +70,17 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
     gemmBenchmark("gemm square 1024 (reference)", m: 1024, k: 1024, n: 1024)
+
+    // 1 vs 2 threads on whole-batch shapes: OpenBLAS's own threads for one call, against two
+    // halves computed at once with single-threaded BLAS (what the engine does with its tiles).
+    for cells in [65536, 262_144] {
+        for (kc, h) in [(16, 32), (64, 128)] {
+            gemmBenchmark("gemm cells \(cells) × K·C \(kc) × H \(h), OpenBLAS 2 threads", m: cells, k: kc, n: h, threads: 2)
+            gemmBenchmark(
+                "gemm cells \(cells) × K·C \(kc) × H \(h), 2 halves × 1 thread", m: cells, k: kc, n: h, threads: 2, split: true)
+        }
+    }
+    gemmBenchmark("gemm square 1024 (reference), OpenBLAS 2 threads", m: 1024, k: 1024, n: 1024, threads: 2)
 
     // Batched vs unbatched: the dense layer A = Z · W2 for 4 096 cells as one GEMM, and as one
     // GEMV per cell (what a per-cell loop would do).
