@@ -463,7 +463,7 @@ final class StepRecord<T: BLASScalar> {
 
     /// x_n, the step's input.
     var state: UnsafeMutablePointer<T> { stateBuffer.pointer }
-    /// A = Z · W2.
+    /// A = Z · W2 (for relu, u(A): it determines u′ too).
     var preActivation: UnsafeMutablePointer<T> { preActivationBuffer.pointer }
     /// σ.
     var sigma: UnsafeMutablePointer<T> { sigmaBuffer.pointer }
