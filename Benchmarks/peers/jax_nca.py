@@ -96,6 +96,37 @@ def bench_mode(args):
     print(json.dumps({"framework": f"jax {jax.__version__} (jit)", "forward_backward_s": times[len(times) // 2]}))
 
 
+def rollout_mode(args):
+    """Seconds per step of a free rollout of one 64 × 64 lattice (R 1, C 8), 256 steps under jit."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(1)
+    c, h, s, t = 8, 32, 64, 256
+    lim = np.sqrt(6 / (2 * c + h))
+    w2 = jnp.asarray(rng.uniform(-lim, lim, (2 * c, h)), dtype=jnp.float32)
+    w1 = jnp.asarray(rng.uniform(-0.01, 0.01, (h, c)), dtype=jnp.float32)
+    v = jnp.zeros((c,), dtype=jnp.float32)
+    x0 = jnp.asarray(rng.random((1, s, s, c)), dtype=jnp.float32)
+    kernels = [np.asarray(KERNELS[k]) for k in ("identity", "laplacian")]
+
+    def step(_, x):
+        padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="wrap")
+        z = jnp.stack([sum(g[di][dj] * padded[:, di:di + s, dj:dj + s, :] for di in range(3) for dj in range(3) if g[di][dj] != 0)
+                       for g in kernels], axis=-1).reshape(1, s, s, -1)
+        return x + jnp.maximum(z @ w2, 0) @ w1 + v
+
+    run = jax.jit(lambda x: jax.lax.fori_loop(0, t, step, x))
+    jax.block_until_ready(run(x0))
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(run(x0))
+        times.append((time.perf_counter() - start) / t)
+    times.sort()
+    print(json.dumps({"framework": f"jax {jax.__version__} (jit)", "rollout_step_s": times[len(times) // 2]}))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -107,8 +138,10 @@ def main():
     g.add_argument("--out", required=True)
     b = sub.add_parser("bench")
     b.add_argument("--repeats", type=int, default=5)
+    ro = sub.add_parser("rollout")
+    ro.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    grad_mode(args) if args.mode == "grad" else bench_mode(args)
+    {"grad": grad_mode, "bench": bench_mode, "rollout": rollout_mode}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -98,3 +98,18 @@ for round in 1 2 3; do
             printf "  %-28s %12.3f %16.2f %10.2f\n", n, t, 16 * 64 * 64 * 32 / t / 1e6, t / o }'
     done
 done
+
+echo "== HEAD-shaped rollout (R 1, S 64, C 8, 256 steps, no gradients), alternating, median of 5 each"
+printf "  %-28s %12s %10s\n" "framework" "µs/step" "vs nca"
+for round in 1 2 3; do
+    ours=$("$nca" bench --json --repeats 5 | sed -E 's/.*"rollout_step_s": ([0-9.]+).*/\1/')
+    awk -v o="$ours" -v r="$round" 'BEGIN { printf "  %-28s %12.1f %10s\n", "nca (round " r ")", o * 1e6, "1.00" }'
+    peers=("$peer")
+    $have_torch && peers+=("$torchpeer")
+    for p in "${peers[@]}"; do
+        line=$("$py" "$p" rollout --repeats 5 2>/dev/null)
+        theirs=$(echo "$line" | sed -E 's/.*"rollout_step_s": ([0-9.e-]+).*/\1/')
+        name=$(echo "$line" | sed -E 's/.*"framework": "([^"]+)".*/\1/')
+        awk -v o="$ours" -v t="$theirs" -v n="$name" 'BEGIN { printf "  %-28s %12.1f %10.2f\n", n, t * 1e6, t / o }'
+    done
+done

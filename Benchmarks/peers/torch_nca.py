@@ -107,6 +107,40 @@ def bench_mode(args):
     print(json.dumps({"framework": f"pytorch {torch.__version__.split('+')[0]} (eager)", "forward_backward_s": times[len(times) // 2]}))
 
 
+
+def rollout_mode(args):
+    """Seconds per step of a free rollout of one 64 × 64 lattice (R 1, C 8), 256 steps, no autograd."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    c, h, s, t = 8, 32, 64, 256
+    lim = np.sqrt(6 / (2 * c + h))
+    w2 = torch.tensor(rng.uniform(-lim, lim, (2 * c, h)), dtype=torch.float32)
+    w1 = torch.tensor(rng.uniform(-0.01, 0.01, (h, c)), dtype=torch.float32)
+    v = torch.zeros((c,), dtype=torch.float32)
+    x0 = torch.tensor(rng.random((1, s, s, c)), dtype=torch.float32)
+    kernels = [KERNELS[k] for k in ("identity", "laplacian")]
+
+    def run(x):
+        for _ in range(t):
+            p = torch.cat([x[:, -1:], x, x[:, :1]], dim=1)
+            p = torch.cat([p[:, :, -1:], p, p[:, :, :1]], dim=2)
+            z = torch.stack([sum(g[di][dj] * p[:, di:di + s, dj:dj + s, :] for di in range(3) for dj in range(3) if g[di][dj] != 0)
+                             for g in kernels], dim=-1).reshape(1, s, s, -1)
+            x = x + torch.relu(z @ w2) @ w1 + v
+        return x
+
+    with torch.no_grad():
+        run(x0)
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            run(x0)
+            times.append((time.perf_counter() - start) / t)
+    times.sort()
+    print(json.dumps({"framework": f"pytorch {torch.__version__.split('+')[0]} (eager)", "rollout_step_s": times[len(times) // 2]}))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -118,8 +152,10 @@ def main():
     g.add_argument("--out", required=True)
     b = sub.add_parser("bench")
     b.add_argument("--repeats", type=int, default=5)
+    ro = sub.add_parser("rollout")
+    ro.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    grad_mode(args) if args.mode == "grad" else bench_mode(args)
+    {"grad": grad_mode, "bench": bench_mode, "rollout": rollout_mode}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,20 @@ struct BenchCommand: ParsableCommand {
         let backward = median(forwardOnly: false)
         let forward = median(forwardOnly: true)
         let cellSteps = Double(head.cellSteps)
+        // A free rollout of one lattice (R 1), 256 steps: how fast a trained rule runs.
+        var single = head
+        single.batch = 1
+        let rolloutEngine = NCAEngine<Float>(
+            configuration: configuration, batch: 1, size: size, threads: threads ?? NCAEngine<Float>.defaultThreads)
+        func rolloutPass() -> Double {
+            var x = single.state()
+            var rng = RandomGenerator(seed: 0)
+            let start = DispatchTime.now().uptimeNanoseconds
+            rolloutEngine.run(model, state: &x, steps: 256, rng: &rng)
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / 256
+        }
+        _ = rolloutPass()
+        let rolloutStep = (0..<repeats).map { _ in rolloutPass() }.sorted()[repeats / 2]
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakMB = Double(usage.ru_maxrss) / 1024  // before the sgemm peak's own matrices
@@ -93,9 +107,9 @@ struct BenchCommand: ParsableCommand {
             say(
                 String(
                     format:
-                        "{\"config\": \"%@\", \"steps\": %d, \"recompute_every\": %d, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"peak_rss_mb\": %.1f, \"sgemm_peak_gflops\": %.1f}",
+                        "{\"config\": \"%@\", \"steps\": %d, \"recompute_every\": %d, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"peak_rss_mb\": %.1f, \"sgemm_peak_gflops\": %.1f, \"rollout_step_s\": %.8f}",
                     head.name, steps, recomputeEvery, training, backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName, peakMB,
-                    peak))
+                    peak, rolloutStep))
         } else {
             say(
                 "\(head.name) (S \(size), C \(configuration.channels), \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), R \(head.batch), t \(steps), p \(configuration.skipProbability)\(recomputeEvery > 1 ? ", recompute every \(recomputeEvery)" : "")), \(engine.threads) threads, OpenBLAS \(LinearAlgebra.kernelName) kernels:"
@@ -112,6 +126,7 @@ struct BenchCommand: ParsableCommand {
                 String(
                     format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3,
                     cellSteps / forward / 1e6, cellSteps * Double(head.forwardFLOPs) / forward / 1e9))
+            say(String(format: "  rollout, R 1      %7.1f µs per step (256 steps)", rolloutStep * 1e6))
             say(String(format: "  peak memory       %7.0f MB", peakMB))
             let trainingRate = cellSteps * Double(head.forwardBackwardFLOPs) / training / 1e9
             say(
