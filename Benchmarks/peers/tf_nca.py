@@ -1,5 +1,4 @@
-"""The NCA of Richardson et al. written independently in TensorFlow, for the same two jobs as
-jax_nca.py:
+"""The NCA of Richardson et al. written independently in TensorFlow, for the jobs of jax_nca.py:
 
   grad:  loss and gradients of t steps from a state against a target, for a model file written
          by `nca` (float64), to check `nca grad` against TensorFlow's autodiff;
@@ -8,22 +7,14 @@ jax_nca.py:
 
 Only numpy, tensorflow(-cpu) and safetensors; kernels, perception order and loss follow SPEC.md.
 """
-import argparse
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
-KERNELS = {
-    "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
-    "average": [[1 / 9] * 3] * 3,
-    "grad-x": [[1 / 8, 2 / 8, 1 / 8], [0, 0, 0], [-1 / 8, -2 / 8, -1 / 8]],
-    "grad-y": [[1 / 8, 0, -1 / 8], [2 / 8, 0, -2 / 8], [1 / 8, 0, -1 / 8]],
-    "laplacian": [[1 / 4, 2 / 4, 1 / 4], [2 / 4, -12 / 4, 2 / 4], [1 / 4, 2 / 4, 1 / 4]],
-}
+from nca_peer import HEAD_KERNELS, KERNELS, OBSERVABLE, cli, head_arrays, median_seconds
 
 
 def make_loss(tf, kernels, activation, boundary, observable, steps):
@@ -50,8 +41,7 @@ def make_loss(tf, kernels, activation, boundary, observable, steps):
     def loss(w2, w1, v, x0, y):
         x = x0
         for _ in range(steps):
-            f = tf.tensordot(act(tf.tensordot(perceive(x), w2, 1)), w1, 1) + v
-            x = x + f
+            x = x + (tf.tensordot(act(tf.tensordot(perceive(x), w2, 1)), w1, 1) + v)  # x + f, f = u(z·W2)·W1 + v
         d = x[..., :observable] - y[..., :observable]
         return tf.reduce_mean(tf.sqrt(tf.reduce_sum(d * d, axis=(1, 2, 3))))
 
@@ -84,15 +74,8 @@ def grad_mode(args):
 def bench_mode(args):
     import tensorflow as tf
 
-    rng = np.random.default_rng(1)
-    c, h, r, s, t = 8, 32, 16, 64, 32
-    lim = np.sqrt(6 / (2 * c + h))
-    w2 = tf.constant(rng.uniform(-lim, lim, (2 * c, h)), dtype=tf.float32)
-    w1 = tf.constant(rng.uniform(-0.01, 0.01, (h, c)), dtype=tf.float32)
-    v = tf.zeros((c,), dtype=tf.float32)
-    x0 = tf.constant(rng.random((r, s, s, c)), dtype=tf.float32)
-    y = tf.constant(rng.random((r, s, s, 2)), dtype=tf.float32)
-    loss = make_loss(tf, ["identity", "laplacian"], "relu", "periodic", 2, t)
+    w2, w1, v, x0, y = (tf.constant(a) for a in head_arrays(16))
+    loss = make_loss(tf, HEAD_KERNELS, "relu", "periodic", OBSERVABLE, 32)
 
     @tf.function
     def step(w2, w1, v, x0, y):
@@ -101,31 +84,9 @@ def bench_mode(args):
             value = loss(w2, w1, v, x0, y)
         return value, tape.gradient(value, [w2, w1, v])
 
-    step(w2, w1, v, x0, y)  # trace
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        value, grads = step(w2, w1, v, x0, y)
-        _ = [g.numpy() for g in grads]
-        times.append(time.perf_counter() - start)
-    times.sort()
-    print(json.dumps({"framework": f"tensorflow {tf.__version__} (graph)", "forward_backward_s": times[len(times) // 2]}))
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    sub = parser.add_subparsers(dest="mode", required=True)
-    g = sub.add_parser("grad")
-    g.add_argument("--model", required=True)
-    g.add_argument("--state", required=True)
-    g.add_argument("--target", required=True)
-    g.add_argument("--steps", type=int, required=True)
-    g.add_argument("--out", required=True)
-    b = sub.add_parser("bench")
-    b.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    grad_mode(args) if args.mode == "grad" else bench_mode(args)
+    seconds = median_seconds(lambda: [g.numpy() for g in step(w2, w1, v, x0, y)[1]], args.repeats)
+    print(json.dumps({"framework": f"tensorflow {tf.__version__} (graph)", "forward_backward_s": seconds}))
 
 
 if __name__ == "__main__":
-    main()
+    cli(__doc__, grad_mode, bench_mode)

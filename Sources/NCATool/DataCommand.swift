@@ -176,9 +176,9 @@ struct ImagesCommand: ParsableCommand {
                 pictures = ImageSequence.builtinPictures(size: size)
             } else {
                 for file in files {
-                    let kind = try PNG.colourType(AtomicFile.read(file), path: file)
-                    if let kind { say("note: \(file) is \(kind); converted to 8-bit RGBA") }
-                    pictures.append(Picture(try PNG.read(file)))
+                    let data = try AtomicFile.read(file)
+                    if let kind = try PNG.colourType(data, path: file) { say("note: \(file) is \(kind); converted to 8-bit RGBA") }
+                    pictures.append(Picture(try PNG.decode(data, path: file)))
                 }
             }
             let sequence = ImageSequence(pictures: pictures, size: size, pad: pad, copies: copies, holdLast: holdLast, seed: seed)

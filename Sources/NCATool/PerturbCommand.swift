@@ -206,21 +206,10 @@ struct AdversarialPerturbCommand: ParsableCommand {
             try NPY.write(result.perturbation.reshaped([s, s, c]), to: out + "/perturbation.npy")
             // Trajectories to 2n: the compared time and as far again.
             let every = max(1, n / 4)
+            let engine = NCAEngine<Float>(configuration: cfg, batch: 1, size: s)
             func trajectory(_ start: Tensor<Float>) -> (Tensor<Float>, [Int]) {
-                var x = start
                 var rng = RandomGenerator(seed: inputs.seed)
-                let engine = NCAEngine<Float>(configuration: cfg, batch: 1, size: s)
-                var frames = x.scalars
-                var saved = [0]
-                var done = 0
-                while done < 2 * n {
-                    let chunk = min(every, 2 * n - done)
-                    engine.run(nca, state: &x, steps: chunk, rng: &rng)
-                    done += chunk
-                    frames += x.scalars
-                    saved.append(done)
-                }
-                return (Tensor(shape: [saved.count, 1, s, s, c], scalars: frames), saved)
+                return engine.trajectory(nca, from: start, steps: 2 * n, every: every, rng: &rng)
             }
             var perturbedStart = x0
             for i in 0..<perturbedStart.scalars.count { perturbedStart.scalars[i] += result.perturbation.scalars[i] }

@@ -104,23 +104,12 @@ struct RolloutCommand: ParsableCommand {
             try AtomicFile.makeFolder(out + "/frames")
             let engine = NCAEngine<Float>(configuration: c, batch: r, size: s)
             var rng = RandomGenerator(seed: seed)
-            var frames = x.scalars
-            var savedSteps = [0]
-            var done = 0
             let started = Date()
             let live = isatty(STDOUT_FILENO) == 1
-            while done < steps {
-                let chunk = min(every, steps - done)
-                engine.run(nca, state: &x, steps: chunk, rng: &rng)
-                done += chunk
-                if done % every == 0 || done == steps {
-                    frames += x.scalars
-                    savedSteps.append(done)
-                }
+            let (trajectory, savedSteps) = engine.trajectory(nca, from: x, steps: steps, every: every, rng: &rng) { done in
                 if live && Date().timeIntervalSince(started) > 1 { writeOut("\r\u{1B}[2Kstep \(done)/\(steps)") }
             }
             if live && Date().timeIntervalSince(started) > 1 { writeOut("\n") }
-            let trajectory = Tensor(shape: [savedSteps.count, r, s, s, c.channels], scalars: frames)
             try NPY.write(trajectory, to: out + "/trajectory.npy")
             let renderer = StateRenderer(trajectory: trajectory, observable: c.observableChannels)
             let stateCount = s * s * c.channels
@@ -139,7 +128,7 @@ struct RolloutCommand: ParsableCommand {
                 renderer.contactSheet(savedSteps.enumerated().map { ("step \($1)", cells($0)) }, columns: columns),
                 to: out + "/contact_sheet.png")
             try GIF.write(frames: pictures, delay: gifDelay, palette: StateRenderer.palette, to: out + "/rollout.gif")
-            let finite = x.scalars.allSatisfy { $0.isFinite }
+            let finite = trajectory.scalars.suffix(x.scalars.count).allSatisfy { $0.isFinite }
             say(
                 "wrote \(out)/trajectory.npy (\(trajectory.shape.map(String.init).joined(separator: " × "))), \(savedSteps.count) frames, contact_sheet.png, rollout.gif"
             )

@@ -324,18 +324,12 @@ struct TrainCommand: ParsableCommand {
         let lattice = s * s * c
         let last = (shape[0] - 1) * shape[1] * lattice
         let start = Array(evaluation.trajectory.scalars[last..<(last + lattice)])
-        var x = Tensor(shape: [1, s, s, c], scalars: start)
         let engine = NCAEngine<Float>(configuration: model.configuration, batch: 1, size: s)
         var rng = RandomGenerator(seed: 1)
-        var frames: [(step: Int, cells: [Float])] = []
-        let chunk = max(1, horizon / 2)
-        var done = 0
-        while done < horizon {
-            let steps = min(chunk, horizon - done)
-            engine.run(model, state: &x, steps: steps, rng: &rng)
-            done += steps
-            frames.append((horizon + done, x.scalars))
-        }
+        let (run, steps) = engine.trajectory(
+            model, from: Tensor(shape: [1, s, s, c], scalars: start), steps: horizon, every: max(1, horizon / 2), rng: &rng)
+        let frames = (1..<steps.count).map { k in (horizon + steps[k], Array(run.scalars[(k * lattice)..<((k + 1) * lattice)])) }
+        let x = Tensor(shape: [1, s, s, c], scalars: frames.last?.1 ?? start)
         let o = model.configuration.observableChannels
         var (difference, norm) = (0.0, 0.0)
         for cell in 0..<(s * s) {

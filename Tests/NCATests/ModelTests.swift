@@ -175,3 +175,24 @@ struct WorkloadTests {
         #expect(loss.isFinite && model != before)
     }
 }
+
+@Suite("Saved trajectories")
+struct TrajectoryHelperTests {
+    @Test func keepsEveryKthStateAndTheEnd() {
+        let cfg = ModelConfiguration(channels: 3, observableChannels: 1, kernels: [.identity, .laplacian], skipProbability: 0.3)
+        let model: NCAModel<Float> = randomModel(cfg, seed: 2)
+        let x0: Tensor<Float> = randomTensor([2, 6, 6, 3], seed: 3)
+        let engine = NCAEngine<Float>(configuration: cfg, batch: 2, size: 6)
+        var rng = RandomGenerator(seed: 4)
+        var heard: [Int] = []
+        let (frames, steps) = engine.trajectory(model, from: x0, steps: 7, every: 3, rng: &rng) { heard.append($0) }
+        #expect(steps == [0, 3, 6, 7] && heard == [3, 6, 7])
+        #expect(frames.shape == [4, 2, 6, 6, 3])
+        #expect(Array(frames.scalars.prefix(x0.scalars.count)) == x0.scalars)
+        // The last frame is what one uninterrupted run of 7 steps gives (same mask draws).
+        var x = x0
+        var again = RandomGenerator(seed: 4)
+        engine.run(model, state: &x, steps: 7, rng: &again)
+        #expect(Array(frames.scalars.suffix(x.scalars.count)) == x.scalars)
+    }
+}

@@ -118,6 +118,29 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         }
     }
 
+    /// Runs `steps` steps from `state`, recording nothing, and keeps the state after every
+    /// `every` steps and at the end: frames × R × S × S × C with frame 0 the start, and the step
+    /// of each frame. `progress` hears the steps done after each chunk.
+    public func trajectory(
+        _ model: NCAModel<T>, from state: Tensor<T>, steps: Int, every: Int, rng: inout RandomGenerator,
+        progress: ((Int) -> Void)? = nil
+    ) -> (frames: Tensor<T>, steps: [Int]) {
+        precondition(every >= 1, "NCAEngine.trajectory: every must be at least 1")
+        var x = state
+        var frames = x.scalars
+        var saved = [0]
+        var done = 0
+        while done < steps {
+            let chunk = min(every, steps - done)
+            run(model, state: &x, steps: chunk, rng: &rng)
+            done += chunk
+            frames += x.scalars
+            saved.append(done)
+            progress?(done)
+        }
+        return (Tensor(shape: [saved.count] + stateShape, scalars: frames), saved)
+    }
+
     /// Runs `steps` steps from `initial`, recording them on the tape for `backward`, and returns
     /// the final state.
     public func forward(_ model: NCAModel<T>, from initial: Tensor<T>, steps: Int, rng: inout RandomGenerator) -> Tensor<T> {

@@ -67,10 +67,10 @@ struct Perception<T: BLASScalar> {
         let c = channels
         forEachCell(cells) { rowBase, sources in
             var out = p + rowBase
-            let (s0, s1, s2) = (x + sources[0], x + sources[1], x + sources[2])
-            let (s3, s4, s5) = (x + sources[3], x + sources[4], x + sources[5])
-            let (s6, s7, s8) = (x + sources[6], x + sources[7], x + sources[8])
             if sources[9] == 0 {
+                let (s0, s1, s2) = (x + sources[0], x + sources[1], x + sources[2])
+                let (s3, s4, s5) = (x + sources[3], x + sources[4], x + sources[5])
+                let (s6, s7, s8) = (x + sources[6], x + sources[7], x + sources[8])
                 for ch in 0..<c {
                     out[0] = s0[ch]
                     out[1] = s1[ch]
