@@ -27,9 +27,11 @@ let package = Package(
         ),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CGIF", pkgConfig: "libgif", providers: [.apt(["libgif-dev"])]),
+        // AVX-512 / AVX2 small-GEMM kernels for the engine's Float products, chosen at run time.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "NCA",
-            dependencies: ["CBLAS", "CPNG", "CGIF", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CBLAS", "CKernels", "CPNG", "CGIF", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: optimise
         ),
         .executableTarget(

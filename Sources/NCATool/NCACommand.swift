@@ -24,8 +24,8 @@ struct NCACommand: ParsableCommand {
             configuration in the header metadata.
 
             Environment: NCA_THREADS sets the worker threads of a step (default: every core); \
-            OPENBLAS_CORETYPE overrides the BLAS kernels (nca picks Haswell kernels itself when \
-            OpenBLAS does not recognise an AVX2 CPU).
+            OPENBLAS_CORETYPE overrides the BLAS kernels (nca picks SkylakeX kernels itself when \
+            OpenBLAS does not recognise an AVX-512 CPU, Haswell kernels for AVX2).
 
             Exit status: 0 success, 64 bad options, 65 bad input data, 1 other failure, 130 training \
             interrupted (a checkpoint was written).

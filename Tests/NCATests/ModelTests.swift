@@ -4,6 +4,17 @@ import Testing
 
 @Suite("Model")
 struct ModelTests {
+    /// Perception planes (K × n·C) in SPEC's row order: n × (C·K), channel-major (c, k).
+    static func rows(fromPlanes z: [Double], cells: Int, channels c: Int, kernels: Int) -> [Double] {
+        var out = [Double](repeating: .nan, count: z.count)
+        for cell in 0..<cells {
+            for ch in 0..<c {
+                for k in 0..<kernels { out[(cell * c + ch) * kernels + k] = z[k * cells * c + cell * c + ch] }
+            }
+        }
+        return out
+    }
+
     @Test("perception: every kernel × boundary against a direct stencil loop", arguments: Boundary.allCases)
     func perceptionMatchesStencil(boundary: Boundary) {
         let (r, s, c) = (2, 5, 3)
@@ -17,37 +28,41 @@ struct ModelTests {
             p.forward(xp.baseAddress!, cells: 0..<(r * s * s), patches: patches.pointer, into: &z)
         }
         let expected = referencePerception(x, kernels: kernels, boundary: boundary)
-        #expect(maxAbsDifference(z, expected) < 1e-14)
+        let all = Self.rows(fromPlanes: z, cells: r * s * s, channels: c, kernels: kernels.count)
+        #expect(maxAbsDifference(all, expected) < 1e-14)
         // Any cell range gives the matching rows (tiles straddle lattice rows and lattices).
         let rowLength = c * kernels.count
-        for range in [0..<7, 7..<31, 31..<50] {
+        for range in [0..<7, 7..<31, 31..<50, 3..<4] {
             var part = [Double](repeating: .nan, count: range.count * rowLength)
             x.scalars.withUnsafeBufferPointer { xp in
                 p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &part)
             }
-            #expect(maxAbsDifference(part, Array(z[(range.lowerBound * rowLength)..<(range.upperBound * rowLength)])) < 1e-14)
+            let partRows = Self.rows(fromPlanes: part, cells: range.count, channels: c, kernels: kernels.count)
+            #expect(maxAbsDifference(partRows, Array(expected[(range.lowerBound * rowLength)..<(range.upperBound * rowLength)])) < 1e-14)
         }
     }
 
     @Test("perception pullback is the transpose of perception", arguments: Boundary.allCases)
     func perceptionAdjoint(boundary: Boundary) {
-        // ⟨P x, w⟩ = ⟨x, Pᵀ w⟩ for random x, w.
-        let (r, s, c) = (1, 4, 2)
+        // ⟨P x, w⟩ = ⟨x, Pᵀ w⟩ for random x, w, on the whole lattice and on a range that
+        // starts and ends inside lattice rows.
+        let (r, s, c) = (2, 4, 2)
         let kernels: [Kernel] = [.identity, .gradX, .laplacian]
         let p = Perception<Double>(kernels: kernels, boundary: boundary, batch: r, size: s, channels: c)
         let x: Tensor<Double> = randomTensor([r, s, s, c], seed: 12, in: -1...1)
-        let w: Tensor<Double> = randomTensor([r * s * s * c * kernels.count], seed: 13, in: -1...1)
-        let patches = Buffer<Double>(capacity: r * s * s * c * 9)
-        var z = [Double](repeating: 0, count: w.count)
-        var adjoint = [Double](repeating: 0, count: x.count)
-        let all = 0..<(r * s * s)
-        x.scalars.withUnsafeBufferPointer { p.forward($0.baseAddress!, cells: all, patches: patches.pointer, into: &z) }
-        w.scalars.withUnsafeBufferPointer {
-            p.backward($0.baseAddress!, cells: all, patches: patches.pointer, accumulateInto: &adjoint)
+        for range in [0..<(r * s * s), 5..<27] {
+            let w: Tensor<Double> = randomTensor([range.count * c * kernels.count], seed: 13, in: -1...1)
+            let patches = Buffer<Double>(capacity: r * s * s * c * 9)
+            var z = [Double](repeating: 0, count: w.count)
+            var adjoint = [Double](repeating: 0, count: x.count)
+            x.scalars.withUnsafeBufferPointer { p.forward($0.baseAddress!, cells: range, patches: patches.pointer, into: &z) }
+            w.scalars.withUnsafeBufferPointer {
+                p.backward($0.baseAddress!, cells: range, patches: patches.pointer, accumulateInto: &adjoint)
+            }
+            let lhs = zip(z, w.scalars).reduce(0.0) { $0 + $1.0 * $1.1 }
+            let rhs = zip(x.scalars, adjoint).reduce(0.0) { $0 + $1.0 * $1.1 }
+            #expect(abs(lhs - rhs) < 1e-12)
         }
-        let lhs = zip(z, w.scalars).reduce(0.0) { $0 + $1.0 * $1.1 }
-        let rhs = zip(x.scalars, adjoint).reduce(0.0) { $0 + $1.0 * $1.1 }
-        #expect(abs(lhs - rhs) < 1e-12)
     }
 
     static let stepCases: [(Activation, Boundary, Double, MaskGranularity)] = [

@@ -21,6 +21,9 @@ where RawSignificand: FixedWidthInteger {
         _ lda: Int32, _ x: UnsafePointer<Self>, _ incx: Int32, _ beta: Self,
         _ y: UnsafeMutablePointer<Self>, _ incy: Int32)
 
+    static func cblasAxpy(
+        _ n: Int32, _ alpha: Self, _ x: UnsafePointer<Self>, _ incx: Int32, _ y: UnsafeMutablePointer<Self>, _ incy: Int32)
+
     static func lapackeGesdd(
         _ jobz: CChar, _ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Self>, _ lda: Int32,
         _ s: UnsafeMutablePointer<Self>, _ u: UnsafeMutablePointer<Self>, _ ldu: Int32,

@@ -20,6 +20,12 @@ extension Double: BLASScalar {
         cblas_dgemv(CblasRowMajor, trans, m, n, alpha, a, lda, x, incx, beta, y, incy)
     }
 
+    public static func cblasAxpy(
+        _ n: Int32, _ alpha: Double, _ x: UnsafePointer<Double>, _ incx: Int32, _ y: UnsafeMutablePointer<Double>, _ incy: Int32
+    ) {
+        cblas_daxpy(n, alpha, x, incx, y, incy)
+    }
+
     public static func lapackeGesdd(
         _ jobz: CChar, _ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Double>, _ lda: Int32,
         _ s: UnsafeMutablePointer<Double>, _ u: UnsafeMutablePointer<Double>, _ ldu: Int32,

@@ -20,6 +20,12 @@ extension Float: BLASScalar {
         cblas_sgemv(CblasRowMajor, trans, m, n, alpha, a, lda, x, incx, beta, y, incy)
     }
 
+    public static func cblasAxpy(
+        _ n: Int32, _ alpha: Float, _ x: UnsafePointer<Float>, _ incx: Int32, _ y: UnsafeMutablePointer<Float>, _ incy: Int32
+    ) {
+        cblas_saxpy(n, alpha, x, incx, y, incy)
+    }
+
     public static func lapackeGesdd(
         _ jobz: CChar, _ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Float>, _ lda: Int32,
         _ s: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>, _ ldu: Int32,

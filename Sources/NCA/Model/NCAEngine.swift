@@ -30,6 +30,9 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     public let threads: Int
     /// Largest number of cells one GEMM covers.
     public let tileCells: Int
+    /// Small-GEMM kernels for the dense layers (Float only; see `LinearAlgebra.kernelLevel`):
+    /// 2 AVX-512, 1 AVX2, 0 BLAS with separate element-wise passes (always 0 for Double).
+    public let kernelLevel: Int
 
     let perception: Perception<T>
     let cells: Int
@@ -40,6 +43,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     private let preActivation: Buffer<T>  // N × H, when not recording
     private let sigma: Buffer<T>  // mask, when not recording
     private let ones: Buffer<T>  // tileCells ones, for column sums by GEMV
+    private let w1Transposed: Buffer<T>  // C × H, filled by `backward`
+    private let w2Transposed: Buffer<T>  // H × K·C, filled by `backward`
 
     private var tape = Tape<StepRecord<T>>()
     private var recorded = false
@@ -63,9 +68,11 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     }
 
     /// An engine for `batch` lattices of `size` × `size` cells. Sets OpenBLAS to one thread per
-    /// call: the engine parallelises over tiles itself.
+    /// call: the engine parallelises over tiles itself. `kernelLevel` (default: the best this CPU
+    /// has, unless `NCA_KERNELS` says otherwise) picks the dense layers' kernels for Float.
     public init(
-        configuration: ModelConfiguration, batch: Int, size: Int, threads: Int = NCAEngine.defaultThreads, tileCells: Int = 2048
+        configuration: ModelConfiguration, batch: Int, size: Int, threads: Int = NCAEngine.defaultThreads, tileCells: Int = 2048,
+        kernelLevel: Int = LinearAlgebra.kernelLevel
     ) {
         precondition(batch >= 1 && size >= 1, "NCAEngine: batch \(batch) and size \(size) must be positive")
         precondition(threads >= 1 && tileCells >= 1, "NCAEngine: threads \(threads) and tileCells \(tileCells) must be positive")
@@ -73,6 +80,10 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         self.batch = batch
         self.size = size
         self.tileCells = tileCells
+        precondition(
+            kernelLevel >= 0 && kernelLevel <= LinearAlgebra.kernelLevelOfCPU,
+            "NCAEngine: kernel level \(kernelLevel) is not available on this CPU")
+        self.kernelLevel = T.self == Float.self ? kernelLevel : 0
         let c = configuration.channels
         let h = configuration.hiddenSize
         let n = batch * size * size
@@ -94,6 +105,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         sigma = Buffer(capacity: maskCount)
         ones = Buffer(capacity: tile)
         ones.fill(1, count: tile)
+        w1Transposed = Buffer(capacity: h * c)
+        w2Transposed = Buffer(capacity: configuration.perceptionSize * h)
         LinearAlgebra.threadCount = 1
     }
 
@@ -203,6 +216,18 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         for worker in workers { worker.resetAccumulators() }
         var gradients = Gradients<T>(
             w2: Tensor(zeros: [kc, h]), w1: Tensor(zeros: [h, c]), v: Tensor(zeros: [c]), initialState: outputGradient)
+        // W1ᵀ (C × H) and W2ᵀ (H × K·C, columns kernel-major: (k, c) at k·C + c), row-major, for
+        // the products dH = dF·W1ᵀ and dZ_k = dA·W2_kᵀ.
+        let kernels = configuration.kernels.count
+        for i in 0..<h {
+            for j in 0..<c { w1Transposed.pointer[j * h + i] = model.w1.scalars[i * c + j] }
+        }
+        for channel in 0..<c {
+            for k in 0..<kernels {
+                let row = channel * kernels + k
+                for j in 0..<h { w2Transposed.pointer[j * kc + k * c + channel] = model.w2.scalars[row * h + j] }
+            }
+        }
         withWeights(model) { weights in
             gradients.initialState.scalars.withUnsafeMutableBufferPointer { g in
                 let g = g.baseAddress!
@@ -308,29 +333,51 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         let h = configuration.hiddenSize
         let kc = configuration.perceptionSize
         let activation = configuration.activation
+        let relu = activation == .relu
         let granularity = configuration.mask
+        let level = kernelLevel
+        let kernels = configuration.kernels.count
         // (Index loop: an array iterator allocates per element in unoptimised builds.)
         for t in 0..<worker.tiles.count {
             let range = worker.tiles[t]
             let n = range.count
             let rows = range.lowerBound
-            perception.forward(input, cells: range, patches: worker.patches.pointer, into: worker.z.pointer)
-            LinearAlgebra.gemm(
-                .none, .none, m: n, n: h, k: kc, a: worker.z.pointer, lda: kc, b: weights.w2, ldb: h, c: a + rows * h, ldc: h)
-            // relu keeps u(A) in place of A (u′(a) is 1 exactly where u(a) > 0): the second GEMM
-            // reads it where it lies and the backward pass need not recompute it.
+            perception.forward(input, cells: range, patches: worker.patches.pointer, into: worker.z.pointer, level: level)
+            // A = Z·W2, reading Z's K planes (n × C each) against W2's rows (c, k) for each k.
+            // relu keeps u(A) in place of A (u′(a) is 1 exactly where u(a) > 0): the second
+            // product reads it where it lies and the backward pass need not recompute it.
+            let aTile = a + rows * h
+            if level > 0 {
+                LinearAlgebra.productNN(
+                    level: level, m: n, n: h, k: c, blocks: kernels, a: floats(worker.z.pointer), lda: c, aBlockStride: n * c,
+                    b: floats(weights.w2), ldb: kernels * h, bBlockStride: h, c: mutableFloats(aTile), ldc: h, accumulate: false,
+                    epilogue: relu ? .relu : .none)
+            } else {
+                for k in 0..<kernels {
+                    LinearAlgebra.gemm(
+                        .none, .none, m: n, n: h, k: c, a: worker.z.pointer + k * n * c, lda: c, b: weights.w2 + k * h,
+                        ldb: kernels * h, beta: k == 0 ? 0 : 1, c: aTile, ldc: h)
+                }
+                if relu { activation.apply(aTile, into: aTile, count: n * h) }
+            }
             let hidden: UnsafeMutablePointer<T>
-            if activation == .relu {
-                hidden = a + rows * h
-                activation.apply(hidden, into: hidden, count: n * h)
+            if relu {
+                hidden = aTile
             } else {
                 hidden = worker.hidden.pointer
-                activation.apply(a + rows * h, into: hidden, count: n * h)
+                activation.apply(aTile, into: hidden, count: n * h)
             }
+            // F = u(A)·W1 + v.
             for cell in 0..<n { (worker.f.pointer + cell * c).update(from: weights.v, count: c) }
-            LinearAlgebra.gemm(
-                .none, .none, m: n, n: c, k: h, a: hidden, lda: h, b: weights.w1, ldb: c, beta: 1,
-                c: worker.f.pointer, ldc: c)
+            if level > 0 {
+                LinearAlgebra.productNN(
+                    level: level, m: n, n: c, k: h, a: floats(hidden), lda: h, b: floats(weights.w1), ldb: c,
+                    c: mutableFloats(worker.f.pointer), ldc: c, accumulate: true)
+            } else {
+                LinearAlgebra.gemm(
+                    .none, .none, m: n, n: c, k: h, a: hidden, lda: h, b: weights.w1, ldb: c, beta: 1,
+                    c: worker.f.pointer, ldc: c)
+            }
             let maskOffset = granularity == .cell ? rows : rows * c
             StochasticMask.applyResidual(
                 worker.f.pointer, sigma: s + maskOffset, to: output + rows * c, cells: n, channels: c, granularity: granularity)
@@ -344,7 +391,10 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         let h = configuration.hiddenSize
         let kc = configuration.perceptionSize
         let activation = configuration.activation
+        let relu = activation == .relu
         let granularity = configuration.mask
+        let level = kernelLevel
+        let kernels = configuration.kernels.count
         // The perception pullback goes to the worker's own buffer: g must stay ∂L/∂x_{n+1}
         // until every tile has taken its dF from it.
         let dx = worker.dx.pointer
@@ -363,28 +413,54 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 .transposed, m: n, n: c, a: worker.f.pointer, lda: c, x: ones.pointer, beta: 1, y: worker.dv.pointer)
             // u(A): on the tape already for relu, recomputed otherwise.
             let hidden: UnsafePointer<T>
-            if activation == .relu {
+            if relu {
                 hidden = UnsafePointer(a)
             } else {
                 activation.apply(a, into: worker.hidden.pointer, count: n * h)
                 hidden = UnsafePointer(worker.hidden.pointer)
             }
-            LinearAlgebra.gemm(
-                .transposed, .none, m: h, n: c, k: n, a: hidden, lda: h, b: worker.f.pointer, ldb: c, beta: 1,
-                c: worker.dW1.pointer, ldc: c)
-            LinearAlgebra.gemm(
-                .none, .transposed, m: n, n: h, k: c, a: worker.f.pointer, lda: c, b: weights.w1, ldb: c,
-                c: worker.hidden.pointer, ldc: h)
-            activation.multiplyByDerivative(worker.hidden.pointer, at: a, count: n * h)
-            // A = Z · W2, Z = perception(x): recompute Z from the recorded input.
-            perception.forward(record.state, cells: range, patches: worker.patches.pointer, into: worker.z.pointer)
-            LinearAlgebra.gemm(
-                .transposed, .none, m: kc, n: h, k: n, a: worker.z.pointer, lda: kc, b: worker.hidden.pointer, ldb: h, beta: 1,
-                c: worker.dW2.pointer, ldc: h)
-            LinearAlgebra.gemm(
-                .none, .transposed, m: n, n: kc, k: h, a: worker.hidden.pointer, lda: h, b: weights.w2, ldb: h,
-                c: worker.z.pointer, ldc: kc)
-            perception.backward(worker.z.pointer, cells: range, patches: worker.patches.pointer, accumulateInto: dx)
+            // dW1 += u(A)ᵀ·dF; dA = (dF·W1ᵀ) ⊙ u′(A), into the hidden buffer.
+            if level > 0 {
+                LinearAlgebra.productTNAccumulate(
+                    level: level, m: h, n: c, k: n, a: floats(hidden), lda: h, b: floats(worker.f.pointer), ldb: c,
+                    c: mutableFloats(worker.dW1.pointer), ldc: c)
+                LinearAlgebra.productNN(
+                    level: level, m: n, n: h, k: c, a: floats(worker.f.pointer), lda: c, b: floats(w1Transposed.pointer),
+                    ldb: h, c: mutableFloats(worker.hidden.pointer), ldc: h, accumulate: false,
+                    epilogue: relu ? .keepWherePositive(floats(a), ldg: h) : .none)
+                if !relu { activation.multiplyByDerivative(worker.hidden.pointer, at: a, count: n * h) }
+            } else {
+                LinearAlgebra.gemm(
+                    .transposed, .none, m: h, n: c, k: n, a: hidden, lda: h, b: worker.f.pointer, ldb: c, beta: 1,
+                    c: worker.dW1.pointer, ldc: c)
+                LinearAlgebra.gemm(
+                    .none, .none, m: n, n: h, k: c, a: worker.f.pointer, lda: c, b: w1Transposed.pointer, ldb: h,
+                    c: worker.hidden.pointer, ldc: h)
+                activation.multiplyByDerivative(worker.hidden.pointer, at: a, count: n * h)
+            }
+            // A = Z · W2, Z = perception(x): recompute Z's planes from the recorded input.
+            // dW2 += Zᵀ·dA, plane by plane into W2's rows (c, k); dZ = dA·W2ᵀ plane by plane,
+            // into the Z buffer.
+            perception.forward(record.state, cells: range, patches: worker.patches.pointer, into: worker.z.pointer, level: level)
+            for k in 0..<kernels {
+                let plane = worker.z.pointer + k * n * c
+                if level > 0 {
+                    LinearAlgebra.productTNAccumulate(
+                        level: level, m: c, n: h, k: n, a: floats(plane), lda: c, b: floats(worker.hidden.pointer), ldb: h,
+                        c: mutableFloats(worker.dW2.pointer + k * h), ldc: kernels * h)
+                    LinearAlgebra.productNN(
+                        level: level, m: n, n: c, k: h, a: floats(worker.hidden.pointer), lda: h,
+                        b: floats(w2Transposed.pointer + k * c), ldb: kc, c: mutableFloats(plane), ldc: c, accumulate: false)
+                } else {
+                    LinearAlgebra.gemm(
+                        .transposed, .none, m: c, n: h, k: n, a: plane, lda: c, b: worker.hidden.pointer, ldb: h, beta: 1,
+                        c: worker.dW2.pointer + k * h, ldc: kernels * h)
+                    LinearAlgebra.gemm(
+                        .none, .none, m: n, n: c, k: h, a: worker.hidden.pointer, lda: h, b: w2Transposed.pointer + k * c,
+                        ldb: kc, c: plane, ldc: c)
+                }
+            }
+            perception.backward(worker.z.pointer, cells: range, patches: worker.patches.pointer, accumulateInto: dx, level: level)
         }
     }
 
@@ -400,6 +476,15 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             }
             k += 1
         }
+    }
+
+    /// The same memory as Float: only called when `kernelLevel` > 0, i.e. T is Float.
+    @inline(__always) private func floats(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
+    @inline(__always) private func mutableFloats(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
     }
 
     private func withWeights<R>(_ model: NCAModel<T>, _ body: (Weights<T>) -> R) -> R {
@@ -430,8 +515,8 @@ struct Weights<T: BLASScalar>: @unchecked Sendable {
 final class Worker<T: BLASScalar>: @unchecked Sendable {
     let cells: Range<Int>
     let tiles: [Range<Int>]
-    let patches: Buffer<T>  // tile·C × 9
-    let z: Buffer<T>  // tile × K·C
+    let patches: Buffer<T>  // 9 planes of tile·C
+    let z: Buffer<T>  // K planes of tile·C
     let hidden: Buffer<T>  // tile × H
     let f: Buffer<T>  // tile × C
     let dW2: Buffer<T>

@@ -1,11 +1,14 @@
 /// Perception (eq. 1) as im2col + GEMM: the 3×3 kernels applied depthwise to every channel of
 /// every cell at once.
 ///
-/// For N = R·S·S cells and C channels, im2col gathers each (cell, channel)'s 3×3 neighbourhood
-/// into a row of P ((N·C) × 9, neighbour q = 3·(Δi+1) + (Δj+1)), honouring the boundary; then
-/// Z = P · G with G the 9 × K kernel matrix. Read row-major, Z ((N·C) × K) is exactly the
-/// N × (K·C) perception matrix in channel-major order (c0,k0), (c0,k1), …, (c1,k0), …
-/// The pullback is dP = dZ · Gᵀ followed by col2im, the scatter-add transpose of the gather.
+/// For n cells and C channels, im2col writes nine planes: plane q (neighbour q = 3·(Δi+1) +
+/// (Δj+1)) holds, for every (cell, channel) in order, the value that neighbour reads, honouring
+/// the boundary — for cells along a lattice row that is a shifted copy of the state's row, so
+/// the gather is a few contiguous copies per row. P is then 9 × (n·C) and the perception planes
+/// are Z = Gᵀ · P ((K × 9)·(9 × n·C), G the 9 × K kernel matrix): plane k of Z is kernel k's
+/// response for every (cell, channel). The dense layer reads the K planes in place (SPEC's
+/// channel-major (c, k) rows of W2 are read with a stride). The pullback is dP = G · dZ
+/// followed by col2im, the shifted adds that transpose the gather.
 struct Perception<T: BLASScalar> {
     let batch: Int
     let size: Int
@@ -13,6 +16,8 @@ struct Perception<T: BLASScalar> {
     let kernelCount: Int
     /// G, 9 × K row-major.
     let kernelMatrix: [T]
+    /// Gᵀ, K × 9 row-major.
+    let kernelMatrixTransposed: [T]
     /// For offset d ∈ {−1, 0, 1} and coordinate i, `neighbour[(d + 1) * size + i]` is the
     /// coordinate read, or −1 for a zero read.
     let neighbour: [Int]
@@ -23,10 +28,15 @@ struct Perception<T: BLASScalar> {
         self.channels = channels
         kernelCount = kernels.count
         var g = [T](repeating: 0, count: 9 * kernels.count)
+        var gt = [T](repeating: 0, count: 9 * kernels.count)
         for (k, kernel) in kernels.enumerated() {
-            for q in 0..<9 { g[q * kernels.count + k] = T(kernel.weights[q]) }
+            for q in 0..<9 {
+                g[q * kernels.count + k] = T(kernel.weights[q])
+                gt[k * 9 + q] = T(kernel.weights[q])
+            }
         }
         kernelMatrix = g
+        kernelMatrixTransposed = gt
         var table = [Int](repeating: -1, count: 3 * size)
         for d in -1...1 {
             for i in 0..<size { table[(d + 1) * size + i] = boundary.source(i, offset: d, size: size) ?? -1 }
@@ -34,147 +44,124 @@ struct Perception<T: BLASScalar> {
         neighbour = table
     }
 
-    /// z (n × K·C) for the cells in `cells` (n of them) from the whole state x (N × C);
-    /// `patches` needs n·C·9 elements. Row 0 of z is cell `cells.lowerBound`.
-    func forward(_ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>) {
+    /// The perception planes z (K × n·C: plane k, then cell, then channel) for the n cells in
+    /// `cells`, from the whole state x (N × C); `patches` needs 9·n·C elements. `level` picks
+    /// the product's kernels (see `LinearAlgebra.kernelLevel`; 0 = BLAS).
+    func forward(
+        _ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>, level: Int = 0
+    ) {
         im2col(x, cells: cells, into: patches)
-        kernelMatrix.withUnsafeBufferPointer { g in
-            LinearAlgebra.gemm(
-                .none, .none, m: cells.count * channels, n: kernelCount, k: 9, a: patches, lda: 9,
-                b: g.baseAddress!, ldb: kernelCount, c: z, ldc: kernelCount)
+        let width = cells.count * channels
+        kernelMatrixTransposed.withUnsafeBufferPointer { gt in
+            if level > 0 {
+                LinearAlgebra.productNN(
+                    level: level, m: kernelCount, n: width, k: 9, a: Self.floats(gt.baseAddress!), lda: 9,
+                    b: Self.floats(patches), ldb: width, c: Self.mutableFloats(z), ldc: width, accumulate: false)
+            } else {
+                LinearAlgebra.gemm(
+                    .none, .none, m: kernelCount, n: width, k: 9, a: gt.baseAddress!, lda: 9, b: patches, ldb: width, c: z,
+                    ldc: width)
+            }
         }
     }
 
-    /// dx += (∂z/∂x)ᵀ · dz for the cells in `cells` (dz holds their rows); dx is the whole state's
-    /// gradient (neighbours outside the range receive their share). `patches` is scratch of
-    /// n·C·9 elements.
+    /// dx += (∂z/∂x)ᵀ · dz for the cells in `cells`, dz in the plane layout of `forward`; dx is
+    /// the whole state's gradient (neighbours outside the range receive their share).
+    /// `patches` is scratch of 9·n·C elements.
     func backward(
-        _ dz: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, accumulateInto dx: UnsafeMutablePointer<T>
+        _ dz: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, accumulateInto dx: UnsafeMutablePointer<T>,
+        level: Int = 0
     ) {
+        let width = cells.count * channels
         kernelMatrix.withUnsafeBufferPointer { g in
-            LinearAlgebra.gemm(
-                .none, .transposed, m: cells.count * channels, n: 9, k: kernelCount, a: dz,
-                lda: kernelCount, b: g.baseAddress!, ldb: kernelCount, c: patches, ldc: 9)
+            if level > 0 {
+                LinearAlgebra.productNN(
+                    level: level, m: 9, n: width, k: kernelCount, a: Self.floats(g.baseAddress!), lda: kernelCount,
+                    b: Self.floats(dz), ldb: width, c: Self.mutableFloats(patches), ldc: width, accumulate: false)
+            } else {
+                LinearAlgebra.gemm(
+                    .none, .none, m: 9, n: width, k: kernelCount, a: g.baseAddress!, lda: kernelCount, b: dz, ldb: width,
+                    c: patches, ldc: width)
+            }
         }
         col2imAdd(patches, cells: cells, into: dx)
     }
 
-    /// The gather: P[(n·C + c)·9 + q] = x at neighbour q of cell n, channel c (0 outside), with
-    /// n counted from `cells.lowerBound`. Per cell the 9 source offsets are found once; cells
-    /// with no zero read (all cells of a periodic or reflecting lattice) copy without a branch.
-    /// Rows of P are written contiguously.
+    /// The gather: plane q of P at (n·C + c) = x at neighbour q of cell n, channel c (0 outside),
+    /// with n counted from `cells.lowerBound`.
     func im2col(_ x: UnsafePointer<T>, cells: Range<Int>, into p: UnsafeMutablePointer<T>) {
         let c = channels
-        forEachCell(cells) { rowBase, sources in
-            var out = p + rowBase
-            if sources[9] == 0 {
-                let (s0, s1, s2) = (x + sources[0], x + sources[1], x + sources[2])
-                let (s3, s4, s5) = (x + sources[3], x + sources[4], x + sources[5])
-                let (s6, s7, s8) = (x + sources[6], x + sources[7], x + sources[8])
-                for ch in 0..<c {
-                    out[0] = s0[ch]
-                    out[1] = s1[ch]
-                    out[2] = s2[ch]
-                    out[3] = s3[ch]
-                    out[4] = s4[ch]
-                    out[5] = s5[ch]
-                    out[6] = s6[ch]
-                    out[7] = s7[ch]
-                    out[8] = s8[ch]
-                    out += 9
-                }
+        let width = cells.count * c
+        forEachRun(cells) { plane, out, source, length in
+            let target = p + plane * width + out * c
+            if source < 0 {
+                target.update(repeating: 0, count: length * c)
             } else {
-                // A cell on a zero boundary.
-                for ch in 0..<c {
-                    for q in 0..<9 { out[q] = sources[q] < 0 ? 0 : x[sources[q] + ch] }
-                    out += 9
-                }
+                target.update(from: x + source * c, count: length * c)
             }
         }
     }
 
-    /// The transpose of `im2col`: dx at each neighbour += dP entry (zero reads drop out).
+    /// The transpose of `im2col`: dx at each neighbour += its entry of dP (zero reads drop out).
     func col2imAdd(_ p: UnsafePointer<T>, cells: Range<Int>, into dx: UnsafeMutablePointer<T>) {
         let c = channels
-        forEachCell(cells) { rowBase, sources in
-            var row = p + rowBase
-            if sources[9] == 0 {
-                let (d0, d1, d2) = (dx + sources[0], dx + sources[1], dx + sources[2])
-                let (d3, d4, d5) = (dx + sources[3], dx + sources[4], dx + sources[5])
-                let (d6, d7, d8) = (dx + sources[6], dx + sources[7], dx + sources[8])
-                for ch in 0..<c {
-                    d0[ch] += row[0]
-                    d1[ch] += row[1]
-                    d2[ch] += row[2]
-                    d3[ch] += row[3]
-                    d4[ch] += row[4]
-                    d5[ch] += row[5]
-                    d6[ch] += row[6]
-                    d7[ch] += row[7]
-                    d8[ch] += row[8]
-                    row += 9
+        let width = cells.count * c
+        forEachRun(cells) { plane, out, source, length in
+            if source >= 0 { LinearAlgebra.add(p + plane * width + out * c, into: dx + source * c, count: length * c) }
+        }
+    }
+
+    /// Calls `body(q, out, source, length)` for runs of cells that read neighbour q from
+    /// consecutive cells: cells out ..< out + length (counted from `cells.lowerBound`) read cells
+    /// source ..< source + length of the state, or zeros when source is −1. Walks the range
+    /// lattice row by lattice row; inside a row every neighbour column is one run, the edge
+    /// cells (whose neighbours the boundary decides) their own.
+    private func forEachRun(_ cells: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
+        guard !cells.isEmpty else { return }
+        let s = size
+        neighbour.withUnsafeBufferPointer { nb in
+            var n = cells.lowerBound
+            while n < cells.upperBound {
+                let lattice = n / (s * s)
+                let i = (n / s) % s
+                let j0 = n % s
+                let j1 = min(s, j0 + (cells.upperBound - n))
+                let out0 = n - cells.lowerBound
+                for di in 0..<3 {
+                    let row = nb[di * s + i]
+                    for dj in 0..<3 {
+                        let plane = di * 3 + dj
+                        if row < 0 {
+                            body(plane, out0, -1, j1 - j0)
+                            continue
+                        }
+                        let rowBase = (lattice * s + row) * s
+                        var j = j0
+                        while j < j1 {
+                            let column = nb[dj * s + j]
+                            if column >= 0 && column == j + dj - 1 {
+                                var e = j + 1
+                                while e < j1 && nb[dj * s + e] == e + dj - 1 { e += 1 }
+                                body(plane, out0 + j - j0, rowBase + column, e - j)
+                                j = e
+                            } else {
+                                body(plane, out0 + j - j0, column < 0 ? -1 : rowBase + column, 1)
+                                j += 1
+                            }
+                        }
+                    }
                 }
-            } else {
-                for ch in 0..<c {
-                    for q in 0..<9 where sources[q] >= 0 { dx[sources[q] + ch] += row[q] }
-                    row += 9
-                }
+                n += j1 - j0
             }
         }
     }
 
-    /// Calls `body(rowBase, sources)` for every cell n of `cells` in order, with
-    /// rowBase = (n − cells.lowerBound)·C·9, sources[q] the offset of neighbour q's channel 0 in
-    /// x (−1 for a zero read) and sources[9] = 1 when any read is a zero read, else 0. Walks
-    /// the lattice row by row, so no division per cell.
-    @inline(__always)
-    private func forEachCell(_ cells: Range<Int>, _ body: (Int, UnsafeMutablePointer<Int>) -> Void) {
-        guard !cells.isEmpty else { return }
-        let s = size
-        let c = channels
-        neighbour.withUnsafeBufferPointer { nb in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 16) { buffer in
-                // sources[0..<9]: neighbour offsets, [9]: any zero read, [10..<13]: source row
-                // bases of the current lattice row, [13..<16]: source columns of the current cell.
-                let sources = buffer.baseAddress!
-                var n = cells.lowerBound
-                var j = n % s
-                var i = (n / s) % s
-                var lattice = n / (s * s)
-                while n < cells.upperBound {
-                    for d in 0..<3 {
-                        let row = nb[d * s + i]
-                        sources[10 + d] = row < 0 ? -1 : (lattice * s + row) * s
-                    }
-                    let rowEnd = min(cells.upperBound, n - j + s)
-                    while n < rowEnd {
-                        for e in 0..<3 { sources[13 + e] = nb[e * s + j] }
-                        var outside = 0
-                        for d in 0..<3 {
-                            let base = sources[10 + d]
-                            for e in 0..<3 {
-                                let column = sources[13 + e]
-                                if base < 0 || column < 0 {
-                                    sources[d * 3 + e] = -1
-                                    outside = 1
-                                } else {
-                                    sources[d * 3 + e] = (base + column) * c
-                                }
-                            }
-                        }
-                        sources[9] = outside
-                        body((n - cells.lowerBound) * c * 9, sources)
-                        n += 1
-                        j += 1
-                    }
-                    j = 0
-                    i += 1
-                    if i == s {
-                        i = 0
-                        lattice += 1
-                    }
-                }
-            }
-        }
+    /// The same memory as Float: only called with a kernel level > 0, i.e. T is Float.
+    @inline(__always) static func floats(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
+    @inline(__always) static func mutableFloats(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
     }
 }

@@ -1,0 +1,47 @@
+// Small-GEMM kernels for the NCA engine's single-precision hot path.
+//
+// The engine's products are "tall and narrow": millions of cells by a few dozen features.
+// General BLAS packs both operands and zeroes the output before each call, which costs as
+// much as the arithmetic at these shapes; these kernels read the operands where they lie,
+// keep a block of rows × one or two vector widths of the output in registers, and apply the
+// engine's element-wise step (relu, relu's derivative) before storing. They are selected at
+// run time for the CPU (AVX-512F, or AVX2 with FMA); level 0 means neither is available and
+// the caller must use BLAS. All matrices are row-major with leading dimension = row stride.
+#ifndef NCA_CKERNELS_H
+#define NCA_CKERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 2: AVX-512F, 1: AVX2 + FMA, 0: neither (use BLAS).
+int nca_kernel_level(void);
+
+/// What the NN kernel does to each output element before storing it.
+enum {
+    NCA_EPILOGUE_NONE = 0,
+    /// c ← max(c, 0).
+    NCA_EPILOGUE_RELU = 1,
+    /// c ← c where g > 0, else 0 (relu's pullback given u(A) in g).
+    NCA_EPILOGUE_POSITIVE_OF_G = 2,
+};
+
+/// C (m × n) ← [C +] A · B, then the epilogue (g: m × n, leading dimension ldg, read only by
+/// NCA_EPILOGUE_POSITIVE_OF_G). A (m × blocks·k) is `blocks` column blocks of k columns, block q
+/// at a + q·astride with rows lda apart; B (blocks·k × n) the matching row blocks, block q at
+/// b + q·bstride with rows ldb apart (blocks = 1: an ordinary product). `accumulate` non-zero
+/// adds to C. Requires level ≥ 1.
+void nca_sgemm_nn(
+    int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg);
+
+/// C (m × n) += Aᵀ · B with A stored k × m and B stored k × n (a sum over k rows, e.g. cells).
+/// Requires level ≥ 1.
+void nca_sgemm_tn_acc(
+    int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

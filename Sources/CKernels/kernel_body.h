@@ -1,0 +1,175 @@
+// One instruction set's kernels; included by kernels.c once per level with these macros set:
+// SUFFIX, TARGET, VL (floats per vector), VEC, MASK, MAKEMASK(w), LOADM(p, m), STOREM(p, m, v),
+// BCAST(x), FMA(a, b, c) = a·b + c, ADD, ZERO, RELU(v), POSMASK(v, g), MR_NN, MR_TN.
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+// Rows [0, mr) × columns j0 + [0, NV·VL) of the NN product; NV ∈ {1, 2} vectors per row.
+// A is split into `blocks` column blocks of k columns each, block q starting q·astride
+// elements after a (rows lda apart); B into the matching row blocks, q·bstride after b.
+static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
+    int mr, int nv, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
+    long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg)
+{
+    VEC acc0[MR_NN], acc1[MR_NN];
+    for (int i = 0; i < mr; i++) {
+        acc0[i] = accumulate ? LOADM(c + i * ldc, m0) : ZERO;
+        acc1[i] = (nv > 1 && accumulate) ? LOADM(c + i * ldc + VL, m1) : ZERO;
+    }
+    for (long q = 0; q < blocks; q++) {
+        const float *aq = a + q * astride;
+        const float *bq = b + q * bstride;
+        for (long p = 0; p < k; p++) {
+            VEC b0 = LOADM(bq + p * ldb, m0);
+            if (nv > 1) {
+                VEC b1 = LOADM(bq + p * ldb + VL, m1);
+                for (int i = 0; i < mr; i++) {
+                    VEC x = BCAST(aq[i * lda + p]);
+                    acc0[i] = FMA(x, b0, acc0[i]);
+                    acc1[i] = FMA(x, b1, acc1[i]);
+                }
+            } else {
+                for (int i = 0; i < mr; i++) acc0[i] = FMA(BCAST(aq[i * lda + p]), b0, acc0[i]);
+            }
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        VEC v0 = acc0[i], v1 = acc1[i];
+        if (epilogue == NCA_EPILOGUE_RELU) {
+            v0 = RELU(v0);
+            v1 = RELU(v1);
+        } else if (epilogue == NCA_EPILOGUE_POSITIVE_OF_G) {
+            v0 = POSMASK(v0, LOADM(g + i * ldg, m0));
+            if (nv > 1) v1 = POSMASK(v1, LOADM(g + i * ldg + VL, m1));
+        }
+        STOREM(c + i * ldc, m0, v0);
+        if (nv > 1) STOREM(c + i * ldc + VL, m1, v1);
+    }
+}
+
+// The last rows (fewer than MR_NN) with the row count as a constant, so that the
+// accumulators stay in registers.
+static inline __attribute__((always_inline)) TARGET void CAT(nn_rest, SUFFIX)(
+    int mr, int nv, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
+    long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg)
+{
+#define NN_REST(R) \
+    case R: \
+        if (nv > 1) \
+            CAT(nn_block, SUFFIX)(R, 2, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, m0, m1, accumulate, \
+                epilogue, g, ldg); \
+        else \
+            CAT(nn_block, SUFFIX)(R, 1, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, m0, m1, accumulate, \
+                epilogue, g, ldg); \
+        break;
+    switch (mr) {
+        NN_REST(1)
+        NN_REST(2)
+        NN_REST(3)
+        NN_REST(4)
+        NN_REST(5)
+#if MR_NN > 6
+        NN_REST(6)
+        NN_REST(7)
+#endif
+    default: break;
+    }
+#undef NN_REST
+}
+
+TARGET void CAT(nca_sgemm_nn_, SUFFIX)(
+    long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg)
+{
+    for (long j0 = 0; j0 < n; j0 += 2 * VL) {
+        long w = n - j0 < 2 * VL ? n - j0 : 2 * VL;
+        int nv = w > VL ? 2 : 1;
+        MASK m0 = MAKEMASK(w > VL ? VL : w);
+        MASK m1 = MAKEMASK(w > VL ? w - VL : 0);
+        const float *gj = g ? g + j0 : g;
+        long i = 0;
+        if (nv == 2) {
+            for (; i + MR_NN <= m; i += MR_NN)
+                CAT(nn_block, SUFFIX)(MR_NN, 2, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
+                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg);
+        } else {
+            for (; i + MR_NN <= m; i += MR_NN)
+                CAT(nn_block, SUFFIX)(MR_NN, 1, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
+                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg);
+        }
+        if (i < m)
+            CAT(nn_rest, SUFFIX)((int)(m - i), nv, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
+                c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg);
+    }
+}
+
+// Rows [0, mr) of C (columns j0 + [0, NV·VL)) += Σ_p A[p, i]·B[p, j].
+static inline __attribute__((always_inline)) TARGET void CAT(tn_block, SUFFIX)(
+    int mr, int nv, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc, MASK m0, MASK m1)
+{
+    VEC acc0[MR_TN], acc1[MR_TN];
+    for (int i = 0; i < mr; i++) {
+        acc0[i] = ZERO;
+        acc1[i] = ZERO;
+    }
+    for (long p = 0; p < k; p++) {
+        VEC b0 = LOADM(b + p * ldb, m0);
+        if (nv > 1) {
+            VEC b1 = LOADM(b + p * ldb + VL, m1);
+            for (int i = 0; i < mr; i++) {
+                VEC x = BCAST(a[p * lda + i]);
+                acc0[i] = FMA(x, b0, acc0[i]);
+                acc1[i] = FMA(x, b1, acc1[i]);
+            }
+        } else {
+            for (int i = 0; i < mr; i++) acc0[i] = FMA(BCAST(a[p * lda + i]), b0, acc0[i]);
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        STOREM(c + i * ldc, m0, ADD(LOADM(c + i * ldc, m0), acc0[i]));
+        if (nv > 1) STOREM(c + i * ldc + VL, m1, ADD(LOADM(c + i * ldc + VL, m1), acc1[i]));
+    }
+}
+
+TARGET void CAT(nca_sgemm_tn_acc_, SUFFIX)(
+    long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc)
+{
+    for (long j0 = 0; j0 < n; j0 += 2 * VL) {
+        long w = n - j0 < 2 * VL ? n - j0 : 2 * VL;
+        int nv = w > VL ? 2 : 1;
+        MASK m0 = MAKEMASK(w > VL ? VL : w);
+        MASK m1 = MAKEMASK(w > VL ? w - VL : 0);
+        long i = 0;
+        if (nv == 2) {
+            for (; i + MR_TN <= m; i += MR_TN)
+                CAT(tn_block, SUFFIX)(MR_TN, 2, k, a + i, lda, b + j0, ldb, c + i * ldc + j0, ldc, m0, m1);
+        } else {
+            for (; i + MR_TN <= m; i += MR_TN)
+                CAT(tn_block, SUFFIX)(MR_TN, 1, k, a + i, lda, b + j0, ldb, c + i * ldc + j0, ldc, m0, m1);
+        }
+        if (i < m) {
+            int mr = (int)(m - i);
+            const float *ai = a + i;
+            float *ci = c + i * ldc + j0;
+#define TN_REST(R) \
+    case R: \
+        if (nv > 1) CAT(tn_block, SUFFIX)(R, 2, k, ai, lda, b + j0, ldb, ci, ldc, m0, m1); \
+        else CAT(tn_block, SUFFIX)(R, 1, k, ai, lda, b + j0, ldb, ci, ldc, m0, m1); \
+        break;
+            switch (mr) {
+                TN_REST(1)
+                TN_REST(2)
+                TN_REST(3)
+                TN_REST(4)
+                TN_REST(5)
+#if MR_TN > 6
+                TN_REST(6)
+                TN_REST(7)
+#endif
+            default: break;
+            }
+#undef TN_REST
+        }
+    }
+}

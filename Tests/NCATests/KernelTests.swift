@@ -1,0 +1,150 @@
+import Testing
+
+@testable import NCA
+
+/// The small-GEMM kernels (AVX-512, AVX2) against naive loops, and the engine's Float path on
+/// them against the same steps in Double through BLAS.
+@Suite("Small-GEMM kernels")
+struct KernelTests {
+    /// The kernel levels this CPU can run (1 = AVX2, 2 = AVX-512).
+    static let levels = Array(1...max(1, LinearAlgebra.kernelLevelOfCPU)).filter { $0 <= LinearAlgebra.kernelLevelOfCPU }
+
+    static func values(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = RandomGenerator(seed: seed)
+        return (0..<count).map { _ in Float(rng.nextUnit() - 0.5) }
+    }
+
+    @Test("C ← [C +] A·B with blocks and epilogues equals a naive loop, every remainder")
+    func productNNMatchesNaive() throws {
+        try #require(!Self.levels.isEmpty && LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
+        var checked = 0
+        for level in Self.levels {
+            for m in [1, 2, 5, 6, 7, 8, 9, 17] {
+                for n in [1, 7, 8, 9, 16, 17, 31, 32, 33, 48, 70] {
+                    for (blocks, k) in [(1, 1), (1, 9), (1, 16), (2, 8), (3, 5)] {
+                        for epilogue in 0..<3 {
+                            for accumulate in [false, true] {
+                                try checkNN(
+                                    level: level, m: m, n: n, blocks: blocks, k: k, epilogue: epilogue, accumulate: accumulate,
+                                    seed: UInt64(checked))
+                                checked += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(checked > 1000)
+    }
+
+    func checkNN(level: Int, m: Int, n: Int, blocks: Int, k: Int, epilogue: Int, accumulate: Bool, seed: UInt64) throws {
+        // A: blocks of m × k with rows lda = k + 1 apart, blocks astride apart; B likewise.
+        let lda = k + 1
+        let astride = m * lda + 3
+        let ldb = n + 2
+        let bstride = k * ldb + 5
+        let ldc = n + 3
+        let a = Self.values(blocks * astride, seed: seed)
+        let b = Self.values(blocks * bstride, seed: seed + 1)
+        let c0 = Self.values(m * ldc, seed: seed + 2)
+        let g = Self.values(m * ldc, seed: seed + 3)
+        var expected = c0
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = accumulate ? Double(c0[i * ldc + j]) : 0
+                for q in 0..<blocks {
+                    for p in 0..<k { sum += Double(a[q * astride + i * lda + p]) * Double(b[q * bstride + p * ldb + j]) }
+                }
+                if epilogue == 1 { sum = max(sum, 0) }
+                if epilogue == 2 && !(g[i * ldc + j] > 0) { sum = 0 }
+                expected[i * ldc + j] = Float(sum)
+            }
+        }
+        var c = c0
+        g.withUnsafeBufferPointer { gp in
+            let chosen: LinearAlgebra.Epilogue =
+                epilogue == 1 ? .relu : epilogue == 2 ? .keepWherePositive(gp.baseAddress!, ldg: ldc) : .none
+            LinearAlgebra.productNN(
+                level: level, m: m, n: n, k: k, blocks: blocks, a: a, lda: lda, aBlockStride: astride, b: b, ldb: ldb,
+                bBlockStride: bstride, c: &c, ldc: ldc, accumulate: accumulate, epilogue: chosen)
+        }
+        // Columns beyond n are never touched; the rest agree to float rounding.
+        let error = maxAbsDifference(c, expected)
+        #expect(error < 1e-5, "level \(level) m \(m) n \(n) blocks \(blocks) k \(k) epilogue \(epilogue) acc \(accumulate)")
+    }
+
+    @Test("C += Aᵀ·B equals a naive loop, every remainder")
+    func productTNMatchesNaive() throws {
+        try #require(LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
+        var seed: UInt64 = 900
+        for level in Self.levels {
+            for m in [1, 3, 6, 7, 8, 9, 16, 33] {
+                for n in [1, 8, 15, 16, 17, 32, 40] {
+                    for k in [1, 2, 19, 64] {
+                        let (lda, ldb, ldc) = (m + 1, n + 2, n + 3)
+                        let a = Self.values(k * lda, seed: seed)
+                        let b = Self.values(k * ldb, seed: seed + 1)
+                        let c0 = Self.values(m * ldc, seed: seed + 2)
+                        seed += 3
+                        var expected = c0
+                        for i in 0..<m {
+                            for j in 0..<n {
+                                var sum = Double(c0[i * ldc + j])
+                                for p in 0..<k { sum += Double(a[p * lda + i]) * Double(b[p * ldb + j]) }
+                                expected[i * ldc + j] = Float(sum)
+                            }
+                        }
+                        var c = c0
+                        LinearAlgebra.productTNAccumulate(
+                            level: level, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: ldc)
+                        #expect(maxAbsDifference(c, expected) < 1e-5, "level \(level) m \(m) n \(n) k \(k)")
+                    }
+                }
+            }
+        }
+    }
+
+    static let engineCases: [(Activation, Boundary, Double, MaskGranularity, [Kernel])] = [
+        (.relu, .periodic, 0, .cell, [.identity, .laplacian]),
+        (.relu, .zero, 0.5, .cell, [.identity, .gradX, .gradY, .laplacian]),
+        (.tanh, .reflect, 0.3, .element, [.laplacian, .identity, .average]),
+        (.swish, .zero, 0, .cell, [.gradY]),
+    ]
+
+    @Test("the engine on the kernels equals the Double engine on BLAS: states and gradients", arguments: engineCases)
+    func engineOnKernelsMatchesDouble(
+        activation: Activation, boundary: Boundary, p: Double, mask: MaskGranularity, kernels: [Kernel]
+    ) throws {
+        try #require(LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
+        // Odd sizes: tiles straddle lattice rows; C = 5 and H = 19 exercise every remainder.
+        let cfg = ModelConfiguration(
+            channels: 5, observableChannels: 3, kernels: kernels, activation: activation, hiddenSize: 19, boundary: boundary,
+            skipProbability: p, mask: mask)
+        let (r, s, steps) = (3, 9, 6)
+        let reference: NCAModel<Double> = randomModel(cfg, seed: 61, scale: 0.25)
+        let model = NCAModel<Float>(
+            configuration: cfg, w2: Tensor(shape: reference.w2.shape, scalars: reference.w2.scalars.map { Float($0) }),
+            w1: Tensor(shape: reference.w1.shape, scalars: reference.w1.scalars.map { Float($0) }),
+            v: Tensor(shape: reference.v.shape, scalars: reference.v.scalars.map { Float($0) }))
+        let x: Tensor<Double> = randomTensor([r, s, s, 5], seed: 62)
+        let dy: Tensor<Double> = randomTensor([r, s, s, 5], seed: 63, in: -1...1)
+        let doubleEngine = NCAEngine<Double>(configuration: cfg, batch: r, size: s, threads: 2, tileCells: 23)
+        var rng = RandomGenerator(seed: 64)
+        let y = doubleEngine.forward(reference, from: x, steps: steps, rng: &rng)
+        let expected = doubleEngine.backward(reference, outputGradient: dy)
+        for level in [0] + Self.levels {
+            let engine = NCAEngine<Float>(
+                configuration: cfg, batch: r, size: s, threads: 2, tileCells: 23, kernelLevel: level)
+            var rngF = RandomGenerator(seed: 64)
+            let yF = engine.forward(
+                model, from: Tensor(shape: x.shape, scalars: x.scalars.map { Float($0) }), steps: steps, rng: &rngF)
+            let got = engine.backward(model, outputGradient: Tensor(shape: dy.shape, scalars: dy.scalars.map { Float($0) }))
+            func close(_ a: Tensor<Float>, _ b: Tensor<Double>) -> Double { relativeError(a.scalars.map { Double($0) }, b.scalars) }
+            #expect(close(yF, y) < 1e-5, "level \(level): state")
+            #expect(close(got.w2, expected.w2) < 1e-4, "level \(level): W2")
+            #expect(close(got.w1, expected.w1) < 1e-4, "level \(level): W1")
+            #expect(close(got.v, expected.v) < 1e-4, "level \(level): v")
+            #expect(close(got.initialState, expected.initialState) < 1e-4, "level \(level): x0")
+        }
+    }
+}
