@@ -10,12 +10,15 @@
 // elements after a (rows lda apart); B into the matching row blocks, q·bstride after b.
 static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
     int mr, int nv, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg)
+    long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg,
+    const float *bias)
 {
     VEC acc0[MR_NN], acc1[MR_NN];
+    VEC bias0 = bias ? LOADM(bias, m0) : ZERO;
+    VEC bias1 = (bias && nv > 1) ? LOADM(bias + VL, m1) : ZERO;
     for (int i = 0; i < mr; i++) {
-        acc0[i] = accumulate ? LOADM(c + i * ldc, m0) : ZERO;
-        acc1[i] = (nv > 1 && accumulate) ? LOADM(c + i * ldc + VL, m1) : ZERO;
+        acc0[i] = accumulate ? ADD(LOADM(c + i * ldc, m0), bias0) : bias0;
+        acc1[i] = (nv > 1 && accumulate) ? ADD(LOADM(c + i * ldc + VL, m1), bias1) : bias1;
     }
     for (long q = 0; q < blocks; q++) {
         const float *aq = a + q * astride;
@@ -52,16 +55,17 @@ static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
 // accumulators stay in registers.
 static inline __attribute__((always_inline)) TARGET void CAT(nn_rest, SUFFIX)(
     int mr, int nv, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg)
+    long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg,
+    const float *bias)
 {
 #define NN_REST(R) \
     case R: \
         if (nv > 1) \
             CAT(nn_block, SUFFIX)(R, 2, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, m0, m1, accumulate, \
-                epilogue, g, ldg); \
+                epilogue, g, ldg, bias); \
         else \
             CAT(nn_block, SUFFIX)(R, 1, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, m0, m1, accumulate, \
-                epilogue, g, ldg); \
+                epilogue, g, ldg, bias); \
         break;
     switch (mr) {
         NN_REST(1)
@@ -80,7 +84,7 @@ static inline __attribute__((always_inline)) TARGET void CAT(nn_rest, SUFFIX)(
 
 TARGET void CAT(nca_sgemm_nn_, SUFFIX)(
     long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg)
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias)
 {
     for (long j0 = 0; j0 < n; j0 += 2 * VL) {
         long w = n - j0 < 2 * VL ? n - j0 : 2 * VL;
@@ -88,19 +92,20 @@ TARGET void CAT(nca_sgemm_nn_, SUFFIX)(
         MASK m0 = MAKEMASK(w > VL ? VL : w);
         MASK m1 = MAKEMASK(w > VL ? w - VL : 0);
         const float *gj = g ? g + j0 : g;
+        const float *biasj = bias ? bias + j0 : bias;
         long i = 0;
         if (nv == 2) {
             for (; i + MR_NN <= m; i += MR_NN)
                 CAT(nn_block, SUFFIX)(MR_NN, 2, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg);
+                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg, biasj);
         } else {
             for (; i + MR_NN <= m; i += MR_NN)
                 CAT(nn_block, SUFFIX)(MR_NN, 1, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg);
+                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg, biasj);
         }
         if (i < m)
             CAT(nn_rest, SUFFIX)((int)(m - i), nv, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg);
+                c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg, biasj);
     }
 }
 

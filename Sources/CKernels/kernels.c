@@ -38,6 +38,69 @@
 #undef MR_NN
 #undef MR_TN
 
+// Narrow products (n ≤ 8, one plain block, no epilogue) waste half of every 16-lane FMA in the
+// general kernel. Here each FMA covers two steps of the inner dimension instead: lanes (2j, 2j+1)
+// accumulate column j over even and odd p, with A's pair (a[p], a[p+1]) broadcast as one
+// 64-bit value and B interleaved to match; the pairs are summed at the end.
+#define NARROW_MAX_K 512
+static inline __attribute__((always_inline)) __attribute__((target("avx512f"))) void narrow_block(
+    int mr, long k, const float *a, long lda, const float *b2, float *c, long ldc, __mmask16 store, int accumulate,
+    __m512 bias)
+{
+    __m512 acc[8];
+    for (int i = 0; i < mr; i++) acc[i] = _mm512_setzero_ps();
+    long pairs = k / 2;
+    for (long pp = 0; pp < pairs; pp++) {
+        __m512 b = _mm512_loadu_ps(b2 + pp * 16);
+        for (int i = 0; i < mr; i++) {
+            double two;
+            __builtin_memcpy(&two, a + i * lda + 2 * pp, sizeof two);
+            acc[i] = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_set1_pd(two)), b, acc[i]);
+        }
+    }
+    if (k & 1) {
+        __m512 b = _mm512_loadu_ps(b2 + pairs * 16);  // odd lanes are zero
+        for (int i = 0; i < mr; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i * lda + k - 1]), b, acc[i]);
+    }
+    const __m512i swap = _mm512_set_epi32(14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1);
+    for (int i = 0; i < mr; i++) {
+        __m512 sum = _mm512_add_ps(acc[i], _mm512_permutexvar_ps(swap, acc[i]));
+        __m512 packed = _mm512_add_ps(_mm512_maskz_compress_ps(0x5555, sum), bias);
+        if (accumulate) packed = _mm512_add_ps(packed, _mm512_maskz_loadu_ps(store, c + i * ldc));
+        _mm512_mask_storeu_ps(c + i * ldc, store, packed);
+    }
+}
+
+__attribute__((target("avx512f"))) static void nca_sgemm_narrow_avx512(
+    long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc, int accumulate,
+    const float *bias)
+{
+    float b2[(NARROW_MAX_K / 2 + 1) * 16];
+    long pairs = (k + 1) / 2;
+    for (long pp = 0; pp < pairs; pp++) {
+        for (int j = 0; j < 8; j++) {
+            for (int e = 0; e < 2; e++) {
+                long p = 2 * pp + e;
+                b2[pp * 16 + 2 * j + e] = (j < n && p < k) ? b[p * ldb + j] : 0.0f;
+            }
+        }
+    }
+    __mmask16 store = (__mmask16)((1u << n) - 1u);
+    __m512 biasv = bias ? _mm512_maskz_loadu_ps(store, bias) : _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= m; i += 8) narrow_block(8, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv);
+    switch (m - i) {
+    case 1: narrow_block(1, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
+    case 2: narrow_block(2, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
+    case 3: narrow_block(3, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
+    case 4: narrow_block(4, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
+    case 5: narrow_block(5, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
+    case 6: narrow_block(6, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
+    case 7: narrow_block(7, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
+    default: break;
+    }
+}
+
 // ---- AVX2 + FMA: 8 floats per vector; masks are lanes of all-ones from a sliding table.
 static const int maskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 #define SUFFIX avx2
@@ -68,12 +131,14 @@ int nca_kernel_level(void)
 
 void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg)
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias)
 {
-    if (level >= 2)
-        nca_sgemm_nn_avx512(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg);
+    if (level >= 2 && n <= 8 && blocks == 1 && k <= NARROW_MAX_K && epilogue == NCA_EPILOGUE_NONE && m >= 64)
+        nca_sgemm_narrow_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+    else if (level >= 2)
+        nca_sgemm_nn_avx512(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias);
     else if (level == 1)
-        nca_sgemm_nn_avx2(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg);
+        nca_sgemm_nn_avx2(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias);
 }
 
 void nca_sgemm_tn_acc(
@@ -88,7 +153,7 @@ void nca_sgemm_tn_acc(
 int nca_kernel_level(void) { return 0; }
 void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg) {}
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias) {}
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc) {}
 

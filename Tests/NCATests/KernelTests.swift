@@ -19,7 +19,7 @@ struct KernelTests {
         try #require(!Self.levels.isEmpty && LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
         var checked = 0
         for level in Self.levels {
-            for m in [1, 2, 5, 6, 7, 8, 9, 17] {
+            for m in [1, 2, 5, 6, 7, 8, 9, 17, 67] {
                 for n in [1, 7, 8, 9, 16, 17, 31, 32, 33, 48, 70] {
                     for (blocks, k) in [(1, 1), (1, 9), (1, 16), (2, 8), (3, 5)] {
                         for epilogue in 0..<3 {
@@ -48,10 +48,13 @@ struct KernelTests {
         let b = Self.values(blocks * bstride, seed: seed + 1)
         let c0 = Self.values(m * ldc, seed: seed + 2)
         let g = Self.values(m * ldc, seed: seed + 3)
+        // Every other case adds a bias row (before the epilogue).
+        let bias: [Float]? = seed % 2 == 0 ? Self.values(n, seed: seed + 4) : nil
         var expected = c0
         for i in 0..<m {
             for j in 0..<n {
                 var sum = accumulate ? Double(c0[i * ldc + j]) : 0
+                if let bias { sum += Double(bias[j]) }
                 for q in 0..<blocks {
                     for p in 0..<k { sum += Double(a[q * astride + i * lda + p]) * Double(b[q * bstride + p * ldb + j]) }
                 }
@@ -61,16 +64,20 @@ struct KernelTests {
             }
         }
         var c = c0
+        let biasValues = bias ?? []
         g.withUnsafeBufferPointer { gp in
-            let chosen: LinearAlgebra.Epilogue =
-                epilogue == 1 ? .relu : epilogue == 2 ? .keepWherePositive(gp.baseAddress!, ldg: ldc) : .none
-            LinearAlgebra.productNN(
-                level: level, m: m, n: n, k: k, blocks: blocks, a: a, lda: lda, aBlockStride: astride, b: b, ldb: ldb,
-                bBlockStride: bstride, c: &c, ldc: ldc, accumulate: accumulate, epilogue: chosen)
+            biasValues.withUnsafeBufferPointer { bp in
+                let chosen: LinearAlgebra.Epilogue =
+                    epilogue == 1 ? .relu : epilogue == 2 ? .keepWherePositive(gp.baseAddress!, ldg: ldc) : .none
+                LinearAlgebra.productNN(
+                    level: level, m: m, n: n, k: k, blocks: blocks, a: a, lda: lda, aBlockStride: astride, b: b, ldb: ldb,
+                    bBlockStride: bstride, c: &c, ldc: ldc, accumulate: accumulate, bias: bias == nil ? nil : bp.baseAddress!,
+                    epilogue: chosen)
+            }
         }
         // Columns beyond n are never touched; the rest agree to float rounding.
         let error = maxAbsDifference(c, expected)
-        #expect(error < 1e-5, "level \(level) m \(m) n \(n) blocks \(blocks) k \(k) epilogue \(epilogue) acc \(accumulate)")
+        #expect(error < 1e-5, "level \(level) m \(m) n \(n) blocks \(blocks) k \(k) epilogue \(epilogue) acc \(accumulate) bias \(bias != nil)")
     }
 
     @Test("C += Aᵀ·B equals a naive loop, every remainder")

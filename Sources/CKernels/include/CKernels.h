@@ -26,14 +26,14 @@ enum {
     NCA_EPILOGUE_POSITIVE_OF_G = 2,
 };
 
-/// C (m × n) ← [C +] A · B, then the epilogue (g: m × n, leading dimension ldg, read only by
+/// C (m × n) ← [C +] A · B [+ 1·biasᵀ], then the epilogue (g: m × n, leading dimension ldg, read only by
 /// NCA_EPILOGUE_POSITIVE_OF_G). A (m × blocks·k) is `blocks` column blocks of k columns, block q
 /// at a + q·astride with rows lda apart; B (blocks·k × n) the matching row blocks, block q at
 /// b + q·bstride with rows ldb apart (blocks = 1: an ordinary product). `accumulate` non-zero
-/// adds to C. Requires level ≥ 1.
+/// adds to C; `bias` (n values, or NULL) is added to every row. Requires level ≥ 1.
 void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg);
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias);
 
 /// C (m × n) += Aᵀ · B with A stored k × m and B stored k × n (a sum over k rows, e.g. cells).
 /// Requires level ≥ 1.

@@ -105,7 +105,7 @@ public enum LinearAlgebra {
         }
     }
 
-    /// Row-major `C ← [C +] A·B` (A m × k, B k × n, C m × n) followed by `epilogue`, by the
+    /// Row-major `C ← [C +] A·B [+ 1·biasᵀ]` (A m × k, B k × n, C m × n, bias n values) followed by `epilogue`, by the
     /// small-GEMM kernels of `level` (≥ 1): no packing, no zeroing pass, the epilogue applied in
     /// registers. For the engine's tall, narrow products (m cells by a few dozen features).
     ///
@@ -115,7 +115,7 @@ public enum LinearAlgebra {
     public static func productNN(
         level: Int, m: Int, n: Int, k: Int, blocks: Int = 1, a: UnsafePointer<Float>, lda: Int, aBlockStride: Int = 0,
         b: UnsafePointer<Float>, ldb: Int, bBlockStride: Int = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
-        accumulate: Bool, epilogue: Epilogue = .none
+        accumulate: Bool, bias: UnsafePointer<Float>? = nil, epilogue: Epilogue = .none
     ) {
         precondition(level >= 1 && level <= kernelLevelOfCPU, "productNN: kernel level \(level) is not available here")
         precondition(
@@ -130,7 +130,7 @@ public enum LinearAlgebra {
         }
         nca_sgemm_nn(
             Int32(level), m, n, blocks, k, a, lda, aBlockStride, b, ldb, bBlockStride, c, ldc, accumulate ? 1 : 0,
-            epilogue.code, g, ldg)
+            epilogue.code, g, ldg, bias)
     }
 
     /// Row-major `C += Aᵀ·B` with A stored k × m and B stored k × n (C m × n): a sum over k rows,

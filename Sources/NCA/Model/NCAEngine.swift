@@ -368,12 +368,12 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 activation.apply(aTile, into: hidden, count: n * h)
             }
             // F = u(A)·W1 + v.
-            for cell in 0..<n { (worker.f.pointer + cell * c).update(from: weights.v, count: c) }
             if level > 0 {
                 LinearAlgebra.productNN(
                     level: level, m: n, n: c, k: h, a: floats(hidden), lda: h, b: floats(weights.w1), ldb: c,
-                    c: mutableFloats(worker.f.pointer), ldc: c, accumulate: true)
+                    c: mutableFloats(worker.f.pointer), ldc: c, accumulate: false, bias: floats(weights.v))
             } else {
+                for cell in 0..<n { (worker.f.pointer + cell * c).update(from: weights.v, count: c) }
                 LinearAlgebra.gemm(
                     .none, .none, m: n, n: c, k: h, a: hidden, lda: h, b: weights.w1, ldb: c, beta: 1,
                     c: worker.f.pointer, ldc: c)

@@ -21,6 +21,11 @@ struct Perception<T: BLASScalar> {
     /// For offset d ∈ {−1, 0, 1} and coordinate i, `neighbour[(d + 1) * size + i]` is the
     /// coordinate read, or −1 for a zero read.
     let neighbour: [Int]
+    /// For each column offset d ∈ {−1, 0, 1}, the runs of a full lattice row: triples (first
+    /// column j, length, column read by j or −1 for zeros) at `runs[runStart[d + 1] ..<
+    /// runStart[d + 2]]`, consecutive columns reading consecutive columns within a run.
+    let runs: [Int]
+    let runStart: [Int]
 
     init(kernels: [Kernel], boundary: Boundary, batch: Int, size: Int, channels: Int) {
         self.batch = batch
@@ -42,49 +47,88 @@ struct Perception<T: BLASScalar> {
             for i in 0..<size { table[(d + 1) * size + i] = boundary.source(i, offset: d, size: size) ?? -1 }
         }
         neighbour = table
+        var runs: [Int] = []
+        var runStart = [0]
+        for d in 0..<3 {
+            var j = 0
+            while j < size {
+                let column = table[d * size + j]
+                var e = j + 1
+                if column >= 0 && column == j + d - 1 {
+                    while e < size && table[d * size + e] == e + d - 1 { e += 1 }
+                }
+                runs += [j, e - j, column]
+                j = e
+            }
+            runStart.append(runs.count)
+        }
+        self.runs = runs
+        self.runStart = runStart
     }
 
+    /// Cells per im2col chunk: the nine planes of a chunk (about 36 KB) stay in the L1 cache
+    /// between the gather and the product that reads them.
+    var chunkCells: Int { max(1, 1024 / channels) }
+
+    /// Elements of the `patches` scratch that `forward` and `backward` need: 9 planes of a chunk.
+    var patchesCount: Int { 9 * chunkCells * channels }
+
     /// The perception planes z (K × n·C: plane k, then cell, then channel) for the n cells in
-    /// `cells`, from the whole state x (N × C); `patches` needs 9·n·C elements. `level` picks
-    /// the product's kernels (see `LinearAlgebra.kernelLevel`; 0 = BLAS).
+    /// `cells`, from the whole state x (N × C); `patches` needs `patchesCount` elements. `level`
+    /// picks the product's kernels (see `LinearAlgebra.kernelLevel`; 0 = BLAS). Works through
+    /// the range in chunks of `chunkCells`: im2col of the chunk, then its columns of Z = Gᵀ·P.
     func forward(
         _ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>, level: Int = 0
     ) {
-        im2col(x, cells: cells, into: patches)
         let width = cells.count * channels
         kernelMatrixTransposed.withUnsafeBufferPointer { gt in
-            if level > 0 {
-                LinearAlgebra.productNN(
-                    level: level, m: kernelCount, n: width, k: 9, a: Self.floats(gt.baseAddress!), lda: 9,
-                    b: Self.floats(patches), ldb: width, c: Self.mutableFloats(z), ldc: width, accumulate: false)
-            } else {
-                LinearAlgebra.gemm(
-                    .none, .none, m: kernelCount, n: width, k: 9, a: gt.baseAddress!, lda: 9, b: patches, ldb: width, c: z,
-                    ldc: width)
+            var start = cells.lowerBound
+            while start < cells.upperBound {
+                let chunk = start..<min(start + chunkCells, cells.upperBound)
+                let chunkWidth = chunk.count * channels
+                let out = z + (start - cells.lowerBound) * channels
+                im2col(x, cells: chunk, into: patches)
+                if level > 0 {
+                    LinearAlgebra.productNN(
+                        level: level, m: kernelCount, n: chunkWidth, k: 9, a: Self.floats(gt.baseAddress!), lda: 9,
+                        b: Self.floats(patches), ldb: chunkWidth, c: Self.mutableFloats(out), ldc: width, accumulate: false)
+                } else {
+                    LinearAlgebra.gemm(
+                        .none, .none, m: kernelCount, n: chunkWidth, k: 9, a: gt.baseAddress!, lda: 9, b: patches,
+                        ldb: chunkWidth, c: out, ldc: width)
+                }
+                start = chunk.upperBound
             }
         }
     }
 
     /// dx += (∂z/∂x)ᵀ · dz for the cells in `cells`, dz in the plane layout of `forward`; dx is
     /// the whole state's gradient (neighbours outside the range receive their share).
-    /// `patches` is scratch of 9·n·C elements.
+    /// `patches` is scratch of `patchesCount` elements. Chunk by chunk: dP = G·dZ, then col2im.
     func backward(
         _ dz: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, accumulateInto dx: UnsafeMutablePointer<T>,
         level: Int = 0
     ) {
         let width = cells.count * channels
         kernelMatrix.withUnsafeBufferPointer { g in
-            if level > 0 {
-                LinearAlgebra.productNN(
-                    level: level, m: 9, n: width, k: kernelCount, a: Self.floats(g.baseAddress!), lda: kernelCount,
-                    b: Self.floats(dz), ldb: width, c: Self.mutableFloats(patches), ldc: width, accumulate: false)
-            } else {
-                LinearAlgebra.gemm(
-                    .none, .none, m: 9, n: width, k: kernelCount, a: g.baseAddress!, lda: kernelCount, b: dz, ldb: width,
-                    c: patches, ldc: width)
+            var start = cells.lowerBound
+            while start < cells.upperBound {
+                let chunk = start..<min(start + chunkCells, cells.upperBound)
+                let chunkWidth = chunk.count * channels
+                let source = dz + (start - cells.lowerBound) * channels
+                if level > 0 {
+                    LinearAlgebra.productNN(
+                        level: level, m: 9, n: chunkWidth, k: kernelCount, a: Self.floats(g.baseAddress!), lda: kernelCount,
+                        b: Self.floats(source), ldb: width, c: Self.mutableFloats(patches), ldc: chunkWidth, accumulate: false)
+                } else {
+                    LinearAlgebra.gemm(
+                        .none, .none, m: 9, n: chunkWidth, k: kernelCount, a: g.baseAddress!, lda: kernelCount, b: source,
+                        ldb: width, c: patches, ldc: chunkWidth)
+                }
+                col2imAdd(patches, cells: chunk, into: dx)
+                start = chunk.upperBound
             }
         }
-        col2imAdd(patches, cells: cells, into: dx)
     }
 
     /// The gather: plane q of P at (n·C + c) = x at neighbour q of cell n, channel c (0 outside),
@@ -114,44 +158,46 @@ struct Perception<T: BLASScalar> {
     /// Calls `body(q, out, source, length)` for runs of cells that read neighbour q from
     /// consecutive cells: cells out ..< out + length (counted from `cells.lowerBound`) read cells
     /// source ..< source + length of the state, or zeros when source is −1. Walks the range
-    /// lattice row by lattice row; inside a row every neighbour column is one run, the edge
-    /// cells (whose neighbours the boundary decides) their own.
+    /// lattice row by lattice row, clipping the precomputed runs of a full row to the range.
+    @inline(__always)
     private func forEachRun(_ cells: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
         guard !cells.isEmpty else { return }
         let s = size
         neighbour.withUnsafeBufferPointer { nb in
-            var n = cells.lowerBound
-            while n < cells.upperBound {
-                let lattice = n / (s * s)
-                let i = (n / s) % s
-                let j0 = n % s
-                let j1 = min(s, j0 + (cells.upperBound - n))
-                let out0 = n - cells.lowerBound
-                for di in 0..<3 {
-                    let row = nb[di * s + i]
-                    for dj in 0..<3 {
-                        let plane = di * 3 + dj
-                        if row < 0 {
-                            body(plane, out0, -1, j1 - j0)
-                            continue
-                        }
-                        let rowBase = (lattice * s + row) * s
-                        var j = j0
-                        while j < j1 {
-                            let column = nb[dj * s + j]
-                            if column >= 0 && column == j + dj - 1 {
-                                var e = j + 1
-                                while e < j1 && nb[dj * s + e] == e + dj - 1 { e += 1 }
-                                body(plane, out0 + j - j0, rowBase + column, e - j)
-                                j = e
-                            } else {
-                                body(plane, out0 + j - j0, column < 0 ? -1 : rowBase + column, 1)
-                                j += 1
+            runs.withUnsafeBufferPointer { runs in
+                runStart.withUnsafeBufferPointer { runStart in
+                    var n = cells.lowerBound
+                    while n < cells.upperBound {
+                        let lattice = n / (s * s)
+                        let i = (n / s) % s
+                        let j0 = n % s
+                        let j1 = min(s, j0 + (cells.upperBound - n))
+                        let out0 = n - cells.lowerBound
+                        for di in 0..<3 {
+                            let row = nb[di * s + i]
+                            let rowBase = (lattice * s + row) * s
+                            for dj in 0..<3 {
+                                let plane = di * 3 + dj
+                                if row < 0 {
+                                    body(plane, out0, -1, j1 - j0)
+                                    continue
+                                }
+                                var r = runStart[dj]
+                                while r < runStart[dj + 1] {
+                                    let start = runs[r]
+                                    let end = start + runs[r + 1]
+                                    let column = runs[r + 2]
+                                    r += 3
+                                    if end <= j0 || start >= j1 { continue }
+                                    let first = max(start, j0)
+                                    let source = column < 0 ? -1 : rowBase + column + (first - start)
+                                    body(plane, out0 + first - j0, source, min(end, j1) - first)
+                                }
                             }
                         }
+                        n += j1 - j0
                     }
                 }
-                n += j1 - j0
             }
         }
     }
