@@ -45,6 +45,13 @@ static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
         } else if (epilogue == NCA_EPILOGUE_POSITIVE_OF_G) {
             v0 = POSMASK(v0, LOADM(g + i * ldg, m0));
             if (nv > 1) v1 = POSMASK(v1, LOADM(g + i * ldg + VL, m1));
+        } else if (epilogue == NCA_EPILOGUE_MASKED_ADD) {
+            VEC s0 = ldg ? LOADM(g + i * ldg, m0) : BCAST(g[i]);
+            v0 = FMA(s0, v0, LOADM(c + i * ldc, m0));
+            if (nv > 1) {
+                VEC s1 = ldg ? LOADM(g + i * ldg + VL, m1) : s0;
+                v1 = FMA(s1, v1, LOADM(c + i * ldc + VL, m1));
+            }
         }
         STOREM(c + i * ldc, m0, v0);
         if (nv > 1) STOREM(c + i * ldc + VL, m1, v1);
@@ -91,21 +98,21 @@ TARGET void CAT(nca_sgemm_nn_, SUFFIX)(
         int nv = w > VL ? 2 : 1;
         MASK m0 = MAKEMASK(w > VL ? VL : w);
         MASK m1 = MAKEMASK(w > VL ? w - VL : 0);
-        const float *gj = g ? g + j0 : g;
+        const float *gj = g ? (ldg ? g + j0 : g) : g;
         const float *biasj = bias ? bias + j0 : bias;
         long i = 0;
         if (nv == 2) {
             for (; i + MR_NN <= m; i += MR_NN)
                 CAT(nn_block, SUFFIX)(MR_NN, 2, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg, biasj);
+                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj);
         } else {
             for (; i + MR_NN <= m; i += MR_NN)
                 CAT(nn_block, SUFFIX)(MR_NN, 1, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg, biasj);
+                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj);
         }
         if (i < m)
             CAT(nn_rest, SUFFIX)((int)(m - i), nv, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + i * ldg : gj, ldg, biasj);
+                c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj);
     }
 }
 

@@ -1,6 +1,27 @@
 #include "CKernels.h"
 
 #if defined(__x86_64__)
+// Plain loops: the compiler vectorises them for the baseline instruction set.
+void nca_residual_pullback(
+    const float *restrict g, const float *restrict sigma, float *restrict df, long cells, long channels, int perCell,
+    float *restrict dv)
+{
+    for (long n = 0; n < cells; n++) {
+        const float *gn = g + n * channels;
+        float *dn = df + n * channels;
+        if (perCell) {
+            float s = sigma[n];
+            for (long c = 0; c < channels; c++) dn[c] = s * gn[c];
+        } else {
+            const float *sn = sigma + n * channels;
+            for (long c = 0; c < channels; c++) dn[c] = sn[c] * gn[c];
+        }
+        for (long c = 0; c < channels; c++) dv[c] += dn[c];
+    }
+}
+#endif
+
+#if defined(__x86_64__)
 #include <immintrin.h>
 
 // ---- AVX-512F: 16 floats per vector, masks for the last columns.
@@ -45,7 +66,7 @@
 #define NARROW_MAX_K 512
 static inline __attribute__((always_inline)) __attribute__((target("avx512f"))) void narrow_block(
     int mr, long k, const float *a, long lda, const float *b2, float *c, long ldc, __mmask16 store, int accumulate,
-    __m512 bias)
+    __m512 bias, const float *sigma, long lds)
 {
     __m512 acc[8];
     for (int i = 0; i < mr; i++) acc[i] = _mm512_setzero_ps();
@@ -66,14 +87,19 @@ static inline __attribute__((always_inline)) __attribute__((target("avx512f"))) 
     for (int i = 0; i < mr; i++) {
         __m512 sum = _mm512_add_ps(acc[i], _mm512_permutexvar_ps(swap, acc[i]));
         __m512 packed = _mm512_add_ps(_mm512_maskz_compress_ps(0x5555, sum), bias);
-        if (accumulate) packed = _mm512_add_ps(packed, _mm512_maskz_loadu_ps(store, c + i * ldc));
+        if (sigma) {
+            __m512 s = lds ? _mm512_maskz_loadu_ps(store, sigma + i * lds) : _mm512_set1_ps(sigma[i]);
+            packed = _mm512_fmadd_ps(s, packed, _mm512_maskz_loadu_ps(store, c + i * ldc));
+        } else if (accumulate) {
+            packed = _mm512_add_ps(packed, _mm512_maskz_loadu_ps(store, c + i * ldc));
+        }
         _mm512_mask_storeu_ps(c + i * ldc, store, packed);
     }
 }
 
 __attribute__((target("avx512f"))) static void nca_sgemm_narrow_avx512(
     long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc, int accumulate,
-    const float *bias)
+    const float *bias, const float *sigma, long lds)
 {
     float b2[(NARROW_MAX_K / 2 + 1) * 16];
     long pairs = (k + 1) / 2;
@@ -88,15 +114,15 @@ __attribute__((target("avx512f"))) static void nca_sgemm_narrow_avx512(
     __mmask16 store = (__mmask16)((1u << n) - 1u);
     __m512 biasv = bias ? _mm512_maskz_loadu_ps(store, bias) : _mm512_setzero_ps();
     long i = 0;
-    for (; i + 8 <= m; i += 8) narrow_block(8, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv);
+    for (; i + 8 <= m; i += 8) narrow_block(8, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds);
     switch (m - i) {
-    case 1: narrow_block(1, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
-    case 2: narrow_block(2, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
-    case 3: narrow_block(3, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
-    case 4: narrow_block(4, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
-    case 5: narrow_block(5, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
-    case 6: narrow_block(6, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
-    case 7: narrow_block(7, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv); break;
+    case 1: narrow_block(1, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
+    case 2: narrow_block(2, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
+    case 3: narrow_block(3, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
+    case 4: narrow_block(4, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
+    case 5: narrow_block(5, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
+    case 6: narrow_block(6, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
+    case 7: narrow_block(7, k, a + i * lda, lda, b2, c + i * ldc, ldc, store, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
     default: break;
     }
 }
@@ -133,8 +159,10 @@ void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
     long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias)
 {
-    if (level >= 2 && n <= 8 && blocks == 1 && k <= NARROW_MAX_K && epilogue == NCA_EPILOGUE_NONE && m >= 64)
-        nca_sgemm_narrow_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+    int narrowEpilogue = epilogue == NCA_EPILOGUE_NONE || (epilogue == NCA_EPILOGUE_MASKED_ADD && !accumulate);
+    if (level >= 2 && n <= 8 && blocks == 1 && k <= NARROW_MAX_K && narrowEpilogue && m >= 64)
+        nca_sgemm_narrow_avx512(
+            m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, epilogue == NCA_EPILOGUE_MASKED_ADD ? g : 0, ldg);
     else if (level >= 2)
         nca_sgemm_nn_avx512(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias);
     else if (level == 1)
@@ -151,6 +179,8 @@ void nca_sgemm_tn_acc(
 #else
 
 int nca_kernel_level(void) { return 0; }
+void nca_residual_pullback(
+    const float *g, const float *sigma, float *df, long cells, long channels, int perCell, float *dv) {}
 void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
     long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias) {}

@@ -24,6 +24,9 @@ enum {
     NCA_EPILOGUE_RELU = 1,
     /// c ← c where g > 0, else 0 (relu's pullback given u(A) in g).
     NCA_EPILOGUE_POSITIVE_OF_G = 2,
+    /// c ← c_before + σ ⊙ c: the residual update x ← x + σ ⊙ F, with σ per row (g[i], ldg = 0)
+    /// or per element (g: m × n, leading dimension ldg). Use with accumulate = 0.
+    NCA_EPILOGUE_MASKED_ADD = 3,
 };
 
 /// C (m × n) ← [C +] A · B [+ 1·biasᵀ], then the epilogue (g: m × n, leading dimension ldg, read only by
@@ -39,6 +42,11 @@ void nca_sgemm_nn(
 /// Requires level ≥ 1.
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc);
+
+/// The pullback of x ← x + σ ⊙ F for F: df = σ ⊙ g over cells × channels (σ per cell when
+/// perCell, else per element), and dv += Σ_cells df. Any level.
+void nca_residual_pullback(
+    const float *g, const float *sigma, float *df, long cells, long channels, int perCell, float *dv);
 
 #ifdef __cplusplus
 }

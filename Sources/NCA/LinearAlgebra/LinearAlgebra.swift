@@ -95,12 +95,16 @@ public enum LinearAlgebra {
         case relu
         /// c ← c where g > 0, else 0: relu's pullback given u(A) in g (m × n, leading dimension ldg).
         case keepWherePositive(UnsafePointer<Float>, ldg: Int)
+        /// c ← c_before + σ ⊙ c, the residual update: σ per row (σ[i]) when ldg is 0, else per
+        /// element (m × n, leading dimension ldg). Needs accumulate = false.
+        case addMasked(UnsafePointer<Float>, ldg: Int)
 
         var code: Int32 {
             switch self {
             case .none: return Int32(NCA_EPILOGUE_NONE)
             case .relu: return Int32(NCA_EPILOGUE_RELU)
             case .keepWherePositive: return Int32(NCA_EPILOGUE_POSITIVE_OF_G)
+            case .addMasked: return Int32(NCA_EPILOGUE_MASKED_ADD)
             }
         }
     }
@@ -123,10 +127,17 @@ public enum LinearAlgebra {
         if m == 0 || n == 0 { return }
         var g: UnsafePointer<Float>? = nil
         var ldg = 0
-        if case .keepWherePositive(let pointer, let stride) = epilogue {
+        switch epilogue {
+        case .keepWherePositive(let pointer, let stride):
             precondition(stride >= n, "productNN: ldg too small")
             g = pointer
             ldg = stride
+        case .addMasked(let pointer, let stride):
+            precondition(stride == 0 || stride >= n, "productNN: ldg too small")
+            precondition(!accumulate, "productNN: addMasked adds to C itself")
+            g = pointer
+            ldg = stride
+        case .none, .relu: break
         }
         nca_sgemm_nn(
             Int32(level), m, n, blocks, k, a, lda, aBlockStride, b, ldb, bBlockStride, c, ldc, accumulate ? 1 : 0,
@@ -143,6 +154,15 @@ public enum LinearAlgebra {
         precondition(m >= 0 && n >= 0 && k >= 0 && lda >= m && ldb >= n && ldc >= n, "productTNAccumulate: bad sizes")
         if m == 0 || n == 0 || k == 0 { return }
         nca_sgemm_tn_acc(Int32(level), m, n, k, a, lda, b, ldb, c, ldc)
+    }
+
+    /// The pullback of the residual update x ← x + σ ⊙ F for F: df = σ ⊙ g over cells × channels
+    /// (σ per cell when `perCell`, else per element), and dv += Σ over cells of df.
+    public static func residualPullback(
+        _ g: UnsafePointer<Float>, sigma: UnsafePointer<Float>, into df: UnsafeMutablePointer<Float>, cells: Int, channels: Int,
+        perCell: Bool, biasGradient dv: UnsafeMutablePointer<Float>
+    ) {
+        nca_residual_pullback(g, sigma, df, cells, channels, perCell ? 1 : 0, dv)
     }
 
     /// The kernel level the CPU supports, whatever `NCA_KERNELS` says.

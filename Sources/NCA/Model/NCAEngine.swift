@@ -40,7 +40,6 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     private let workers: [Worker<T>]
     private let pool: WorkerPool
     private let inputCopy: Buffer<T>  // N × C: the step's input during `run`
-    private let preActivation: Buffer<T>  // N × H, when not recording
     private let sigma: Buffer<T>  // mask, when not recording
     private let ones: Buffer<T>  // tileCells ones, for column sums by GEMV
     private let w1Transposed: Buffer<T>  // C × H, filled by `backward`
@@ -101,7 +100,6 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         }
         pool = WorkerPool(count: workerCount)
         inputCopy = Buffer(capacity: n * c)
-        preActivation = Buffer(capacity: n * h)
         sigma = Buffer(capacity: maskCount)
         ones = Buffer(capacity: tile)
         ones.fill(1, count: tile)
@@ -124,8 +122,7 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 for _ in 0..<steps {
                     inputCopy.pointer.update(from: x.baseAddress!, count: count)
                     step(
-                        weights, input: inputCopy.pointer, output: x.baseAddress!, preActivation: preActivation.pointer,
-                        sigma: sigma.pointer, rng: &rng)
+                        weights, input: inputCopy.pointer, output: x.baseAddress!, sigma: sigma.pointer, rng: &rng)
                 }
             }
         }
@@ -164,7 +161,6 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         checkpoints.reset()
         var x = initial
         let count = cells * configuration.channels
-        let hiddenCount = cells * configuration.hiddenSize
         if recomputeEvery > 1 {
             let k = recomputeEvery
             withWeights(model) { weights in
@@ -177,8 +173,7 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                         }
                         inputCopy.pointer.update(from: xp.baseAddress!, count: count)
                         step(
-                            weights, input: inputCopy.pointer, output: xp.baseAddress!, preActivation: preActivation.pointer,
-                            sigma: sigma.pointer, rng: &rng)
+                            weights, input: inputCopy.pointer, output: xp.baseAddress!, sigma: sigma.pointer, rng: &rng)
                     }
                 }
             }
@@ -191,12 +186,11 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             x.scalars.withUnsafeMutableBufferPointer { xp in
                 for _ in 0..<steps {
                     let record = tape.append {
-                        StepRecord(stateCount: count, preActivationCount: hiddenCount, maskCount: maskCount)
+                        StepRecord(stateCount: count, maskCount: maskCount)
                     }
                     record.state.update(from: xp.baseAddress!, count: count)
                     step(
-                        weights, input: record.state, output: xp.baseAddress!, preActivation: record.preActivation,
-                        sigma: record.sigma, rng: &rng)
+                        weights, input: record.state, output: xp.baseAddress!, sigma: record.sigma, rng: &rng)
                 }
             }
         }
@@ -252,7 +246,6 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     /// back.
     private func backwardBySegments(_ weights: Weights<T>, gradient g: UnsafeMutablePointer<T>) {
         let count = cells * configuration.channels
-        let hiddenCount = cells * configuration.hiddenSize
         let k = recomputeEvery
         var segment = checkpoints.count - 1
         while segment >= 0 {
@@ -263,11 +256,10 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             // inputCopy is free during the backward pass: it carries the recomputed state.
             inputCopy.pointer.update(from: start.stateBuffer.pointer, count: count)
             for _ in 0..<length {
-                let record = tape.append { StepRecord(stateCount: count, preActivationCount: hiddenCount, maskCount: maskCount) }
+                let record = tape.append { StepRecord(stateCount: count, maskCount: maskCount) }
                 record.state.update(from: inputCopy.pointer, count: count)
                 step(
-                    weights, input: record.state, output: inputCopy.pointer, preActivation: record.preActivation, sigma: record.sigma,
-                    rng: &rng)
+                    weights, input: record.state, output: inputCopy.pointer, sigma: record.sigma, rng: &rng)
             }
             tape.forEachReversed { record in stepBackward(weights, record: record, gradient: g) }
             segment -= 1
@@ -277,11 +269,11 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     /// One step: output = input + σ ⊙ F(input), writing A and σ. `output` holds a copy of
     /// `input` on entry; workers read `input` and write their own rows of the others.
     private func step(
-        _ weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, preActivation a: UnsafeMutablePointer<T>,
-        sigma s: UnsafeMutablePointer<T>, rng: inout RandomGenerator
+        _ weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, sigma s: UnsafeMutablePointer<T>,
+        rng: inout RandomGenerator
     ) {
         StochasticMask.draw(into: s, count: maskCount, skipProbability: configuration.skipProbability, rng: &rng)
-        job = .forward(weights: weights, input: input, output: output, preActivation: a, sigma: s)
+        job = .forward(weights: weights, input: input, output: output, sigma: s)
         pool.run(self)
         job = .idle
     }
@@ -300,8 +292,7 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     private enum Job {
         case idle
         case forward(
-            weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, preActivation: UnsafeMutablePointer<T>,
-            sigma: UnsafeMutablePointer<T>)
+            weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, sigma: UnsafeMutablePointer<T>)
         case backward(weights: Weights<T>, record: StepRecord<T>, gradient: UnsafeMutablePointer<T>)
         case sum(gradient: UnsafeMutablePointer<T>)
     }
@@ -316,8 +307,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         let worker = workers[index]
         switch job {
         case .idle: break
-        case .forward(let weights, let input, let output, let a, let s):
-            forwardTiles(worker, weights, input: input, output: output, preActivation: a, sigma: s)
+        case .forward(let weights, let input, let output, let s):
+            forwardTiles(worker, weights, input: input, output: output, sigma: s)
         case .backward(let weights, let record, let g):
             backwardTiles(worker, weights, record: record, gradient: g)
         case .sum(let g):
@@ -327,61 +318,69 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
 
     private func forwardTiles(
         _ worker: Worker<T>, _ weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>,
-        preActivation a: UnsafeMutablePointer<T>, sigma s: UnsafeMutablePointer<T>
+        sigma s: UnsafeMutablePointer<T>
     ) {
         let c = configuration.channels
         let h = configuration.hiddenSize
-        let kc = configuration.perceptionSize
-        let activation = configuration.activation
-        let relu = activation == .relu
         let granularity = configuration.mask
         let level = kernelLevel
-        let kernels = configuration.kernels.count
         // (Index loop: an array iterator allocates per element in unoptimised builds.)
         for t in 0..<worker.tiles.count {
             let range = worker.tiles[t]
             let n = range.count
             let rows = range.lowerBound
-            perception.forward(input, cells: range, patches: worker.patches.pointer, into: worker.z.pointer, level: level)
-            // A = Z·W2, reading Z's K planes (n × C each) against W2's rows (c, k) for each k.
-            // relu keeps u(A) in place of A (u′(a) is 1 exactly where u(a) > 0): the second
-            // product reads it where it lies and the backward pass need not recompute it.
-            let aTile = a + rows * h
-            if level > 0 {
-                LinearAlgebra.productNN(
-                    level: level, m: n, n: h, k: c, blocks: kernels, a: floats(worker.z.pointer), lda: c, aBlockStride: n * c,
-                    b: floats(weights.w2), ldb: kernels * h, bBlockStride: h, c: mutableFloats(aTile), ldc: h, accumulate: false,
-                    epilogue: relu ? .relu : .none)
-            } else {
-                for k in 0..<kernels {
-                    LinearAlgebra.gemm(
-                        .none, .none, m: n, n: h, k: c, a: worker.z.pointer + k * n * c, lda: c, b: weights.w2 + k * h,
-                        ldb: kernels * h, beta: k == 0 ? 0 : 1, c: aTile, ldc: h)
-                }
-                if relu { activation.apply(aTile, into: aTile, count: n * h) }
-            }
-            let hidden: UnsafeMutablePointer<T>
-            if relu {
-                hidden = aTile
-            } else {
-                hidden = worker.hidden.pointer
-                activation.apply(aTile, into: hidden, count: n * h)
-            }
+            let hidden = hiddenLayer(worker, weights, input: input, cells: range)
             // F = u(A)·W1 + v.
+            let maskOffset = granularity == .cell ? rows : rows * c
             if level > 0 {
+                // x' = x + σ ⊙ F in the product's epilogue: F never goes to memory.
                 LinearAlgebra.productNN(
                     level: level, m: n, n: c, k: h, a: floats(hidden), lda: h, b: floats(weights.w1), ldb: c,
-                    c: mutableFloats(worker.f.pointer), ldc: c, accumulate: false, bias: floats(weights.v))
+                    c: mutableFloats(output + rows * c), ldc: c, accumulate: false, bias: floats(weights.v),
+                    epilogue: .addMasked(floats(s + maskOffset), ldg: granularity == .cell ? 0 : c))
             } else {
                 for cell in 0..<n { (worker.f.pointer + cell * c).update(from: weights.v, count: c) }
                 LinearAlgebra.gemm(
                     .none, .none, m: n, n: c, k: h, a: hidden, lda: h, b: weights.w1, ldb: c, beta: 1,
                     c: worker.f.pointer, ldc: c)
+                StochasticMask.applyResidual(
+                    worker.f.pointer, sigma: s + maskOffset, to: output + rows * c, cells: n, channels: c, granularity: granularity)
             }
-            let maskOffset = granularity == .cell ? rows : rows * c
-            StochasticMask.applyResidual(
-                worker.f.pointer, sigma: s + maskOffset, to: output + rows * c, cells: n, channels: c, granularity: granularity)
         }
+    }
+
+    /// Z = perception(x) into worker.z, A = Z·W2 into worker.a, and returns u(A): worker.a itself
+    /// for relu (which keeps u(A) in place of A: u′(a) is 1 exactly where u(a) > 0), else
+    /// worker.hidden.
+    private func hiddenLayer(_ worker: Worker<T>, _ weights: Weights<T>, input: UnsafePointer<T>, cells range: Range<Int>)
+        -> UnsafeMutablePointer<T>
+    {
+        let c = configuration.channels
+        let h = configuration.hiddenSize
+        let activation = configuration.activation
+        let relu = activation == .relu
+        let level = kernelLevel
+        let kernels = configuration.kernels.count
+        let n = range.count
+        let a = worker.a.pointer
+        perception.forward(input, cells: range, patches: worker.patches.pointer, into: worker.z.pointer, level: level)
+        // A = Z·W2, reading Z's K planes (n × C each) against W2's rows (c, k) for each k.
+        if level > 0 {
+            LinearAlgebra.productNN(
+                level: level, m: n, n: h, k: c, blocks: kernels, a: floats(worker.z.pointer), lda: c, aBlockStride: n * c,
+                b: floats(weights.w2), ldb: kernels * h, bBlockStride: h, c: mutableFloats(a), ldc: h, accumulate: false,
+                epilogue: relu ? .relu : .none)
+        } else {
+            for k in 0..<kernels {
+                LinearAlgebra.gemm(
+                    .none, .none, m: n, n: h, k: c, a: worker.z.pointer + k * n * c, lda: c, b: weights.w2 + k * h,
+                    ldb: kernels * h, beta: k == 0 ? 0 : 1, c: a, ldc: h)
+            }
+            if relu { activation.apply(a, into: a, count: n * h) }
+        }
+        if relu { return a }
+        activation.apply(a, into: worker.hidden.pointer, count: n * h)
+        return worker.hidden.pointer
     }
 
     private func backwardTiles(
@@ -403,21 +402,22 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             let range = worker.tiles[t]
             let n = range.count
             let rows = range.lowerBound
-            let a = record.preActivation + rows * h
+            // Recompute Z (in worker.z) and A from the recorded input: cheaper than storing A
+            // for every step and reading it back from memory.
+            let hidden = UnsafePointer(hiddenLayer(worker, weights, input: record.state, cells: range))
+            let a = UnsafePointer(worker.a.pointer)
             let maskOffset = granularity == .cell ? rows : rows * c
             // x' = x + σ ⊙ F: ∂L/∂x gets g directly (residual) and through F = u(A)·W1 + v.
-            StochasticMask.pullback(
-                g + rows * c, sigma: record.sigma + maskOffset, into: worker.f.pointer, cells: n, channels: c,
-                granularity: granularity)
-            LinearAlgebra.gemv(
-                .transposed, m: n, n: c, a: worker.f.pointer, lda: c, x: ones.pointer, beta: 1, y: worker.dv.pointer)
-            // u(A): on the tape already for relu, recomputed otherwise.
-            let hidden: UnsafePointer<T>
-            if relu {
-                hidden = UnsafePointer(a)
+            if level > 0 {
+                LinearAlgebra.residualPullback(
+                    floats(g + rows * c), sigma: floats(record.sigma + maskOffset), into: mutableFloats(worker.f.pointer),
+                    cells: n, channels: c, perCell: granularity == .cell, biasGradient: mutableFloats(worker.dv.pointer))
             } else {
-                activation.apply(a, into: worker.hidden.pointer, count: n * h)
-                hidden = UnsafePointer(worker.hidden.pointer)
+                StochasticMask.pullback(
+                    g + rows * c, sigma: record.sigma + maskOffset, into: worker.f.pointer, cells: n, channels: c,
+                    granularity: granularity)
+                LinearAlgebra.gemv(
+                    .transposed, m: n, n: c, a: worker.f.pointer, lda: c, x: ones.pointer, beta: 1, y: worker.dv.pointer)
             }
             // dW1 += u(A)ᵀ·dF; dA = (dF·W1ᵀ) ⊙ u′(A), into the hidden buffer.
             if level > 0 {
@@ -438,10 +438,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                     c: worker.hidden.pointer, ldc: h)
                 activation.multiplyByDerivative(worker.hidden.pointer, at: a, count: n * h)
             }
-            // A = Z · W2, Z = perception(x): recompute Z's planes from the recorded input.
             // dW2 += Zᵀ·dA, plane by plane into W2's rows (c, k); dZ = dA·W2ᵀ plane by plane,
             // into the Z buffer.
-            perception.forward(record.state, cells: range, patches: worker.patches.pointer, into: worker.z.pointer, level: level)
             for k in 0..<kernels {
                 let plane = worker.z.pointer + k * n * c
                 if level > 0 {
@@ -517,6 +515,7 @@ final class Worker<T: BLASScalar>: @unchecked Sendable {
     let tiles: [Range<Int>]
     let patches: Buffer<T>  // 9 planes of tile·C
     let z: Buffer<T>  // K planes of tile·C
+    let a: Buffer<T>  // tile × H: A (u(A) for relu)
     let hidden: Buffer<T>  // tile × H
     let f: Buffer<T>  // tile × C
     let dW2: Buffer<T>
@@ -534,6 +533,7 @@ final class Worker<T: BLASScalar>: @unchecked Sendable {
         let h = configuration.hiddenSize
         patches = Buffer(capacity: tileCells * c * 9)
         z = Buffer(capacity: tileCells * configuration.perceptionSize)
+        a = Buffer(capacity: tileCells * h)
         hidden = Buffer(capacity: tileCells * h)
         f = Buffer(capacity: tileCells * c)
         dW2 = Buffer(capacity: configuration.perceptionSize * h)
@@ -557,22 +557,19 @@ final class SegmentStart<T: BLASScalar> {
     init(stateCount: Int) { stateBuffer = Buffer(capacity: stateCount) }
 }
 
-/// What one step leaves on the tape for its pullback.
+/// What one step leaves on the tape for its pullback: its input and its mask. Everything else
+/// (Z, A, u(A)) is recomputed from them a tile at a time.
 final class StepRecord<T: BLASScalar> {
     let stateBuffer: Buffer<T>
-    let preActivationBuffer: Buffer<T>
     let sigmaBuffer: Buffer<T>
 
-    init(stateCount: Int, preActivationCount: Int, maskCount: Int) {
+    init(stateCount: Int, maskCount: Int) {
         stateBuffer = Buffer(capacity: stateCount)
-        preActivationBuffer = Buffer(capacity: preActivationCount)
         sigmaBuffer = Buffer(capacity: maskCount)
     }
 
     /// x_n, the step's input.
     var state: UnsafeMutablePointer<T> { stateBuffer.pointer }
-    /// A = Z · W2 (for relu, u(A): it determines u′ too).
-    var preActivation: UnsafeMutablePointer<T> { preActivationBuffer.pointer }
     /// σ.
     var sigma: UnsafeMutablePointer<T> { sigmaBuffer.pointer }
 }
