@@ -19,11 +19,12 @@ struct KernelTests {
         try #require(!Self.levels.isEmpty && LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
         var checked = 0
         for level in Self.levels {
-            for m in [1, 2, 5, 6, 7, 8, 9, 17, 67] {
+            for m in [1, 2, 5, 6, 7, 8, 9, 17, 67, 130] {
                 for n in [1, 7, 8, 9, 16, 17, 31, 32, 33, 48, 70] {
                     for (blocks, k) in [(1, 1), (1, 9), (1, 16), (2, 8), (3, 5)] {
-                        for epilogue in 0..<3 {
-                            for accumulate in [false, true] {
+                        for epilogue in 0..<5 {
+                            // 3, 4: the residual update (σ per row, per element), which replaces accumulation.
+                            for accumulate in epilogue >= 3 ? [false] : [false, true] {
                                 try checkNN(
                                     level: level, m: m, n: n, blocks: blocks, k: k, epilogue: epilogue, accumulate: accumulate,
                                     seed: UInt64(checked))
@@ -60,6 +61,8 @@ struct KernelTests {
                 }
                 if epilogue == 1 { sum = max(sum, 0) }
                 if epilogue == 2 && !(g[i * ldc + j] > 0) { sum = 0 }
+                if epilogue == 3 { sum = Double(c0[i * ldc + j]) + Double(g[i]) * sum }
+                if epilogue == 4 { sum = Double(c0[i * ldc + j]) + Double(g[i * ldc + j]) * sum }
                 expected[i * ldc + j] = Float(sum)
             }
         }
@@ -67,8 +70,14 @@ struct KernelTests {
         let biasValues = bias ?? []
         g.withUnsafeBufferPointer { gp in
             biasValues.withUnsafeBufferPointer { bp in
-                let chosen: LinearAlgebra.Epilogue =
-                    epilogue == 1 ? .relu : epilogue == 2 ? .keepWherePositive(gp.baseAddress!, ldg: ldc) : .none
+                let chosen: LinearAlgebra.Epilogue
+                switch epilogue {
+                case 1: chosen = .relu
+                case 2: chosen = .keepWherePositive(gp.baseAddress!, ldg: ldc)
+                case 3: chosen = .addMasked(gp.baseAddress!, ldg: 0)
+                case 4: chosen = .addMasked(gp.baseAddress!, ldg: ldc)
+                default: chosen = .none
+                }
                 LinearAlgebra.productNN(
                     level: level, m: m, n: n, k: k, blocks: blocks, a: a, lda: lda, aBlockStride: astride, b: b, ldb: ldb,
                     bBlockStride: bstride, c: &c, ldc: ldc, accumulate: accumulate, bias: bias == nil ? nil : bp.baseAddress!,
