@@ -185,3 +185,73 @@ TARGET void CAT(nca_sgemm_tn_acc_, SUFFIX)(
         }
     }
 }
+
+// Rows [0, mr) × columns [0, NV·VL) of the gathered product: B row p is base + offsets[p].
+static inline __attribute__((always_inline)) TARGET void CAT(gather_block, SUFFIX)(
+    int mr, int nv, long k, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc, MASK m0,
+    MASK m1)
+{
+    VEC acc0[MR_NN], acc1[MR_NN];
+    for (int i = 0; i < mr; i++) {
+        acc0[i] = ZERO;
+        acc1[i] = ZERO;
+    }
+    for (long p = 0; p < k; p++) {
+        const float *bp = base + offsets[p];
+        VEC b0 = LOADM(bp, m0);
+        if (nv > 1) {
+            VEC b1 = LOADM(bp + VL, m1);
+            for (int i = 0; i < mr; i++) {
+                VEC x = BCAST(a[i * lda + p]);
+                acc0[i] = FMA(x, b0, acc0[i]);
+                acc1[i] = FMA(x, b1, acc1[i]);
+            }
+        } else {
+            for (int i = 0; i < mr; i++) acc0[i] = FMA(BCAST(a[i * lda + p]), b0, acc0[i]);
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        STOREM(c + i * ldc, m0, acc0[i]);
+        if (nv > 1) STOREM(c + i * ldc + VL, m1, acc1[i]);
+    }
+}
+
+TARGET void CAT(nca_sgemm_gather_, SUFFIX)(
+    long m, long rows, long width, long k, const float *a, long lda, const float *base, const long *offsets,
+    long bRowStride, float *c, long ldc, long cRowStride)
+{
+    for (long r = 0; r < rows; r++) {
+        const float *br = base + r * bRowStride;
+        float *cr = c + r * cRowStride;
+        for (long j0 = 0; j0 < width; j0 += 2 * VL) {
+            long w = width - j0 < 2 * VL ? width - j0 : 2 * VL;
+            int nv = w > VL ? 2 : 1;
+            MASK m0 = MAKEMASK(w > VL ? VL : w);
+            MASK m1 = MAKEMASK(w > VL ? w - VL : 0);
+            for (long i = 0; i < m; i += MR_NN) {
+                int mr = m - i < MR_NN ? (int)(m - i) : MR_NN;
+                const float *ai = a + i * lda;
+                float *ci = cr + i * ldc + j0;
+#define GATHER(R) \
+    case R: \
+        if (nv > 1) CAT(gather_block, SUFFIX)(R, 2, k, ai, lda, br + j0, offsets, ci, ldc, m0, m1); \
+        else CAT(gather_block, SUFFIX)(R, 1, k, ai, lda, br + j0, offsets, ci, ldc, m0, m1); \
+        break;
+                switch (mr) {
+                    GATHER(1)
+                    GATHER(2)
+                    GATHER(3)
+                    GATHER(4)
+                    GATHER(5)
+                    GATHER(6)
+#if MR_NN > 6
+                    GATHER(7)
+                    GATHER(8)
+#endif
+                default: break;
+                }
+#undef GATHER
+            }
+        }
+    }
+}

@@ -178,6 +178,14 @@ void nca_sgemm_nn(
         nca_sgemm_nn_avx2(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias);
 }
 
+void nca_sgemm_gather(
+    int level, long m, long rows, long width, long k, const float *a, long lda, const float *base, const long *offsets,
+    long bRowStride, float *c, long ldc, long cRowStride)
+{
+    if (level >= 2) nca_sgemm_gather_avx512(m, rows, width, k, a, lda, base, offsets, bRowStride, c, ldc, cRowStride);
+    else if (level == 1) nca_sgemm_gather_avx2(m, rows, width, k, a, lda, base, offsets, bRowStride, c, ldc, cRowStride);
+}
+
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc)
 {
@@ -190,6 +198,9 @@ void nca_sgemm_tn_acc(
 int nca_kernel_level(void) { return 0; }
 void nca_residual_pullback(
     const float *g, const float *sigma, float *df, long cells, long channels, int perCell, float *dv) {}
+void nca_sgemm_gather(
+    int level, long m, long rows, long width, long k, const float *a, long lda, const float *base, const long *offsets,
+    long bRowStride, float *c, long ldc, long cRowStride) {}
 void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
     long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias) {}

@@ -164,3 +164,29 @@ struct KernelTests {
         }
     }
 }
+
+@Suite("Perception on the kernels")
+struct PerceptionKernelTests {
+    @Test("padded-row perception (im2col by indirection) equals the stencil loop", arguments: Boundary.allCases)
+    func paddedPerceptionMatchesStencil(boundary: Boundary) throws {
+        try #require(LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
+        let (r, s, c) = (3, 6, 5)
+        let kernels: [Kernel] = [.laplacian, .identity, .gradY, .average, .gradX]
+        let x: Tensor<Double> = randomTensor([r, s, s, c], seed: 21, in: -1...1)
+        let expected = referencePerception(x, kernels: kernels, boundary: boundary)
+        let xf = x.scalars.map { Float($0) }
+        let p = Perception<Float>(kernels: kernels, boundary: boundary, batch: r, size: s, channels: c)
+        let patches = Buffer<Float>(capacity: r * s * s * c * 9)
+        let rowLength = c * kernels.count
+        // Whole rows across lattices (padded path) and ranges that start or end inside a row (chunked path).
+        for range in [0..<(r * s * s), 6..<30, 30..<108, 0..<6, 7..<29] {
+            for level in KernelTests.levels {
+                var z = [Float](repeating: .nan, count: range.count * rowLength)
+                xf.withUnsafeBufferPointer { xp in p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &z, level: level) }
+                let rows = ModelTests.rows(fromPlanes: z.map { Double($0) }, cells: range.count, channels: c, kernels: kernels.count)
+                let want = Array(expected[(range.lowerBound * rowLength)..<(range.upperBound * rowLength)])
+                #expect(maxAbsDifference(rows, want) < 1e-5, "range \(range), level \(level)")
+            }
+        }
+    }
+}

@@ -43,6 +43,14 @@ void nca_sgemm_nn(
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc);
 
+/// The product with B's rows gathered: for r < rows, i < m, j < width,
+/// C[i·ldc + r·cRowStride + j] = Σ_p A[i, p] · base[offsets[p] + r·bRowStride + j], p < k. im2col
+/// by indirection: with B row p pointing at the p-th shifted view of a padded state, this is
+/// perception without copying the nine neighbour planes. Requires level ≥ 1.
+void nca_sgemm_gather(
+    int level, long m, long rows, long width, long k, const float *a, long lda, const float *base, const long *offsets,
+    long bRowStride, float *c, long ldc, long cRowStride);
+
 /// The pullback of x ← x + σ ⊙ F for F: df = σ ⊙ g over cells × channels (σ per cell when
 /// perCell, else per element), and dv += Σ_cells df. Any level.
 void nca_residual_pullback(

@@ -156,6 +156,19 @@ public enum LinearAlgebra {
         nca_sgemm_tn_acc(Int32(level), m, n, k, a, lda, b, ldb, c, ldc)
     }
 
+    /// The product with B's rows gathered (im2col by indirection): for r < rows, i < m,
+    /// j < width, `C[i·ldc + r·cRowStride + j] = Σ_p A[i, p] · base[offsets[p] + r·bRowStride + j]`
+    /// over p < k, by the kernels of `level` (≥ 1).
+    public static func productGathered(
+        level: Int, m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Float>, lda: Int, base: UnsafePointer<Float>,
+        offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cRowStride: Int
+    ) {
+        precondition(level >= 1 && level <= kernelLevelOfCPU, "productGathered: kernel level \(level) is not available here")
+        precondition(m >= 0 && rows >= 0 && width >= 0 && k >= 0 && lda >= k, "productGathered: bad sizes")
+        if m == 0 || rows == 0 || width == 0 { return }
+        nca_sgemm_gather(Int32(level), m, rows, width, k, a, lda, base, offsets, bRowStride, c, ldc, cRowStride)
+    }
+
     /// The pullback of the residual update x ← x + σ ⊙ F for F: df = σ ⊙ g over cells × channels
     /// (σ per cell when `perCell`, else per element), and dv += Σ over cells of df.
     public static func residualPullback(

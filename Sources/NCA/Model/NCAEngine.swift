@@ -28,7 +28,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     public let size: Int
     /// Worker threads used by a step.
     public let threads: Int
-    /// Largest number of cells one GEMM covers.
+    /// Largest number of cells one GEMM covers: whole lattice rows, about the `tileCells` asked
+    /// for (at least one row).
     public let tileCells: Int
     /// Small-GEMM kernels for the dense layers (Float only; see `LinearAlgebra.kernelLevel`):
     /// 2 AVX-512, 1 AVX2, 0 BLAS with separate element-wise passes (always 0 for Double).
@@ -78,7 +79,6 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         self.configuration = configuration
         self.batch = batch
         self.size = size
-        self.tileCells = tileCells
         precondition(
             kernelLevel >= 0 && kernelLevel <= LinearAlgebra.kernelLevelOfCPU,
             "NCAEngine: kernel level \(kernelLevel) is not available on this CPU")
@@ -90,13 +90,18 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         maskCount = StochasticMask.count(cells: n, channels: c, granularity: configuration.mask)
         perception = Perception(
             kernels: configuration.kernels, boundary: configuration.boundary, batch: batch, size: size, channels: c)
-        let workerCount = min(threads, n)
+        // Workers and tiles cover whole lattice rows, so that perception can read each row's
+        // neighbours from one padded copy (see `Perception`).
+        let rows = batch * size
+        let workerCount = min(threads, rows)
         self.threads = workerCount
-        let tile = min(tileCells, (n + workerCount - 1) / workerCount)
+        let rowsPerTile = max(1, min(tileCells / size, (rows + workerCount - 1) / workerCount))
+        let tile = rowsPerTile * size
+        self.tileCells = tile
         workers = (0..<workerCount).map { w in
             Worker(
-                cells: (n * w / workerCount)..<(n * (w + 1) / workerCount), tileCells: tile, configuration: configuration,
-                stateCount: n * c)
+                cells: (rows * w / workerCount * size)..<(rows * (w + 1) / workerCount * size), tileCells: tile,
+                configuration: configuration, stateCount: n * c)
         }
         pool = WorkerPool(count: workerCount)
         inputCopy = Buffer(capacity: n * c)

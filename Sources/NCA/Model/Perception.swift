@@ -26,6 +26,9 @@ struct Perception<T: BLASScalar> {
     /// runStart[d + 2]]`, consecutive columns reading consecutive columns within a run.
     let runs: [Int]
     let runStart: [Int]
+    /// Where neighbour q of a cell lies in a padded block of rows ((S + 2) × C per row),
+    /// relative to the cell's top-left neighbour: (Δi+1)·(S+2)·C + (Δj+1)·C.
+    let paddedOffsets: [Int]
 
     init(kernels: [Kernel], boundary: Boundary, batch: Int, size: Int, channels: Int) {
         self.batch = batch
@@ -64,6 +67,7 @@ struct Perception<T: BLASScalar> {
         }
         self.runs = runs
         self.runStart = runStart
+        paddedOffsets = (0..<9).map { q in ((q / 3) * (size + 2) + q % 3) * channels }
     }
 
     /// Cells per im2col chunk: the nine planes of a chunk (about 36 KB) stay in the L1 cache
@@ -74,13 +78,18 @@ struct Perception<T: BLASScalar> {
     var patchesCount: Int { 9 * chunkCells * channels }
 
     /// The perception planes z (K × n·C: plane k, then cell, then channel) for the n cells in
-    /// `cells`, from the whole state x (N × C); `patches` needs `patchesCount` elements. `level`
-    /// picks the product's kernels (see `LinearAlgebra.kernelLevel`; 0 = BLAS). Works through
-    /// the range in chunks of `chunkCells`: im2col of the chunk, then its columns of Z = Gᵀ·P.
+    /// `cells`, from the whole state x (N × C); `patches` needs 9·n·C elements. `level` picks
+    /// the product's kernels (see `LinearAlgebra.kernelLevel`; 0 = BLAS). Whole lattice rows on
+    /// the kernels go through `forwardPadded`; otherwise the range is worked through in chunks
+    /// of `chunkCells`: im2col of the chunk, then its columns of Z = Gᵀ·P.
     func forward(
         _ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>, level: Int = 0
     ) {
         let width = cells.count * channels
+        if level > 0 && cells.lowerBound % size == 0 && cells.upperBound % size == 0 {
+            forwardPadded(x, cells: cells, padded: patches, into: z, level: level)
+            return
+        }
         kernelMatrixTransposed.withUnsafeBufferPointer { gt in
             var start = cells.lowerBound
             while start < cells.upperBound {
@@ -98,6 +107,58 @@ struct Perception<T: BLASScalar> {
                         ldb: chunkWidth, c: out, ldc: width)
                 }
                 start = chunk.upperBound
+            }
+        }
+    }
+
+    /// `forward` for whole lattice rows with the small-GEMM kernels: per lattice, the rows and
+    /// one neighbour row above and below are copied once into a padded block (the boundary
+    /// decides the padding), and the product reads the nine neighbour planes as shifted views
+    /// of it — im2col by indirection, no nine-fold copy. `padded` needs (rows + 2)·(S + 2)·C
+    /// elements, at most 9·n·C.
+    private func forwardPadded(
+        _ x: UnsafePointer<T>, cells: Range<Int>, padded pad: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>, level: Int
+    ) {
+        let s = size
+        let c = channels
+        let width = cells.count * c
+        let paddedRow = (s + 2) * c
+        neighbour.withUnsafeBufferPointer { nb in
+            kernelMatrixTransposed.withUnsafeBufferPointer { gt in
+                paddedOffsets.withUnsafeBufferPointer { offsets in
+                    var row = cells.lowerBound / s
+                    let lastRow = cells.upperBound / s
+                    while row < lastRow {
+                        // One lattice's rows i0 ..< i1 of this range.
+                        let lattice = row / s
+                        let i0 = row % s
+                        let i1 = min(s, i0 + (lastRow - row))
+                        let count = i1 - i0
+                        for t in 0..<(count + 2) {
+                            let source = t == 0 ? nb[i0] : t == count + 1 ? nb[2 * s + i1 - 1] : i0 + t - 1
+                            let target = pad + t * paddedRow
+                            if source < 0 {
+                                target.update(repeating: 0, count: paddedRow)
+                                continue
+                            }
+                            let sourceRow = x + (lattice * s + source) * s * c
+                            (target + c).update(from: sourceRow, count: s * c)
+                            let left = nb[0]
+                            let right = nb[3 * s - 1]
+                            if left < 0 { target.update(repeating: 0, count: c) } else { target.update(from: sourceRow + left * c, count: c) }
+                            if right < 0 {
+                                (target + (s + 1) * c).update(repeating: 0, count: c)
+                            } else {
+                                (target + (s + 1) * c).update(from: sourceRow + right * c, count: c)
+                            }
+                        }
+                        LinearAlgebra.productGathered(
+                            level: level, m: kernelCount, rows: count, width: s * c, k: 9, a: Self.floats(gt.baseAddress!), lda: 9,
+                            base: Self.floats(UnsafePointer(pad)), offsets: offsets.baseAddress!, bRowStride: paddedRow,
+                            c: Self.mutableFloats(z + (row * s - cells.lowerBound) * c), ldc: width, cRowStride: s * c)
+                        row += count
+                    }
+                }
             }
         }
     }
