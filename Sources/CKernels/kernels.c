@@ -189,6 +189,18 @@ void nca_sgemm_gather(
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc)
 {
+    // A narrow result (n at most half a vector, m larger) fills few lanes: accumulate its
+    // transpose Cᵀ += Bᵀ·A instead, with m across the lanes, and add it back.
+    long half = level >= 2 ? 8 : 4;
+    if (n <= half && m >= 2 * n && m * n <= 4096) {
+        float t[4096];
+        for (long i = 0; i < m * n; i++) t[i] = 0.0f;
+        if (level >= 2) nca_sgemm_tn_acc_avx512(n, m, k, b, ldb, a, lda, t, m);
+        else if (level == 1) nca_sgemm_tn_acc_avx2(n, m, k, b, ldb, a, lda, t, m);
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < n; j++) c[i * ldc + j] += t[j * m + i];
+        return;
+    }
     if (level >= 2) nca_sgemm_tn_acc_avx512(m, n, k, a, lda, b, ldb, c, ldc);
     else if (level == 1) nca_sgemm_tn_acc_avx2(m, n, k, a, lda, b, ldb, c, ldc);
 }

@@ -94,8 +94,8 @@ struct KernelTests {
         try #require(LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
         var seed: UInt64 = 900
         for level in Self.levels {
-            for m in [1, 3, 6, 7, 8, 9, 16, 33] {
-                for n in [1, 8, 15, 16, 17, 32, 40] {
+            for m in [1, 3, 6, 7, 8, 9, 16, 32, 33] {
+                for n in [1, 2, 4, 5, 8, 15, 16, 17, 32, 40] {
                     for k in [1, 2, 19, 64] {
                         let (lda, ldb, ldc) = (m + 1, n + 2, n + 3)
                         let a = Self.values(k * lda, seed: seed)
