@@ -2,7 +2,8 @@
 
   grad:    loss and gradients of t steps from a state against a target, for a model file
            written by `nca` (float64), to check `nca grad` against JAX's own autodiff;
-  bench:   time one forward+backward pass of the HEAD configuration, like `nca bench`;
+  bench:   time one training step (forward, loss, backward, gradient normalisation, Nadam) of
+           the HEAD or BIG configuration, like `nca bench --config`;
   rollout: time a free rollout of one HEAD lattice (256 steps, jit of a fori_loop).
 
 Only numpy, jax and safetensors; kernels, perception order and loss follow SPEC.md.
@@ -12,7 +13,9 @@ import sys
 
 import numpy as np
 
-from nca_peer import HEAD_KERNELS, KERNELS, OBSERVABLE, cli, head_arrays, median_seconds
+from nca_peer import (
+    BETA1, BETA2, CONFIGS, EPSILON, HEAD_KERNELS, KERNELS, LEARNING_RATE, NadamSchedule, cli, config_arrays, median_seconds,
+    peak_rss_mb)
 
 PAD = {"periodic": "wrap", "zero": "constant", "reflect": "symmetric"}
 ACT = {
@@ -36,19 +39,26 @@ def make_step(jnp, kernels, activation, boundary):
         z = jnp.stack(outs, axis=-1)  # R, S, S, C, K: channel-major (c, k) after reshape
         return z.reshape(z.shape[:3] + (-1,))
 
-    def step(w2, w1, v, x):
-        return x + (ACT[activation](jnp, perceive(x) @ w2) @ w1 + v)  # x + f: XLA runs this grouping about 1.8x faster
+    def step(w2, w1, v, x, sigma=None):
+        f = ACT[activation](jnp, perceive(x) @ w2) @ w1 + v
+        return x + f if sigma is None else x + sigma * f  # x + f: XLA runs this grouping about 1.8x faster
 
     return step
 
 
-def make_loss(jnp, kernels, activation, boundary, observable, steps):
+def make_loss(jnp, kernels, activation, boundary, observable, steps, p=0.0, random=None):
+    """Loss of `steps` steps; with p > 0 each step updates a cell with probability 1 − p
+    (σ drawn per cell from `random`, i.e. jax.random, with the key given to the loss)."""
     step = make_step(jnp, kernels, activation, boundary)
 
-    def loss(w2, w1, v, x0, y):
+    def loss(w2, w1, v, x0, y, key=None):
         x = x0
         for _ in range(steps):
-            x = step(w2, w1, v, x)
+            sigma = None
+            if p > 0:
+                key, sub = random.split(key)
+                sigma = (random.uniform(sub, x.shape[:3] + (1,)) >= p).astype(x.dtype)
+            x = step(w2, w1, v, x, sigma)
         d = x[..., :observable] - y[..., :observable]
         return jnp.mean(jnp.sqrt(jnp.sum(d * d, axis=(1, 2, 3))))
 
@@ -81,17 +91,44 @@ def bench_mode(args):
     import jax
     import jax.numpy as jnp
 
-    w2, w1, v, x0, y = (jnp.asarray(a) for a in head_arrays(16))
-    step = jax.jit(jax.value_and_grad(make_loss(jnp, HEAD_KERNELS, "relu", "periodic", OBSERVABLE, 32), argnums=(0, 1, 2)))
-    seconds = median_seconds(lambda: jax.block_until_ready(step(w2, w1, v, x0, y)), args.repeats)
-    print(json.dumps({"framework": f"jax {jax.__version__} (jit)", "forward_backward_s": seconds}))
+    cfg = CONFIGS[args.config]
+    w2, w1, v, x0, y = (jnp.asarray(a) for a in config_arrays(args.config))
+    loss = make_loss(jnp, cfg["kernels"], "relu", "periodic", cfg["observable"], cfg["steps"], cfg["p"], jax.random)
+
+    @jax.jit
+    def train(params, first, second, x0, y, key, scalars):
+        c2, mu, mu_next, schedule, schedule_next = (scalars[i] for i in range(5))
+        value, grads = jax.value_and_grad(loss, argnums=(0, 1, 2))(*params, x0, y, key)
+        out = ([], [], [])
+        for theta, g, m, s in zip(params, grads, first, second):
+            g = g / (jnp.sqrt(jnp.sum(g * g)) + 1e-8)
+            m = BETA1 * m + (1 - BETA1) * g
+            s = BETA2 * s + (1 - BETA2) * g * g
+            numerator = (1 - mu) * g / (1 - schedule) + mu_next * m / (1 - schedule_next)
+            for bucket, value_ in zip(out, (theta - LEARNING_RATE * numerator / (jnp.sqrt(s / c2) + EPSILON), m, s)):
+                bucket.append(value_)
+        return value, out
+
+    state = {"params": [w2, w1, v], "m": [jnp.zeros_like(a) for a in (w2, w1, v)],
+             "s": [jnp.zeros_like(a) for a in (w2, w1, v)], "key": jax.random.PRNGKey(0)}
+    schedule = NadamSchedule()
+
+    def run():
+        state["key"], key = jax.random.split(state["key"])
+        scalars = jnp.asarray(schedule.next(), dtype=jnp.float32)
+        value, (state["params"], state["m"], state["s"]) = train(state["params"], state["m"], state["s"], x0, y, key, scalars)
+        jax.block_until_ready(value)
+
+    seconds = median_seconds(run, args.repeats)
+    print(json.dumps({"framework": f"jax {jax.__version__} (jit)", "config": args.config, "training_step_s": seconds,
+                      "peak_rss_mb": peak_rss_mb()}))
 
 
 def rollout_mode(args):
     import jax
     import jax.numpy as jnp
 
-    w2, w1, v, x0, _ = (jnp.asarray(a) for a in head_arrays(1))
+    w2, w1, v, x0, _ = (jnp.asarray(a) for a in config_arrays("head", batch=1))
     step = make_step(jnp, HEAD_KERNELS, "relu", "periodic")
     run = jax.jit(lambda x: jax.lax.fori_loop(0, 256, lambda _, x: step(w2, w1, v, x), x))
     seconds = median_seconds(lambda: jax.block_until_ready(run(x0)), args.repeats)

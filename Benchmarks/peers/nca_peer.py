@@ -1,6 +1,8 @@
 """What the peer implementations (jax_nca.py, tf_nca.py, torch_nca.py) share: SPEC's kernels,
-the HEAD benchmark's data, timing and the command line. Only numpy."""
+the HEAD and BIG benchmarks' data, the optimiser's constants, timing, peak memory and the
+command line. Only numpy."""
 import argparse
+import resource
 import time
 
 import numpy as np
@@ -13,22 +15,57 @@ KERNELS = {
     "laplacian": [[1 / 4, 2 / 4, 1 / 4], [2 / 4, -12 / 4, 2 / 4], [1 / 4, 2 / 4, 1 / 4]],
 }
 
-# HEAD: S 64, C 8, identity+laplacian, H 32, relu, periodic, 2 observable channels.
-HEAD_KERNELS = ["identity", "laplacian"]
-C, H, S, OBSERVABLE = 8, 32, 64, 2
+# The workloads of `nca bench --config head|big` (Sources/NCA/Analysis/Workload.swift); FLOP counts
+# per cell-step of a forward+backward pass as nca counts them.
+CONFIGS = {
+    "head": dict(kernels=["identity", "laplacian"], channels=8, hidden=32, size=64, batch=16, steps=32, p=0.0,
+                 observable=2, flops=5280),
+    "big": dict(kernels=["identity", "grad-x", "grad-y", "laplacian"], channels=16, hidden=64, size=64, batch=8,
+                steps=32, p=0.5, observable=4, flops=33216),
+}
+
+HEAD_KERNELS = CONFIGS["head"]["kernels"]
+
+# Nadam as nca's trainer runs it after per-tensor gradient normalisation (g / (‖g‖ + 1e-8)).
+LEARNING_RATE, BETA1, BETA2, EPSILON = 1e-3, 0.9, 0.999, 1e-7
 
 
-def head_arrays(batch):
-    """float32 numpy W2, W1, v, x0 (batch × S × S × C) and y (batch × S × S × 2), seeded; W1 small
-    so that long rollouts stay bounded."""
+class NadamSchedule:
+    """The step-dependent scalars of nca's Nadam (Keras' momentum schedule), step by step:
+    (1 − β2^t, μ_t, μ_{t+1}, Π μ up to t, Π μ up to t+1)."""
+
+    def __init__(self):
+        self.t = 0
+        self.schedule = 1.0
+
+    def next(self):
+        self.t += 1
+        t = self.t
+        mu = BETA1 * (1 - 0.5 * 0.96 ** (t * 0.004))
+        mu_next = BETA1 * (1 - 0.5 * 0.96 ** ((t + 1) * 0.004))
+        self.schedule *= mu
+        return (1 - BETA2 ** t, mu, mu_next, self.schedule, self.schedule * mu_next)
+
+
+def config_arrays(name, batch=None):
+    """float32 numpy W2, W1, v, x0 (R × S × S × C) and y (R × S × S × O) for a workload, seeded;
+    W1 small so that long rollouts stay bounded."""
+    cfg = CONFIGS[name]
+    c, h, s, k = cfg["channels"], cfg["hidden"], cfg["size"], len(cfg["kernels"])
+    r = cfg["batch"] if batch is None else batch
     rng = np.random.default_rng(1)
-    lim = np.sqrt(6 / (2 * C + H))
-    w2 = rng.uniform(-lim, lim, (2 * C, H)).astype(np.float32)
-    w1 = rng.uniform(-0.01, 0.01, (H, C)).astype(np.float32)
-    v = np.zeros((C,), dtype=np.float32)
-    x0 = rng.random((batch, S, S, C)).astype(np.float32)
-    y = rng.random((batch, S, S, OBSERVABLE)).astype(np.float32)
+    lim = np.sqrt(6 / (k * c + h))
+    w2 = rng.uniform(-lim, lim, (k * c, h)).astype(np.float32)
+    w1 = rng.uniform(-0.01, 0.01, (h, c)).astype(np.float32)
+    v = np.zeros((c,), dtype=np.float32)
+    x0 = rng.random((r, s, s, c)).astype(np.float32)
+    y = rng.random((r, s, s, cfg["observable"])).astype(np.float32)
     return w2, w1, v, x0, y
+
+
+def peak_rss_mb():
+    """The process's peak resident memory so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def median_seconds(run, repeats):
@@ -44,7 +81,7 @@ def median_seconds(run, repeats):
 
 
 def cli(doc, grad_mode, bench_mode, rollout_mode=None):
-    """grad --model --state --target --steps --out | bench [--repeats] | rollout [--repeats]."""
+    """grad --model --state --target --steps --out | bench [--config head|big] [--repeats] | rollout [--repeats]."""
     parser = argparse.ArgumentParser(description=doc)
     sub = parser.add_subparsers(dest="mode", required=True)
     g = sub.add_parser("grad")
@@ -56,6 +93,9 @@ def cli(doc, grad_mode, bench_mode, rollout_mode=None):
         modes["rollout"] = rollout_mode
     for name in modes:
         if name != "grad":
-            sub.add_parser(name).add_argument("--repeats", type=int, default=5)
+            mode = sub.add_parser(name)
+            mode.add_argument("--repeats", type=int, default=5)
+            if name == "bench":
+                mode.add_argument("--config", choices=sorted(CONFIGS), default="head")
     args = parser.parse_args()
     modes[args.mode](args)

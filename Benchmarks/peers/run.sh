@@ -2,8 +2,10 @@
 # Peer comparison in one run: creates .venv-peers with JAX and, for the full run, tensorflow-cpu
 # and torch from PyPI (whichever install; PyPI's torch wheel brings about 3 GB of CUDA packages,
 # the CPU-only index is not a PyPI package), checks that `nca grad` agrees with each framework's
-# own autodiff (float64, reflect boundary, tanh, three kernels, 10 steps), then times the HEAD
-# forward+backward pass of nca and the peers alternately and prints the ratios.
+# own autodiff (float64, reflect boundary, tanh, three kernels, 10 steps), then times a training
+# step (forward, loss, backward, gradient normalisation, Nadam) of the HEAD and BIG workloads and
+# a HEAD-shaped rollout, nca and the peers alternately, and prints the ratios. Each timing runs in
+# a fresh process, so peak RSS is that workload's.
 # With --check, only the gradient agreement with JAX runs (CI uses this).
 set -euo pipefail
 check_only=false
@@ -81,21 +83,33 @@ $have_tf && compare tf TensorFlow
 $have_torch && compare torch PyTorch
 $check_only && exit 0
 
-echo "== HEAD forward+backward (S 64, C 8, identity+laplacian, H 32, R 16, t 32), alternating, median of 5 each"
-printf "  %-28s %12s %16s %10s\n" "framework" "s/step" "M cell-steps/s" "vs nca"
-for round in 1 2 3; do
-    ours=$("$nca" bench --json --repeats 5 | sed -E 's/.*"forward_backward_s": ([0-9.]+).*/\1/')
-    awk -v o="$ours" -v r="$round" 'BEGIN {
-        printf "  %-28s %12.3f %16.2f %10s\n", "nca (round " r ")", o, 16 * 64 * 64 * 32 / o / 1e6, "1.00" }'
-    peers=("$peer")
-    $have_tf && peers+=("$tfpeer")
-    $have_torch && peers+=("$torchpeer")
-    for p in "${peers[@]}"; do
-        line=$("$py" "$p" bench --repeats 5 2>/dev/null)
-        theirs=$(echo "$line" | sed -E 's/.*"forward_backward_s": ([0-9.]+).*/\1/')
-        name=$(echo "$line" | sed -E 's/.*"framework": "([^"]+)".*/\1/')
-        awk -v o="$ours" -v t="$theirs" -v n="$name" 'BEGIN {
-            printf "  %-28s %12.3f %16.2f %10.2f\n", n, t, 16 * 64 * 64 * 32 / t / 1e6, t / o }'
+peers=("$peer")
+$have_tf && peers+=("$tfpeer")
+$have_torch && peers+=("$torchpeer")
+row() {  # name seconds cell-steps flops-per-cell-step rss ratio
+    awk -v n="$1" -v t="$2" -v cs="$3" -v f="$4" -v m="$5" -v r="$6" 'BEGIN {
+        printf "  %-28s %9.3f %12.2f %9.1f %9.0f %9s\n", n, t, cs / t / 1e6, cs * f / t / 1e9, m, r }'
+}
+field() { echo "$1" | sed -E "s/.*\"$2\": \"?([^,\"}]+)\"?.*/\1/"; }
+for config in head big; do
+    if [ $config = head ]; then
+        echo "== HEAD training step (S 64, C 8, identity+laplacian, H 32, relu, R 16, t 32, p 0), alternating, median of 5 each"
+        cells=$((16 * 64 * 64 * 32)); flops=5280; rounds=3
+    else
+        echo "== BIG training step (S 64, C 16, identity+grad-x+grad-y+laplacian, H 64, relu, R 8, t 32, p 0.5), alternating, median of 5 each"
+        cells=$((8 * 64 * 64 * 32)); flops=33216; rounds=2
+    fi
+    printf "  %-28s %9s %12s %9s %9s %9s\n" "framework" "s/step" "Mcell-st/s" "GFLOP/s" "peak MB" "vs nca"
+    for round in $(seq 1 $rounds); do
+        line=$("$nca" bench --json --config $config --repeats 5)
+        ours=$(field "$line" training_step_s)
+        row "nca (round $round)" "$ours" $cells $flops "$(field "$line" peak_rss_mb)" 1.00
+        for p in "${peers[@]}"; do
+            line=$("$py" "$p" bench --config $config --repeats 5 2>/dev/null)
+            theirs=$(field "$line" training_step_s)
+            ratio=$(awk -v o="$ours" -v t="$theirs" 'BEGIN { printf "%.2f", t / o }')
+            row "$(field "$line" framework)" "$theirs" $cells $flops "$(field "$line" peak_rss_mb)" "$ratio"
+        done
     done
 done
 
@@ -104,9 +118,7 @@ printf "  %-28s %12s %10s\n" "framework" "µs/step" "vs nca"
 for round in 1 2 3; do
     ours=$("$nca" bench --json --repeats 5 | sed -E 's/.*"rollout_step_s": ([0-9.]+).*/\1/')
     awk -v o="$ours" -v r="$round" 'BEGIN { printf "  %-28s %12.1f %10s\n", "nca (round " r ")", o * 1e6, "1.00" }'
-    peers=("$peer")
-    $have_torch && peers+=("$torchpeer")
-    for p in "${peers[@]}"; do
+    for p in "$peer" $($have_torch && echo "$torchpeer"); do
         line=$("$py" "$p" rollout --repeats 5 2>/dev/null)
         theirs=$(echo "$line" | sed -E 's/.*"rollout_step_s": ([0-9.e-]+).*/\1/')
         name=$(echo "$line" | sed -E 's/.*"framework": "([^"]+)".*/\1/')

@@ -2,8 +2,8 @@
 
   grad:  loss and gradients of t steps from a state against a target, for a model file written
          by `nca` (float64), to check `nca grad` against TensorFlow's autodiff;
-  bench: time one forward+backward pass of the HEAD configuration in graph mode (tf.function),
-         like `nca bench`.
+  bench: time one training step (forward, loss, backward, gradient normalisation, Nadam) of the
+         HEAD or BIG configuration in graph mode (tf.function), like `nca bench --config`.
 
 Only numpy, tensorflow(-cpu) and safetensors; kernels, perception order and loss follow SPEC.md.
 """
@@ -14,10 +14,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
-from nca_peer import HEAD_KERNELS, KERNELS, OBSERVABLE, cli, head_arrays, median_seconds
+from nca_peer import (
+    BETA1, BETA2, CONFIGS, EPSILON, KERNELS, LEARNING_RATE, NadamSchedule, cli, config_arrays, median_seconds, peak_rss_mb)
 
 
-def make_loss(tf, kernels, activation, boundary, observable, steps):
+def make_loss(tf, kernels, activation, boundary, observable, steps, p=0.0):
+    """Loss of `steps` steps; with p > 0 each step updates a cell with probability 1 − p."""
     act = {"relu": tf.nn.relu, "linear": lambda a: a, "tanh": tf.tanh}[activation]
 
     def pad(x):
@@ -41,7 +43,11 @@ def make_loss(tf, kernels, activation, boundary, observable, steps):
     def loss(w2, w1, v, x0, y):
         x = x0
         for _ in range(steps):
-            x = x + (tf.tensordot(act(tf.tensordot(perceive(x), w2, 1)), w1, 1) + v)  # x + f, f = u(z·W2)·W1 + v
+            f = tf.tensordot(act(tf.tensordot(perceive(x), w2, 1)), w1, 1) + v  # f = u(z·W2)·W1 + v
+            if p > 0:
+                sigma = tf.cast(tf.random.uniform(tf.concat([tf.shape(x)[:3], [1]], axis=0)) >= p, x.dtype)
+                f = sigma * f
+            x = x + f
         d = x[..., :observable] - y[..., :observable]
         return tf.reduce_mean(tf.sqrt(tf.reduce_sum(d * d, axis=(1, 2, 3))))
 
@@ -74,18 +80,31 @@ def grad_mode(args):
 def bench_mode(args):
     import tensorflow as tf
 
-    w2, w1, v, x0, y = (tf.constant(a) for a in head_arrays(16))
-    loss = make_loss(tf, HEAD_KERNELS, "relu", "periodic", OBSERVABLE, 32)
+    cfg = CONFIGS[args.config]
+    arrays = config_arrays(args.config)
+    params = [tf.Variable(a) for a in arrays[:3]]
+    first = [tf.Variable(tf.zeros_like(a)) for a in arrays[:3]]
+    second = [tf.Variable(tf.zeros_like(a)) for a in arrays[:3]]
+    x0, y = (tf.constant(a) for a in arrays[3:])
+    loss = make_loss(tf, cfg["kernels"], "relu", "periodic", cfg["observable"], cfg["steps"], cfg["p"])
+    schedule = NadamSchedule()
 
     @tf.function
-    def step(w2, w1, v, x0, y):
+    def train(x0, y, scalars):
+        c2, mu, mu_next, prod, prod_next = (scalars[i] for i in range(5))
         with tf.GradientTape() as tape:
-            tape.watch([w2, w1, v])
-            value = loss(w2, w1, v, x0, y)
-        return value, tape.gradient(value, [w2, w1, v])
+            value = loss(*params, x0, y)
+        for theta, g, m, s in zip(params, tape.gradient(value, params), first, second):
+            g = g / (tf.norm(g) + 1e-8)
+            m.assign(BETA1 * m + (1 - BETA1) * g)
+            s.assign(BETA2 * s + (1 - BETA2) * g * g)
+            numerator = (1 - mu) * g / (1 - prod) + mu_next * m / (1 - prod_next)
+            theta.assign_sub(LEARNING_RATE * numerator / (tf.sqrt(s / c2) + EPSILON))
+        return value
 
-    seconds = median_seconds(lambda: [g.numpy() for g in step(w2, w1, v, x0, y)[1]], args.repeats)
-    print(json.dumps({"framework": f"tensorflow {tf.__version__} (graph)", "forward_backward_s": seconds}))
+    seconds = median_seconds(lambda: train(x0, y, tf.constant(schedule.next(), dtype=tf.float32)).numpy(), args.repeats)
+    print(json.dumps({"framework": f"tensorflow {tf.__version__} (graph)", "config": args.config,
+                      "training_step_s": seconds, "peak_rss_mb": peak_rss_mb()}))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
   grad:    loss and gradients of t steps from a state against a target, for a model file
            written by `nca` (float64), to check `nca grad` against PyTorch's autograd;
-  bench:   time one forward+backward pass of the HEAD configuration in eager mode;
+  bench:   time one training step (forward, loss, backward, gradient normalisation, Nadam) of
+           the HEAD or BIG configuration in eager mode;
   rollout: time a free rollout of one HEAD lattice (256 steps, no autograd).
 
 Only numpy, torch and safetensors; kernels, perception order and loss follow SPEC.md.
@@ -12,7 +13,9 @@ import sys
 
 import numpy as np
 
-from nca_peer import HEAD_KERNELS, KERNELS, OBSERVABLE, cli, head_arrays, median_seconds
+from nca_peer import (
+    BETA1, BETA2, CONFIGS, EPSILON, HEAD_KERNELS, KERNELS, LEARNING_RATE, NadamSchedule, cli, config_arrays, median_seconds,
+    peak_rss_mb)
 
 
 def make_step(torch, kernels, activation, boundary):
@@ -40,19 +43,22 @@ def make_step(torch, kernels, activation, boundary):
         z = torch.stack(outs, dim=-1)  # R, S, S, C, K: channel-major (c, k) after reshape
         return z.reshape(z.shape[:3] + (-1,))
 
-    def step(w2, w1, v, x):
-        return x + (act(perceive(x) @ w2) @ w1 + v)
+    def step(w2, w1, v, x, sigma=None):
+        f = act(perceive(x) @ w2) @ w1 + v
+        return x + f if sigma is None else x + sigma * f
 
     return step
 
 
-def make_loss(torch, kernels, activation, boundary, observable, steps):
+def make_loss(torch, kernels, activation, boundary, observable, steps, p=0.0):
+    """Loss of `steps` steps; with p > 0 each step updates a cell with probability 1 − p."""
     step = make_step(torch, kernels, activation, boundary)
 
     def loss(w2, w1, v, x0, y):
         x = x0
         for _ in range(steps):
-            x = step(w2, w1, v, x)
+            sigma = (torch.rand(x.shape[:3] + (1,)) >= p).to(x.dtype) if p > 0 else None
+            x = step(w2, w1, v, x, sigma)
         d = x[..., :observable] - y[..., :observable]
         return torch.sqrt((d * d).sum(dim=(1, 2, 3))).mean()
 
@@ -87,23 +93,38 @@ def version(torch):
 def bench_mode(args):
     import torch
 
-    w2, w1, v, x0, y = (torch.from_numpy(a) for a in head_arrays(16))
-    for p in (w2, w1, v):
+    cfg = CONFIGS[args.config]
+    w2, w1, v, x0, y = (torch.from_numpy(a) for a in config_arrays(args.config))
+    params = [w2, w1, v]
+    for p in params:
         p.requires_grad_(True)
-    loss = make_loss(torch, HEAD_KERNELS, "relu", "periodic", OBSERVABLE, 32)
+    first = [torch.zeros_like(p) for p in params]
+    second = [torch.zeros_like(p) for p in params]
+    loss = make_loss(torch, cfg["kernels"], "relu", "periodic", cfg["observable"], cfg["steps"], cfg["p"])
+    schedule = NadamSchedule()
 
     def step():
-        for p in (w2, w1, v):
+        for p in params:
             p.grad = None
         loss(w2, w1, v, x0, y).backward()
+        c2, mu, mu_next, prod, prod_next = schedule.next()
+        with torch.no_grad():
+            for theta, m, s in zip(params, first, second):
+                g = theta.grad / (theta.grad.norm() + 1e-8)
+                m.mul_(BETA1).add_((1 - BETA1) * g)
+                s.mul_(BETA2).add_((1 - BETA2) * g * g)
+                numerator = (1 - mu) * g / (1 - prod) + mu_next * m / (1 - prod_next)
+                theta.sub_(LEARNING_RATE * numerator / ((s / c2).sqrt() + EPSILON))
 
-    print(json.dumps({"framework": version(torch), "forward_backward_s": median_seconds(step, args.repeats)}))
+    seconds = median_seconds(step, args.repeats)
+    print(json.dumps({"framework": version(torch), "config": args.config, "training_step_s": seconds,
+                      "peak_rss_mb": peak_rss_mb()}))
 
 
 def rollout_mode(args):
     import torch
 
-    w2, w1, v, x0, _ = (torch.from_numpy(a) for a in head_arrays(1))
+    w2, w1, v, x0, _ = (torch.from_numpy(a) for a in config_arrays("head", batch=1))
     step = make_step(torch, HEAD_KERNELS, "relu", "periodic")
 
     def run():
