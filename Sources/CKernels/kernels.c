@@ -1,5 +1,12 @@
 #include "CKernels.h"
 
+void nca_spin_pause(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #if defined(__x86_64__)
 // Plain loops: the compiler vectorises them for the baseline instruction set.
 void nca_residual_pullback(

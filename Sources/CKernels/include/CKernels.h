@@ -51,6 +51,9 @@ void nca_sgemm_gather(
     int level, long m, long rows, long width, long k, const float *a, long lda, const float *base, const long *offsets,
     long bRowStride, float *c, long ldc, long cRowStride);
 
+/// A hint to the CPU that this thread is spin-waiting (x86 `pause`).
+void nca_spin_pause(void);
+
 /// The pullback of x ← x + σ ⊙ F for F: df = σ ⊙ g over cells × channels (σ per cell when
 /// perCell, else per element), and dv += Σ_cells df. Any level.
 void nca_residual_pullback(
