@@ -189,4 +189,36 @@ struct PerceptionKernelTests {
             }
         }
     }
+
+    @Test("padded-row pullback is the transpose of padded-row perception", arguments: Boundary.allCases)
+    func paddedPullbackIsTranspose(boundary: Boundary) throws {
+        try #require(LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
+        let (r, s, c) = (2, 5, 3)
+        let kernels: [Kernel] = [.identity, .gradX, .laplacian, .average]
+        let p = Perception<Float>(kernels: kernels, boundary: boundary, batch: r, size: s, channels: c)
+        let x: [Float] = KernelTests.values(r * s * s * c, seed: 31)
+        let maxRows = 7
+        let planes = Buffer<Float>(capacity: kernels.count * p.paddedPlaneStride(rows: maxRows))
+        let sum = Buffer<Float>(capacity: (maxRows + 2) * (s + 2) * c)
+        let taps = UnsafeMutablePointer<Int>.allocate(capacity: 9 * kernels.count)
+        defer { taps.deallocate() }
+        let patches = Buffer<Float>(capacity: r * s * s * c * 9)
+        // Whole rows: within one lattice, across the two, a block after a taller one (stale rows).
+        for range in [0..<35, 15..<50, 0..<50, 5..<10] {
+            for level in KernelTests.levels {
+                let w: [Float] = KernelTests.values(range.count * c * kernels.count, seed: UInt64(40 + range.count))
+                var z = [Float](repeating: 0, count: w.count)
+                var adjoint = [Float](repeating: 0, count: x.count)
+                x.withUnsafeBufferPointer { p.forward($0.baseAddress!, cells: range, patches: patches.pointer, into: &z, level: level) }
+                w.withUnsafeBufferPointer {
+                    p.backwardPadded(
+                        $0.baseAddress!, cells: range, planes: planes.pointer, maxRows: maxRows, sum: sum.pointer, offsets: taps,
+                        accumulateInto: &adjoint, level: level)
+                }
+                let lhs = zip(z, w).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                let rhs = zip(x, adjoint).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                #expect(abs(lhs - rhs) < 1e-4 * max(1, abs(lhs)), "range \(range), level \(level): \(lhs) vs \(rhs)")
+            }
+        }
+    }
 }

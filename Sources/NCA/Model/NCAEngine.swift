@@ -101,7 +101,7 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         workers = (0..<workerCount).map { w in
             Worker(
                 cells: (rows * w / workerCount * size)..<(rows * (w + 1) / workerCount * size), tileCells: tile,
-                configuration: configuration, stateCount: n * c)
+                configuration: configuration, stateCount: n * c, size: size)
         }
         pool = WorkerPool(count: workerCount)
         inputCopy = Buffer(capacity: n * c)
@@ -463,7 +463,13 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                         ldb: kc, c: plane, ldc: c)
                 }
             }
-            perception.backward(worker.z.pointer, cells: range, patches: worker.patches.pointer, accumulateInto: dx, level: level)
+            if level > 0 && rows % size == 0 && range.upperBound % size == 0 {
+                perception.backwardPadded(
+                    worker.z.pointer, cells: range, planes: worker.gradientPlanes.pointer, maxRows: worker.tileRows,
+                    sum: worker.gradientSum.pointer, offsets: worker.taps, accumulateInto: dx, level: level)
+            } else {
+                perception.backward(worker.z.pointer, cells: range, patches: worker.patches.pointer, accumulateInto: dx, level: level)
+            }
         }
     }
 
@@ -528,8 +534,14 @@ final class Worker<T: BLASScalar>: @unchecked Sendable {
     let dv: Buffer<T>
     /// The worker's share of ∂L/∂x_n (whole state), zero between steps.
     let dx: Buffer<T>
+    /// Lattice rows per tile, and the padded blocks of the perception pullback on the kernels
+    /// (see `Perception.backwardPadded`; the gradient planes' borders stay zero).
+    let tileRows: Int
+    let gradientPlanes: Buffer<T>
+    let gradientSum: Buffer<T>
+    let taps: UnsafeMutablePointer<Int>
 
-    init(cells: Range<Int>, tileCells: Int, configuration: ModelConfiguration, stateCount: Int) {
+    init(cells: Range<Int>, tileCells: Int, configuration: ModelConfiguration, stateCount: Int, size: Int) {
         self.cells = cells
         tiles = stride(from: cells.lowerBound, to: cells.upperBound, by: tileCells).map {
             $0..<min($0 + tileCells, cells.upperBound)
@@ -545,7 +557,14 @@ final class Worker<T: BLASScalar>: @unchecked Sendable {
         dW1 = Buffer(capacity: h * c)
         dv = Buffer(capacity: c)
         dx = Buffer(capacity: stateCount)
+        tileRows = max(1, tileCells / size)
+        gradientPlanes = Buffer(capacity: configuration.kernels.count * (tileRows + 4) * (size + 4) * c)
+        gradientSum = Buffer(capacity: (tileRows + 2) * (size + 2) * c)
+        taps = .allocate(capacity: 9 * configuration.kernels.count)
+        taps.initialize(repeating: 0, count: 9 * configuration.kernels.count)
     }
+
+    deinit { taps.deallocate() }
 
     func resetAccumulators() {
         dW2.fill(0, count: dW2.capacity)

@@ -29,6 +29,11 @@ struct Perception<T: BLASScalar> {
     /// Where neighbour q of a cell lies in a padded block of rows ((S + 2) × C per row),
     /// relative to the cell's top-left neighbour: (Δi+1)·(S+2)·C + (Δj+1)·C.
     let paddedOffsets: [Int]
+    /// The transpose on padded blocks: for every non-zero G[q, k], its value and where kernel k's
+    /// gradient plane is read for neighbour q, relative to a padded cell, in planes padded by
+    /// two cells ((S + 4) × C per row, `paddedPlaneStride(rows:)` apart).
+    let transposeWeights: [T]
+    let transposeTaps: [(kernel: Int, offset: Int)]
 
     init(kernels: [Kernel], boundary: Boundary, batch: Int, size: Int, channels: Int) {
         self.batch = batch
@@ -68,7 +73,21 @@ struct Perception<T: BLASScalar> {
         self.runs = runs
         self.runStart = runStart
         paddedOffsets = (0..<9).map { q in ((q / 3) * (size + 2) + q % 3) * channels }
+        var weights: [T] = []
+        var taps: [(kernel: Int, offset: Int)] = []
+        for q in 0..<9 {
+            for k in 0..<kernels.count where g[q * kernels.count + k] != 0 {
+                weights.append(g[q * kernels.count + k])
+                taps.append((k, ((2 - q / 3) * (size + 4) + (2 - q % 3)) * channels))
+            }
+        }
+        transposeWeights = weights
+        transposeTaps = taps
     }
+
+    /// Elements between the K gradient planes of `backwardPadded` for tiles of up to `rows`
+    /// lattice rows: (rows + 4) × (S + 4) × C.
+    func paddedPlaneStride(rows: Int) -> Int { (rows + 4) * (size + 4) * channels }
 
     /// Cells per im2col chunk: the nine planes of a chunk (about 36 KB) stay in the L1 cache
     /// between the gather and the product that reads them.
@@ -188,6 +207,67 @@ struct Perception<T: BLASScalar> {
                 }
                 col2imAdd(patches, cells: chunk, into: dx)
                 start = chunk.upperBound
+            }
+        }
+    }
+
+    /// `backward` for whole lattice rows with the small-GEMM kernels, as the transpose of
+    /// `forwardPadded`: the K gradient planes are copied into blocks padded by two zero cells
+    /// (`planes`: K · paddedPlaneStride(rows: maxRows) elements, zero on allocation, borders never
+    /// written); one gathered product sums, for every cell of a padded block ((rows + 2) ×
+    /// (S + 2), into `sum`), each non-zero G[q, k] times kernel k's gradient at the cell that read
+    /// it as neighbour q; then each padded cell's sum goes to the cell it was copied from (the
+    /// boundary's fold: wrapped, mirrored or dropped). `offsets` is scratch for the taps' offsets
+    /// (at least 9·K entries).
+    func backwardPadded(
+        _ dz: UnsafePointer<T>, cells: Range<Int>, planes: UnsafeMutablePointer<T>, maxRows: Int, sum: UnsafeMutablePointer<T>,
+        offsets: UnsafeMutablePointer<Int>, accumulateInto dx: UnsafeMutablePointer<T>, level: Int
+    ) {
+        let s = size
+        let c = channels
+        let width = cells.count * c
+        let planeStride = paddedPlaneStride(rows: maxRows)
+        let paddedRow = (s + 4) * c
+        let sumRow = (s + 2) * c
+        neighbour.withUnsafeBufferPointer { nb in
+            transposeWeights.withUnsafeBufferPointer { weights in
+                var row = cells.lowerBound / s
+                let lastRow = cells.upperBound / s
+                while row < lastRow {
+                    let lattice = row / s
+                    let i0 = row % s
+                    let i1 = min(s, i0 + (lastRow - row))
+                    let count = i1 - i0
+                    precondition(count <= maxRows, "Perception.backwardPadded: \(count) rows > \(maxRows)")
+                    let first = (row * s - cells.lowerBound) * c
+                    for k in 0..<kernelCount {
+                        let plane = planes + k * planeStride
+                        for t in 0..<count {
+                            (plane + (t + 2) * paddedRow + 2 * c).update(from: dz + k * width + first + t * s * c, count: s * c)
+                        }
+                        // Rows below this block's last row may hold an earlier, taller block.
+                        (plane + (count + 2) * paddedRow).update(repeating: 0, count: 2 * paddedRow)
+                    }
+                    // (Index loop: an iterator allocates per element in unoptimised builds.)
+                    for tap in 0..<transposeTaps.count {
+                        offsets[tap] = transposeTaps[tap].kernel * planeStride + transposeTaps[tap].offset
+                    }
+                    LinearAlgebra.productGathered(
+                        level: level, m: 1, rows: count + 2, width: sumRow, k: weights.count, a: Self.floats(weights.baseAddress!),
+                        lda: weights.count, base: Self.floats(UnsafePointer(planes)), offsets: UnsafePointer(offsets),
+                        bRowStride: paddedRow, c: Self.mutableFloats(sum), ldc: sumRow, cRowStride: sumRow)
+                    // Fold: padded cell (t, j) was a copy of (source row, source column).
+                    for t in 0..<(count + 2) {
+                        let source = t == 0 ? nb[i0] : t == count + 1 ? nb[2 * s + i1 - 1] : i0 + t - 1
+                        if source < 0 { continue }
+                        let target = dx + (lattice * s + source) * s * c
+                        let padded = UnsafePointer(sum + t * sumRow)
+                        LinearAlgebra.add(padded + c, into: target, count: s * c)
+                        if nb[0] >= 0 { LinearAlgebra.add(padded, into: target + nb[0] * c, count: c) }
+                        if nb[3 * s - 1] >= 0 { LinearAlgebra.add(padded + (s + 1) * c, into: target + nb[3 * s - 1] * c, count: c) }
+                    }
+                    row += count
+                }
             }
         }
     }
