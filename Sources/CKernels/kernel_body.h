@@ -11,7 +11,7 @@
 static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
     int mr, int nv, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
     long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg,
-    const float *bias)
+    const float *bias, const float *src)
 {
     VEC acc0[MR_NN], acc1[MR_NN];
     VEC bias0 = bias ? LOADM(bias, m0) : ZERO;
@@ -47,10 +47,10 @@ static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
             if (nv > 1) v1 = POSMASK(v1, LOADM(g + i * ldg + VL, m1));
         } else if (epilogue == NCA_EPILOGUE_MASKED_ADD) {
             VEC s0 = ldg ? LOADM(g + i * ldg, m0) : BCAST(g[i]);
-            v0 = FMA(s0, v0, LOADM(c + i * ldc, m0));
+            v0 = FMA(s0, v0, LOADM(src + i * ldc, m0));
             if (nv > 1) {
                 VEC s1 = ldg ? LOADM(g + i * ldg + VL, m1) : s0;
-                v1 = FMA(s1, v1, LOADM(c + i * ldc + VL, m1));
+                v1 = FMA(s1, v1, LOADM(src + i * ldc + VL, m1));
             }
         }
         STOREM(c + i * ldc, m0, v0);
@@ -63,16 +63,16 @@ static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
 static inline __attribute__((always_inline)) TARGET void CAT(nn_rest, SUFFIX)(
     int mr, int nv, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
     long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg,
-    const float *bias)
+    const float *bias, const float *src)
 {
 #define NN_REST(R) \
     case R: \
         if (nv > 1) \
             CAT(nn_block, SUFFIX)(R, 2, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, m0, m1, accumulate, \
-                epilogue, g, ldg, bias); \
+                epilogue, g, ldg, bias, src); \
         else \
             CAT(nn_block, SUFFIX)(R, 1, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, m0, m1, accumulate, \
-                epilogue, g, ldg, bias); \
+                epilogue, g, ldg, bias, src); \
         break;
     switch (mr) {
         NN_REST(1)
@@ -91,8 +91,10 @@ static inline __attribute__((always_inline)) TARGET void CAT(nn_rest, SUFFIX)(
 
 TARGET void CAT(nca_sgemm_nn_, SUFFIX)(
     long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias)
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias,
+    const float *src)
 {
+    if (!src) src = c;
     for (long j0 = 0; j0 < n; j0 += 2 * VL) {
         long w = n - j0 < 2 * VL ? n - j0 : 2 * VL;
         int nv = w > VL ? 2 : 1;
@@ -104,15 +106,15 @@ TARGET void CAT(nca_sgemm_nn_, SUFFIX)(
         if (nv == 2) {
             for (; i + MR_NN <= m; i += MR_NN)
                 CAT(nn_block, SUFFIX)(MR_NN, 2, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj);
+                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj, src + i * ldc + j0);
         } else {
             for (; i + MR_NN <= m; i += MR_NN)
                 CAT(nn_block, SUFFIX)(MR_NN, 1, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj);
+                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj, src + i * ldc + j0);
         }
         if (i < m)
             CAT(nn_rest, SUFFIX)((int)(m - i), nv, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj);
+                c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj, src + i * ldc + j0);
     }
 }
 

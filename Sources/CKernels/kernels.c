@@ -75,7 +75,7 @@ static const int narrowMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0
 
 static inline __attribute__((always_inline)) __attribute__((target("avx512f,avx2,fma"))) void narrow_block(
     int mr, long k, const float *a, long lda, const float *b2, float *c, long ldc, long n, int accumulate,
-    __m256 bias, const float *sigma, long lds)
+    __m256 bias, const float *sigma, long lds, const float *src)
 {
     __m512 acc[8];
     for (int i = 0; i < mr; i++) acc[i] = _mm512_setzero_ps();
@@ -100,7 +100,8 @@ static inline __attribute__((always_inline)) __attribute__((target("avx512f,avx2
         __m512 sum = _mm512_add_ps(acc[i], _mm512_permutexvar_ps(swap, acc[i]));
         __m256 packed = _mm256_add_ps(_mm512_castps512_ps256(_mm512_maskz_compress_ps(0x5555, sum)), bias);
         float *ci = c + i * ldc;
-        __m256 before = n == 8 ? _mm256_loadu_ps(ci) : _mm256_maskload_ps(ci, lanes);
+        const float *si = (sigma ? src : c) + i * ldc;
+        __m256 before = n == 8 ? _mm256_loadu_ps(si) : _mm256_maskload_ps(si, lanes);
         if (sigma) {
             __m256 s = lds ? (n == 8 ? _mm256_loadu_ps(sigma + i * lds) : _mm256_maskload_ps(sigma + i * lds, lanes))
                            : _mm256_set1_ps(sigma[i]);
@@ -115,7 +116,7 @@ static inline __attribute__((always_inline)) __attribute__((target("avx512f,avx2
 
 __attribute__((target("avx512f,avx2,fma"))) static void nca_sgemm_narrow_avx512(
     long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc, int accumulate,
-    const float *bias, const float *sigma, long lds)
+    const float *bias, const float *sigma, long lds, const float *src)
 {
     float b2[(NARROW_MAX_K / 2 + 1) * 16];
     long pairs = (k + 1) / 2;
@@ -130,15 +131,15 @@ __attribute__((target("avx512f,avx2,fma"))) static void nca_sgemm_narrow_avx512(
     __m256 biasv = bias ? _mm256_maskload_ps(bias, _mm256_loadu_si256((const __m256i *)(narrowMask + 8 - n)))
                         : _mm256_setzero_ps();
     long i = 0;
-    for (; i + 8 <= m; i += 8) narrow_block(8, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds);
+    for (; i + 8 <= m; i += 8) narrow_block(8, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds, src ? src + i * ldc : c + i * ldc);
     switch (m - i) {
-    case 1: narrow_block(1, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
-    case 2: narrow_block(2, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
-    case 3: narrow_block(3, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
-    case 4: narrow_block(4, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
-    case 5: narrow_block(5, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
-    case 6: narrow_block(6, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
-    case 7: narrow_block(7, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds); break;
+    case 1: narrow_block(1, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds, src ? src + i * ldc : c + i * ldc); break;
+    case 2: narrow_block(2, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds, src ? src + i * ldc : c + i * ldc); break;
+    case 3: narrow_block(3, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds, src ? src + i * ldc : c + i * ldc); break;
+    case 4: narrow_block(4, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds, src ? src + i * ldc : c + i * ldc); break;
+    case 5: narrow_block(5, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds, src ? src + i * ldc : c + i * ldc); break;
+    case 6: narrow_block(6, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds, src ? src + i * ldc : c + i * ldc); break;
+    case 7: narrow_block(7, k, a + i * lda, lda, b2, c + i * ldc, ldc, n, accumulate, biasv, sigma ? sigma + (lds ? i * lds : i) : sigma, lds, src ? src + i * ldc : c + i * ldc); break;
     default: break;
     }
 }
@@ -173,16 +174,17 @@ int nca_kernel_level(void)
 
 void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias)
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias,
+    const float *src)
 {
     int narrowEpilogue = epilogue == NCA_EPILOGUE_NONE || (epilogue == NCA_EPILOGUE_MASKED_ADD && !accumulate);
     if (level >= 2 && n <= 8 && blocks == 1 && k <= NARROW_MAX_K && narrowEpilogue && m >= 64)
         nca_sgemm_narrow_avx512(
-            m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, epilogue == NCA_EPILOGUE_MASKED_ADD ? g : 0, ldg);
+            m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, epilogue == NCA_EPILOGUE_MASKED_ADD ? g : 0, ldg, src);
     else if (level >= 2)
-        nca_sgemm_nn_avx512(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias);
+        nca_sgemm_nn_avx512(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias, src);
     else if (level == 1)
-        nca_sgemm_nn_avx2(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias);
+        nca_sgemm_nn_avx2(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias, src);
 }
 
 void nca_sgemm_gather(
@@ -222,7 +224,8 @@ void nca_sgemm_gather(
     long bRowStride, float *c, long ldc, long cRowStride) {}
 void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias) {}
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias,
+    const float *src) {}
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc) {}
 

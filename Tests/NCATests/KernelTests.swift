@@ -49,6 +49,8 @@ struct KernelTests {
         let b = Self.values(blocks * bstride, seed: seed + 1)
         let c0 = Self.values(m * ldc, seed: seed + 2)
         let g = Self.values(m * ldc, seed: seed + 3)
+        // The residual epilogue's x: a separate array (C itself in every fourth case).
+        let x = seed % 4 == 1 ? c0 : Self.values(m * ldc, seed: seed + 5)
         // Every other case adds a bias row (before the epilogue).
         let bias: [Float]? = seed % 2 == 0 ? Self.values(n, seed: seed + 4) : nil
         var expected = c0
@@ -61,32 +63,40 @@ struct KernelTests {
                 }
                 if epilogue == 1 { sum = max(sum, 0) }
                 if epilogue == 2 && !(g[i * ldc + j] > 0) { sum = 0 }
-                if epilogue == 3 { sum = Double(c0[i * ldc + j]) + Double(g[i]) * sum }
-                if epilogue == 4 { sum = Double(c0[i * ldc + j]) + Double(g[i * ldc + j]) * sum }
+                if epilogue == 3 { sum = Double(x[i * ldc + j]) + Double(g[i]) * sum }
+                if epilogue == 4 { sum = Double(x[i * ldc + j]) + Double(g[i * ldc + j]) * sum }
                 expected[i * ldc + j] = Float(sum)
             }
         }
         var c = c0
         let biasValues = bias ?? []
+        let sameAsC = seed % 4 == 1
         g.withUnsafeBufferPointer { gp in
-            biasValues.withUnsafeBufferPointer { bp in
-                let chosen: LinearAlgebra.Epilogue
-                switch epilogue {
-                case 1: chosen = .relu
-                case 2: chosen = .keepWherePositive(gp.baseAddress!, ldg: ldc)
-                case 3: chosen = .addMasked(gp.baseAddress!, ldg: 0)
-                case 4: chosen = .addMasked(gp.baseAddress!, ldg: ldc)
-                default: chosen = .none
+            x.withUnsafeBufferPointer { xp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    let sp = sameAsC ? UnsafeBufferPointer(cp) : xp
+                    biasValues.withUnsafeBufferPointer { bp in
+                        let chosen: LinearAlgebra.Epilogue
+                        switch epilogue {
+                        case 1: chosen = .relu
+                        case 2: chosen = .keepWherePositive(gp.baseAddress!, ldg: ldc)
+                        case 3: chosen = .addMasked(gp.baseAddress!, ldg: 0, source: sp.baseAddress!)
+                        case 4: chosen = .addMasked(gp.baseAddress!, ldg: ldc, source: sp.baseAddress!)
+                        default: chosen = .none
+                        }
+                        LinearAlgebra.productNN(
+                            level: level, m: m, n: n, k: k, blocks: blocks, a: a, lda: lda, aBlockStride: astride, b: b, ldb: ldb,
+                            bBlockStride: bstride, c: cp.baseAddress!, ldc: ldc, accumulate: accumulate,
+                            bias: bias == nil ? nil : bp.baseAddress!, epilogue: chosen)
+                    }
                 }
-                LinearAlgebra.productNN(
-                    level: level, m: m, n: n, k: k, blocks: blocks, a: a, lda: lda, aBlockStride: astride, b: b, ldb: ldb,
-                    bBlockStride: bstride, c: &c, ldc: ldc, accumulate: accumulate, bias: bias == nil ? nil : bp.baseAddress!,
-                    epilogue: chosen)
             }
         }
         // Columns beyond n are never touched; the rest agree to float rounding.
         let error = maxAbsDifference(c, expected)
-        #expect(error < 1e-5, "level \(level) m \(m) n \(n) blocks \(blocks) k \(k) epilogue \(epilogue) acc \(accumulate) bias \(bias != nil)")
+        #expect(
+            error < 1e-5,
+            "level \(level) m \(m) n \(n) blocks \(blocks) k \(k) epilogue \(epilogue) acc \(accumulate) bias \(bias != nil)")
     }
 
     @Test("C += Aᵀ·B equals a naive loop, every remainder")
@@ -155,7 +165,9 @@ struct KernelTests {
             let yF = engine.forward(
                 model, from: Tensor(shape: x.shape, scalars: x.scalars.map { Float($0) }), steps: steps, rng: &rngF)
             let got = engine.backward(model, outputGradient: Tensor(shape: dy.shape, scalars: dy.scalars.map { Float($0) }))
-            func close(_ a: Tensor<Float>, _ b: Tensor<Double>) -> Double { relativeError(a.scalars.map { Double($0) }, b.scalars) }
+            func close(_ a: Tensor<Float>, _ b: Tensor<Double>) -> Double {
+                relativeError(a.scalars.map { Double($0) }, b.scalars)
+            }
             #expect(close(yF, y) < 1e-5, "level \(level): state")
             #expect(close(got.w2, expected.w2) < 1e-4, "level \(level): W2")
             #expect(close(got.w1, expected.w1) < 1e-4, "level \(level): W1")
@@ -182,8 +194,11 @@ struct PerceptionKernelTests {
         for range in [0..<(r * s * s), 6..<30, 30..<108, 0..<6, 7..<29] {
             for level in KernelTests.levels {
                 var z = [Float](repeating: .nan, count: range.count * rowLength)
-                xf.withUnsafeBufferPointer { xp in p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &z, level: level) }
-                let rows = ModelTests.rows(fromPlanes: z.map { Double($0) }, cells: range.count, channels: c, kernels: kernels.count)
+                xf.withUnsafeBufferPointer { xp in
+                    p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &z, level: level)
+                }
+                let rows = ModelTests.rows(
+                    fromPlanes: z.map { Double($0) }, cells: range.count, channels: c, kernels: kernels.count)
                 let want = Array(expected[(range.lowerBound * rowLength)..<(range.upperBound * rowLength)])
                 #expect(maxAbsDifference(rows, want) < 1e-5, "range \(range), level \(level)")
             }
@@ -209,7 +224,9 @@ struct PerceptionKernelTests {
                 let w: [Float] = KernelTests.values(range.count * c * kernels.count, seed: UInt64(40 + range.count))
                 var z = [Float](repeating: 0, count: w.count)
                 var adjoint = [Float](repeating: 0, count: x.count)
-                x.withUnsafeBufferPointer { p.forward($0.baseAddress!, cells: range, patches: patches.pointer, into: &z, level: level) }
+                x.withUnsafeBufferPointer {
+                    p.forward($0.baseAddress!, cells: range, patches: patches.pointer, into: &z, level: level)
+                }
                 w.withUnsafeBufferPointer {
                     p.backwardPadded(
                         $0.baseAddress!, cells: range, planes: planes.pointer, maxRows: maxRows, sum: sum.pointer, offsets: taps,

@@ -24,8 +24,9 @@ enum {
     NCA_EPILOGUE_RELU = 1,
     /// c ← c where g > 0, else 0 (relu's pullback given u(A) in g).
     NCA_EPILOGUE_POSITIVE_OF_G = 2,
-    /// c ← c_before + σ ⊙ c: the residual update x ← x + σ ⊙ F, with σ per row (g[i], ldg = 0)
-    /// or per element (g: m × n, leading dimension ldg). Use with accumulate = 0.
+    /// c ← src + σ ⊙ c: the residual update x' = x + σ ⊙ F, with σ per row (g[i], ldg = 0) or per
+    /// element (g: m × n, leading dimension ldg) and x in src (m × n, leading dimension ldc; NULL:
+    /// C itself). Use with accumulate = 0.
     NCA_EPILOGUE_MASKED_ADD = 3,
 };
 
@@ -33,10 +34,12 @@ enum {
 /// NCA_EPILOGUE_POSITIVE_OF_G). A (m × blocks·k) is `blocks` column blocks of k columns, block q
 /// at a + q·astride with rows lda apart; B (blocks·k × n) the matching row blocks, block q at
 /// b + q·bstride with rows ldb apart (blocks = 1: an ordinary product). `accumulate` non-zero
-/// adds to C; `bias` (n values, or NULL) is added to every row. Requires level ≥ 1.
+/// adds to C; `bias` (n values, or NULL) is added to every row; `src` is read by
+/// NCA_EPILOGUE_MASKED_ADD only. Requires level ≥ 1.
 void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias);
+    long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias,
+    const float *src);
 
 /// C (m × n) += Aᵀ · B with A stored k × m and B stored k × n (a sum over k rows, e.g. cells).
 /// Requires level ≥ 1.

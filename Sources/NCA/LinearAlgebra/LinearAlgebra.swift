@@ -95,9 +95,10 @@ public enum LinearAlgebra {
         case relu
         /// c ← c where g > 0, else 0: relu's pullback given u(A) in g (m × n, leading dimension ldg).
         case keepWherePositive(UnsafePointer<Float>, ldg: Int)
-        /// c ← c_before + σ ⊙ c, the residual update: σ per row (σ[i]) when ldg is 0, else per
-        /// element (m × n, leading dimension ldg). Needs accumulate = false.
-        case addMasked(UnsafePointer<Float>, ldg: Int)
+        /// c ← x + σ ⊙ c, the residual update x' = x + σ ⊙ F: σ per row (σ[i]) when ldg is 0, else
+        /// per element (m × n, leading dimension ldg); x is m × n with C's leading dimension (it
+        /// may be C itself). Needs accumulate = false.
+        case addMasked(UnsafePointer<Float>, ldg: Int, source: UnsafePointer<Float>)
 
         var code: Int32 {
             switch self {
@@ -127,21 +128,23 @@ public enum LinearAlgebra {
         if m == 0 || n == 0 { return }
         var g: UnsafePointer<Float>? = nil
         var ldg = 0
+        var source: UnsafePointer<Float>? = nil
         switch epilogue {
         case .keepWherePositive(let pointer, let stride):
             precondition(stride >= n, "productNN: ldg too small")
             g = pointer
             ldg = stride
-        case .addMasked(let pointer, let stride):
+        case .addMasked(let pointer, let stride, let x):
             precondition(stride == 0 || stride >= n, "productNN: ldg too small")
-            precondition(!accumulate, "productNN: addMasked adds to C itself")
+            precondition(!accumulate, "productNN: addMasked adds to x itself")
             g = pointer
             ldg = stride
+            source = x
         case .none, .relu: break
         }
         nca_sgemm_nn(
             Int32(level), m, n, blocks, k, a, lda, aBlockStride, b, ldb, bBlockStride, c, ldc, accumulate ? 1 : 0,
-            epilogue.code, g, ldg, bias)
+            epilogue.code, g, ldg, bias, source)
     }
 
     /// Row-major `C += Aᵀ·B` with A stored k × m and B stored k × n (C m × n): a sum over k rows,
@@ -329,7 +332,9 @@ public struct ComplexEigen: Sendable {
     public var vectorsImaginary: [Double]
 
     /// |λ_k|.
-    public func modulus(_ k: Int) -> Double { (valuesReal[k] * valuesReal[k] + valuesImaginary[k] * valuesImaginary[k]).squareRoot() }
+    public func modulus(_ k: Int) -> Double {
+        (valuesReal[k] * valuesReal[k] + valuesImaginary[k] * valuesImaginary[k]).squareRoot()
+    }
 
     /// |v_k[i]|² for every component i of eigenvector k (sums to 1).
     public func componentWeights(_ k: Int) -> [Double] {

@@ -124,11 +124,14 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         let count = cells * configuration.channels
         withWeights(model) { weights in
             state.scalars.withUnsafeMutableBufferPointer { x in
+                // Steps alternate between the state and inputCopy; one copy at the end at most.
+                var current = x.baseAddress!
+                var other = inputCopy.pointer
                 for _ in 0..<steps {
-                    inputCopy.pointer.update(from: x.baseAddress!, count: count)
-                    step(
-                        weights, input: inputCopy.pointer, output: x.baseAddress!, sigma: sigma.pointer, rng: &rng)
+                    step(weights, input: current, output: other, sigma: sigma.pointer, rng: &rng)
+                    swap(&current, &other)
                 }
+                if current != x.baseAddress! { x.baseAddress!.update(from: current, count: count) }
             }
         }
     }
@@ -170,16 +173,18 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             let k = recomputeEvery
             withWeights(model) { weights in
                 x.scalars.withUnsafeMutableBufferPointer { xp in
+                    var current = xp.baseAddress!
+                    var other = inputCopy.pointer
                     for n in 0..<steps {
                         if n % k == 0 {
                             let start = checkpoints.append { SegmentStart(stateCount: count) }
-                            start.stateBuffer.pointer.update(from: xp.baseAddress!, count: count)
+                            start.stateBuffer.pointer.update(from: current, count: count)
                             start.rng = rng
                         }
-                        inputCopy.pointer.update(from: xp.baseAddress!, count: count)
-                        step(
-                            weights, input: inputCopy.pointer, output: xp.baseAddress!, sigma: sigma.pointer, rng: &rng)
+                        step(weights, input: current, output: other, sigma: sigma.pointer, rng: &rng)
+                        swap(&current, &other)
                     }
+                    if current != xp.baseAddress! { xp.baseAddress!.update(from: current, count: count) }
                 }
             }
             checkpointedSteps = steps
@@ -189,13 +194,15 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         checkpointedSteps = 0
         withWeights(model) { weights in
             x.scalars.withUnsafeMutableBufferPointer { xp in
-                for _ in 0..<steps {
-                    let record = tape.append {
-                        StepRecord(stateCount: count, maskCount: maskCount)
-                    }
-                    record.state.update(from: xp.baseAddress!, count: count)
-                    step(
-                        weights, input: record.state, output: xp.baseAddress!, sigma: record.sigma, rng: &rng)
+                // Each step writes its output into the next record's state (the last into x), so
+                // the tape costs no copy but the first.
+                guard steps > 0 else { return }
+                var record = tape.append { StepRecord(stateCount: count, maskCount: maskCount) }
+                record.state.update(from: xp.baseAddress!, count: count)
+                for n in 0..<steps {
+                    let next = n + 1 < steps ? tape.append { StepRecord(stateCount: count, maskCount: maskCount) } : nil
+                    step(weights, input: record.state, output: next?.state ?? xp.baseAddress!, sigma: record.sigma, rng: &rng)
+                    if let next { record = next }
                 }
             }
         }
@@ -258,21 +265,21 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             let length = min(k, checkpointedSteps - segment * k)
             var rng = start.rng
             tape.reset()
-            // inputCopy is free during the backward pass: it carries the recomputed state.
-            inputCopy.pointer.update(from: start.stateBuffer.pointer, count: count)
-            for _ in 0..<length {
-                let record = tape.append { StepRecord(stateCount: count, maskCount: maskCount) }
-                record.state.update(from: inputCopy.pointer, count: count)
-                step(
-                    weights, input: record.state, output: inputCopy.pointer, sigma: record.sigma, rng: &rng)
+            var record = tape.append { StepRecord(stateCount: count, maskCount: maskCount) }
+            record.state.update(from: start.stateBuffer.pointer, count: count)
+            for n in 0..<length {
+                // The segment's last output is not needed: inputCopy (free now) takes it.
+                let next = n + 1 < length ? tape.append { StepRecord(stateCount: count, maskCount: maskCount) } : nil
+                step(weights, input: record.state, output: next?.state ?? inputCopy.pointer, sigma: record.sigma, rng: &rng)
+                if let next { record = next }
             }
             tape.forEachReversed { record in stepBackward(weights, record: record, gradient: g) }
             segment -= 1
         }
     }
 
-    /// One step: output = input + σ ⊙ F(input), writing A and σ. `output` holds a copy of
-    /// `input` on entry; workers read `input` and write their own rows of the others.
+    /// One step: output = input + σ ⊙ F(input), drawing σ. `output` must not overlap `input`:
+    /// workers read all of `input` (neighbours) and write their own rows of `output`.
     private func step(
         _ weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, sigma s: UnsafeMutablePointer<T>,
         rng: inout RandomGenerator
@@ -342,14 +349,17 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 LinearAlgebra.productNN(
                     level: level, m: n, n: c, k: h, a: floats(hidden), lda: h, b: floats(weights.w1), ldb: c,
                     c: mutableFloats(output + rows * c), ldc: c, accumulate: false, bias: floats(weights.v),
-                    epilogue: .addMasked(floats(s + maskOffset), ldg: granularity == .cell ? 0 : c))
+                    epilogue: .addMasked(
+                        floats(s + maskOffset), ldg: granularity == .cell ? 0 : c, source: floats(input + rows * c)))
             } else {
                 for cell in 0..<n { (worker.f.pointer + cell * c).update(from: weights.v, count: c) }
                 LinearAlgebra.gemm(
                     .none, .none, m: n, n: c, k: h, a: hidden, lda: h, b: weights.w1, ldb: c, beta: 1,
                     c: worker.f.pointer, ldc: c)
+                (output + rows * c).update(from: input + rows * c, count: n * c)
                 StochasticMask.applyResidual(
-                    worker.f.pointer, sigma: s + maskOffset, to: output + rows * c, cells: n, channels: c, granularity: granularity)
+                    worker.f.pointer, sigma: s + maskOffset, to: output + rows * c, cells: n, channels: c,
+                    granularity: granularity)
             }
         }
     }
@@ -468,7 +478,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                     worker.z.pointer, cells: range, planes: worker.gradientPlanes.pointer, maxRows: worker.tileRows,
                     sum: worker.gradientSum.pointer, offsets: worker.taps, accumulateInto: dx, level: level)
             } else {
-                perception.backward(worker.z.pointer, cells: range, patches: worker.patches.pointer, accumulateInto: dx, level: level)
+                perception.backward(
+                    worker.z.pointer, cells: range, patches: worker.patches.pointer, accumulateInto: dx, level: level)
             }
         }
     }

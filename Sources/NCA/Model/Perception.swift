@@ -102,7 +102,8 @@ struct Perception<T: BLASScalar> {
     /// the kernels go through `forwardPadded`; otherwise the range is worked through in chunks
     /// of `chunkCells`: im2col of the chunk, then its columns of Z = Gᵀ·P.
     func forward(
-        _ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>, level: Int = 0
+        _ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>,
+        level: Int = 0
     ) {
         let width = cells.count * channels
         if level > 0 && cells.lowerBound % size == 0 && cells.upperBound % size == 0 {
@@ -164,7 +165,11 @@ struct Perception<T: BLASScalar> {
                             (target + c).update(from: sourceRow, count: s * c)
                             let left = nb[0]
                             let right = nb[3 * s - 1]
-                            if left < 0 { target.update(repeating: 0, count: c) } else { target.update(from: sourceRow + left * c, count: c) }
+                            if left < 0 {
+                                target.update(repeating: 0, count: c)
+                            } else {
+                                target.update(from: sourceRow + left * c, count: c)
+                            }
                             if right < 0 {
                                 (target + (s + 1) * c).update(repeating: 0, count: c)
                             } else {
@@ -172,7 +177,8 @@ struct Perception<T: BLASScalar> {
                             }
                         }
                         LinearAlgebra.productGathered(
-                            level: level, m: kernelCount, rows: count, width: s * c, k: 9, a: Self.floats(gt.baseAddress!), lda: 9,
+                            level: level, m: kernelCount, rows: count, width: s * c, k: 9, a: Self.floats(gt.baseAddress!),
+                            lda: 9,
                             base: Self.floats(UnsafePointer(pad)), offsets: offsets.baseAddress!, bRowStride: paddedRow,
                             c: Self.mutableFloats(z + (row * s - cells.lowerBound) * c), ldc: width, cRowStride: s * c)
                         row += count
@@ -253,7 +259,8 @@ struct Perception<T: BLASScalar> {
                         offsets[tap] = transposeTaps[tap].kernel * planeStride + transposeTaps[tap].offset
                     }
                     LinearAlgebra.productGathered(
-                        level: level, m: 1, rows: count + 2, width: sumRow, k: weights.count, a: Self.floats(weights.baseAddress!),
+                        level: level, m: 1, rows: count + 2, width: sumRow, k: weights.count,
+                        a: Self.floats(weights.baseAddress!),
                         lda: weights.count, base: Self.floats(UnsafePointer(planes)), offsets: UnsafePointer(offsets),
                         bRowStride: paddedRow, c: Self.mutableFloats(sum), ldc: sumRow, cRowStride: sumRow)
                     // Fold: padded cell (t, j) was a copy of (source row, source column).
@@ -264,7 +271,9 @@ struct Perception<T: BLASScalar> {
                         let padded = UnsafePointer(sum + t * sumRow)
                         LinearAlgebra.add(padded + c, into: target, count: s * c)
                         if nb[0] >= 0 { LinearAlgebra.add(padded, into: target + nb[0] * c, count: c) }
-                        if nb[3 * s - 1] >= 0 { LinearAlgebra.add(padded + (s + 1) * c, into: target + nb[3 * s - 1] * c, count: c) }
+                        if nb[3 * s - 1] >= 0 {
+                            LinearAlgebra.add(padded + (s + 1) * c, into: target + nb[3 * s - 1] * c, count: c)
+                        }
                     }
                     row += count
                 }
