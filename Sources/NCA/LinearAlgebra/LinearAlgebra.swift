@@ -84,7 +84,7 @@ public enum LinearAlgebra {
         switch level {
         case 2: return "AVX-512"
         case 1: return "AVX2"
-        default: return "BLAS"
+        default: return "OpenBLAS"
         }
     }
 
