@@ -56,6 +56,39 @@ func gemmBenchmark(_ name: String, m: Int, k: Int, n: Int, threads: Int = 1, spl
     }
 }
 
+/// The engine's products on one tile, single-threaded: C (m × n) = A (m × k) · B (k × n) by nca's
+/// small-GEMM kernels (`kernels: true`, this CPU's best level) or by OpenBLAS; with `transposed`,
+/// the weight-gradient shape C (k × n) += Aᵀ · B with A m × k and B m × n (a sum over m cells).
+func tileProductBenchmark(_ name: String, m: Int, k: Int, n: Int, kernels: Bool, transposed: Bool = false) {
+    Benchmark(
+        name,
+        configuration: .init(
+            metrics: [.wallClock, .custom("MFLOP/s", polarity: .prefersLarger, useScalingFactor: false)],
+            timeUnits: .microseconds, maxDuration: .seconds(1), maxIterations: 2000)
+    ) { benchmark in
+        let level = LinearAlgebra.kernelLevelOfCPU
+        let a = [Float](repeating: 0.5, count: m * k)
+        let b = [Float](repeating: 0.25, count: (transposed ? m : k) * n)
+        var c = [Float](repeating: 0, count: (transposed ? k : m) * n)
+        for _ in benchmark.scaledIterations {
+            let start = DispatchTime.now().uptimeNanoseconds
+            switch (kernels && level > 0, transposed) {
+            case (true, false):
+                LinearAlgebra.productNN(level: level, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: false)
+            case (true, true):
+                LinearAlgebra.productTNAccumulate(level: level, m: k, n: n, k: m, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            case (false, false):
+                LinearAlgebra.gemm(.none, .none, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            case (false, true):
+                LinearAlgebra.gemm(.transposed, .none, m: k, n: n, k: m, a: a, lda: k, b: b, ldb: n, beta: 1, c: &c, ldc: n)
+            }
+            recordRate(
+                benchmark, flops: 2 * Double(m * n * k), seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        blackHole(c)
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident], timeUnits: .milliseconds,
@@ -81,6 +114,25 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
     gemmBenchmark("gemm square 1024 (reference), OpenBLAS 2 threads", m: 1024, k: 1024, n: 1024, threads: 2)
+
+    // The forward and backward products of one HEAD and one BIG tile (2 048 cells), by nca's
+    // small-GEMM kernels and by OpenBLAS: hidden A = Z·W2 (k = K·C, n = H), update F = u(A)·W1
+    // (k = H, n = C), input gradients dH = dF·W1ᵀ (k = C, n = H) and dZ = dA·W2ᵀ (k = H, n = K·C),
+    // weight gradients dW2 += Zᵀ·dA and dW1 += u(A)ᵀ·dF (sums over the cells).
+    let tile = 2048
+    for (workload, c, kc, h) in [("HEAD", 8, 16, 32), ("BIG", 16, 64, 64)] {
+        let products = [
+            ("hidden Z·W2", kc, h, false), ("update u(A)·W1", h, c, false), ("dH = dF·W1ᵀ", c, h, false),
+            ("dZ = dA·W2ᵀ", h, kc, false), ("dW2 += Zᵀ·dA", kc, h, true), ("dW1 += u(A)ᵀ·dF", h, c, true),
+        ]
+        for (label, k, n, transposed) in products {
+            for kernels in [true, false] {
+                tileProductBenchmark(
+                    "\(workload) tile \(label) (\(tile) × \(k) × \(n)), \(kernels ? "nca kernels" : "OpenBLAS")", m: tile, k: k, n: n,
+                    kernels: kernels, transposed: transposed)
+            }
+        }
+    }
 
     // Batched vs unbatched: the dense layer A = Z · W2 for 4 096 cells as one GEMM, and as one
     // GEMV per cell (what a per-cell loop would do).

@@ -83,7 +83,7 @@ def grad_mode(args):
     value.backward()
     for name, t in zip(("dW2", "dW1", "dv", "dx0"), tensors + [x0]):
         np.save(f"{args.out}/{name}.npy", t.grad.numpy())
-    json.dump({"loss": float(value)}, open(f"{args.out}/loss.json", "w"))
+    json.dump({"loss": value.item()}, open(f"{args.out}/loss.json", "w"))
 
 
 def version(torch):

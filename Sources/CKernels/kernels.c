@@ -198,10 +198,11 @@ void nca_sgemm_gather(
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc)
 {
-    // A narrow result (n at most half a vector, m larger) fills few lanes: accumulate its
-    // transpose Cᵀ += Bᵀ·A instead, with m across the lanes, and add it back.
-    long half = level >= 2 ? 8 : 4;
-    if (n <= half && m >= 2 * n && m * n <= 4096) {
+    // A narrow result (n at most one vector, m at least twice as wide) leaves lanes or the
+    // second vector of a panel idle: accumulate its transpose Cᵀ += Bᵀ·A instead, with m across
+    // the lanes, and add it back.
+    long vector = level >= 2 ? 16 : 8;
+    if (n <= vector && m >= 2 * n && m * n <= 4096) {
         float t[4096];
         for (long i = 0; i < m * n; i++) t[i] = 0.0f;
         if (level >= 2) nca_sgemm_tn_acc_avx512(n, m, k, b, ldb, a, lda, t, m);
