@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
             reproduces the uninterrupted run bit for bit (same thread count).
 
             The gray-scott preset trains on a budget that finishes in under 10 minutes on 2 cores \
-            (2 trajectories, 60 epochs, learning rate 2e-4); the paper trained for 4000 epochs.
+            (2 trajectories, 60 epochs, learning rate 1e-4); the paper trained for 4000 epochs.
 
             --preset morph is the paper's image task (§3.2): it builds its data like 'nca data \
             images' from three built-in pictures (a ring, a cross, a smiling face) or from \
@@ -124,7 +124,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Optimiser: nadam (the paper's), adam or sgd.")
     var optimizer: OptimizerKind = .nadam
 
-    @Option(help: "Learning rate (default 1e-3, the paper's; 2e-4 with --preset gray-scott, which fits its short budget better).")
+    @Option(help: "Learning rate (default 1e-3, the paper's; 1e-4 with --preset gray-scott, which fits its short budget better).")
     var lr: Double?
 
     @Option(name: .customLong("lr-decay"), help: "Multiply the learning rate by this each epoch (1 = constant).")
@@ -198,7 +198,7 @@ struct TrainCommand: ParsableCommand {
         t.epochs = epochs ?? (preset == .grayScott ? 60 : preset == .morph ? Self.morphEpochs : 4000)
         t.minibatchSize = minibatchSize
         t.optimizer = optimizer
-        t.learningRate = lr ?? (preset == .grayScott ? 2e-4 : 1e-3)
+        t.learningRate = lr ?? (preset == .grayScott ? 1e-4 : 1e-3)
         t.learningRateDecay = lrDecay
         t.loss = loss
         t.seed = seed
