@@ -11,7 +11,7 @@ dir=$(mktemp -d)
 [ -n "${NCA_KEEP_CHECK_DIR:-}" ] || trap 'rm -rf "$dir"' EXIT
 export NCA_THREADS=2
 "$nca" data gray-scott --size 16 --steps 96 --time-sampling 8 --batches 3 --seed 4 --out "$dir/data.npy" >/dev/null
-train=(train --data "$dir/data.npy" --time-sampling 8 --minibatch-size 8 --epochs 400 --checkpoint-every 7 --skip-probability 0.2 --seed 9)
+train=(train --data "$dir/data.npy" --time-sampling 8 --minibatch-size 8 --epochs 1500 --checkpoint-every 7 --skip-probability 0.2 --seed 9)
 "$nca" "${train[@]}" --out "$dir/whole" >/dev/null
 
 killed=0
@@ -41,8 +41,12 @@ if [ "$killed" -ge "$kills" ] \
     && cmp -s <(cut -d, -f1-4 "$dir/whole/metrics.csv") <(cut -d, -f1-4 "$dir/cut/metrics.csv"); then
     echo "kill/resume check: $killed kills over $started starts; final model, best model and loss curve ($rows epochs) equal the uninterrupted run"
     echo "kill/resume check: 1 passed, 0 failed"
+elif [ "$killed" -lt "$kills" ]; then
+    echo "kill/resume check: the run finished after $killed kills (of $kills wanted) over $started starts; lengthen it (--epochs)"
+    echo "kill/resume check: 0 passed, 1 failed"
+    exit 1
 else
-    echo "kill/resume check: $killed kills (of $kills wanted) over $started starts; the resumed run differs from the uninterrupted one"
+    echo "kill/resume check: $killed kills over $started starts; the resumed run differs from the uninterrupted one"
     diff <(cut -d, -f1-4 "$dir/whole/metrics.csv") <(cut -d, -f1-4 "$dir/cut/metrics.csv") | head -5 || true
     echo "kill/resume check: 0 passed, 1 failed"
     exit 1
