@@ -143,50 +143,63 @@ struct Perception<T: BLASScalar> {
         let c = channels
         let width = cells.count * c
         let paddedRow = (s + 2) * c
-        neighbour.withUnsafeBufferPointer { nb in
-            kernelMatrixTransposed.withUnsafeBufferPointer { gt in
-                paddedOffsets.withUnsafeBufferPointer { offsets in
-                    var row = cells.lowerBound / s
-                    let lastRow = cells.upperBound / s
-                    while row < lastRow {
-                        // One lattice's rows i0 ..< i1 of this range.
-                        let lattice = row / s
-                        let i0 = row % s
-                        let i1 = min(s, i0 + (lastRow - row))
-                        let count = i1 - i0
-                        for t in 0..<(count + 2) {
-                            let source = t == 0 ? nb[i0] : t == count + 1 ? nb[2 * s + i1 - 1] : i0 + t - 1
-                            let target = pad + t * paddedRow
-                            if source < 0 {
-                                target.update(repeating: 0, count: paddedRow)
-                                continue
-                            }
-                            let sourceRow = x + (lattice * s + source) * s * c
-                            (target + c).update(from: sourceRow, count: s * c)
-                            let left = nb[0]
-                            let right = nb[3 * s - 1]
-                            if left < 0 {
-                                target.update(repeating: 0, count: c)
-                            } else {
-                                target.update(from: sourceRow + left * c, count: c)
-                            }
-                            if right < 0 {
-                                (target + (s + 1) * c).update(repeating: 0, count: c)
-                            } else {
-                                (target + (s + 1) * c).update(from: sourceRow + right * c, count: c)
-                            }
+        let (left, right) = paddedColumns
+        kernelMatrixTransposed.withUnsafeBufferPointer { gt in
+            paddedOffsets.withUnsafeBufferPointer { offsets in
+                forEachLatticeBlock(cells) { lattice, i0, i1, row in
+                    let count = i1 - i0
+                    for t in 0..<(count + 2) {
+                        let source = paddedSource(t, i0, i1)
+                        let target = pad + t * paddedRow
+                        if source < 0 {
+                            target.update(repeating: 0, count: paddedRow)
+                            continue
                         }
-                        LinearAlgebra.productGathered(
-                            level: level, m: kernelCount, rows: count, width: s * c, k: 9, a: Self.floats(gt.baseAddress!),
-                            lda: 9,
-                            base: Self.floats(UnsafePointer(pad)), offsets: offsets.baseAddress!, bRowStride: paddedRow,
-                            c: Self.mutableFloats(z + (row * s - cells.lowerBound) * c), ldc: width, cRowStride: s * c)
-                        row += count
+                        let sourceRow = x + (lattice * s + source) * s * c
+                        (target + c).update(from: sourceRow, count: s * c)
+                        if left < 0 {
+                            target.update(repeating: 0, count: c)
+                        } else {
+                            target.update(from: sourceRow + left * c, count: c)
+                        }
+                        if right < 0 {
+                            (target + (s + 1) * c).update(repeating: 0, count: c)
+                        } else {
+                            (target + (s + 1) * c).update(from: sourceRow + right * c, count: c)
+                        }
                     }
+                    LinearAlgebra.productGathered(
+                        level: level, m: kernelCount, rows: count, width: s * c, k: 9, a: Self.floats(gt.baseAddress!), lda: 9,
+                        base: Self.floats(UnsafePointer(pad)), offsets: offsets.baseAddress!, bRowStride: paddedRow,
+                        c: Self.mutableFloats(z + (row * s - cells.lowerBound) * c), ldc: width, cRowStride: s * c)
                 }
             }
         }
     }
+
+    /// Calls `body(lattice, i0, i1, row)` for each lattice's rows i0 ..< i1 in a range of whole
+    /// lattice rows, `row` being the global index of row i0.
+    @inline(__always)
+    private func forEachLatticeBlock(_ cells: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
+        var row = cells.lowerBound / size
+        let lastRow = cells.upperBound / size
+        while row < lastRow {
+            let i0 = row % size
+            let i1 = min(size, i0 + (lastRow - row))
+            body(row / size, i0, i1, row)
+            row += i1 - i0
+        }
+    }
+
+    /// The lattice row that row t of a padded block for rows i0 ..< i1 copies: the boundary's
+    /// row above i0 for t = 0, below i1 − 1 for the last, −1 for zeros.
+    @inline(__always)
+    private func paddedSource(_ t: Int, _ i0: Int, _ i1: Int) -> Int {
+        t == 0 ? neighbour[i0] : t == i1 - i0 + 1 ? neighbour[2 * size + i1 - 1] : i0 + t - 1
+    }
+
+    /// The column copied into a padded row's first and last cell (−1: zeros).
+    private var paddedColumns: (left: Int, right: Int) { (neighbour[0], neighbour[3 * size - 1]) }
 
     /// dx += (∂z/∂x)ᵀ · dz for the cells in `cells`, dz in the plane layout of `forward`; dx is
     /// the whole state's gradient (neighbours outside the range receive their share).
@@ -235,47 +248,37 @@ struct Perception<T: BLASScalar> {
         let planeStride = paddedPlaneStride(rows: maxRows)
         let paddedRow = (s + 4) * c
         let sumRow = (s + 2) * c
-        neighbour.withUnsafeBufferPointer { nb in
-            transposeWeights.withUnsafeBufferPointer { weights in
-                var row = cells.lowerBound / s
-                let lastRow = cells.upperBound / s
-                while row < lastRow {
-                    let lattice = row / s
-                    let i0 = row % s
-                    let i1 = min(s, i0 + (lastRow - row))
-                    let count = i1 - i0
-                    precondition(count <= maxRows, "Perception.backwardPadded: \(count) rows > \(maxRows)")
-                    let first = (row * s - cells.lowerBound) * c
-                    for k in 0..<kernelCount {
-                        let plane = planes + k * planeStride
-                        for t in 0..<count {
-                            (plane + (t + 2) * paddedRow + 2 * c).update(from: dz + k * width + first + t * s * c, count: s * c)
-                        }
-                        // Rows below this block's last row may hold an earlier, taller block.
-                        (plane + (count + 2) * paddedRow).update(repeating: 0, count: 2 * paddedRow)
+        let (left, right) = paddedColumns
+        transposeWeights.withUnsafeBufferPointer { weights in
+            forEachLatticeBlock(cells) { lattice, i0, i1, row in
+                let count = i1 - i0
+                precondition(count <= maxRows, "Perception.backwardPadded: \(count) rows > \(maxRows)")
+                let first = (row * s - cells.lowerBound) * c
+                for k in 0..<kernelCount {
+                    let plane = planes + k * planeStride
+                    for t in 0..<count {
+                        (plane + (t + 2) * paddedRow + 2 * c).update(from: dz + k * width + first + t * s * c, count: s * c)
                     }
-                    // (Index loop: an iterator allocates per element in unoptimised builds.)
-                    for tap in 0..<transposeTaps.count {
-                        offsets[tap] = transposeTaps[tap].kernel * planeStride + transposeTaps[tap].offset
-                    }
-                    LinearAlgebra.productGathered(
-                        level: level, m: 1, rows: count + 2, width: sumRow, k: weights.count,
-                        a: Self.floats(weights.baseAddress!),
-                        lda: weights.count, base: Self.floats(UnsafePointer(planes)), offsets: UnsafePointer(offsets),
-                        bRowStride: paddedRow, c: Self.mutableFloats(sum), ldc: sumRow, cRowStride: sumRow)
-                    // Fold: padded cell (t, j) was a copy of (source row, source column).
-                    for t in 0..<(count + 2) {
-                        let source = t == 0 ? nb[i0] : t == count + 1 ? nb[2 * s + i1 - 1] : i0 + t - 1
-                        if source < 0 { continue }
-                        let target = dx + (lattice * s + source) * s * c
-                        let padded = UnsafePointer(sum + t * sumRow)
-                        LinearAlgebra.add(padded + c, into: target, count: s * c)
-                        if nb[0] >= 0 { LinearAlgebra.add(padded, into: target + nb[0] * c, count: c) }
-                        if nb[3 * s - 1] >= 0 {
-                            LinearAlgebra.add(padded + (s + 1) * c, into: target + nb[3 * s - 1] * c, count: c)
-                        }
-                    }
-                    row += count
+                    // Rows below this block's last row may hold an earlier, taller block.
+                    (plane + (count + 2) * paddedRow).update(repeating: 0, count: 2 * paddedRow)
+                }
+                // (Index loop: an iterator allocates per element in unoptimised builds.)
+                for tap in 0..<transposeTaps.count {
+                    offsets[tap] = transposeTaps[tap].kernel * planeStride + transposeTaps[tap].offset
+                }
+                LinearAlgebra.productGathered(
+                    level: level, m: 1, rows: count + 2, width: sumRow, k: weights.count, a: Self.floats(weights.baseAddress!),
+                    lda: weights.count, base: Self.floats(UnsafePointer(planes)), offsets: UnsafePointer(offsets),
+                    bRowStride: paddedRow, c: Self.mutableFloats(sum), ldc: sumRow, cRowStride: sumRow)
+                // Fold: padded cell (t, j) was a copy of (source row, source column).
+                for t in 0..<(count + 2) {
+                    let source = paddedSource(t, i0, i1)
+                    if source < 0 { continue }
+                    let target = dx + (lattice * s + source) * s * c
+                    let padded = UnsafePointer(sum + t * sumRow)
+                    LinearAlgebra.add(padded + c, into: target, count: s * c)
+                    if left >= 0 { LinearAlgebra.add(padded, into: target + left * c, count: c) }
+                    if right >= 0 { LinearAlgebra.add(padded + (s + 1) * c, into: target + right * c, count: c) }
                 }
             }
         }
