@@ -32,7 +32,8 @@ public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The one place in the toolkit that calls BLAS and LAPACK.
+/// The one place in the toolkit that calls BLAS and LAPACK, and the engine's small-GEMM kernels
+/// (`CKernels`).
 public enum LinearAlgebra {
     /// Row-major general matrix product `C ← α·op(A)·op(B) + β·C`, with `op(A)` m × k,
     /// `op(B)` k × n and `C` m × n. Leading dimensions are the row strides as stored.

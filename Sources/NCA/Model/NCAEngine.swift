@@ -2,24 +2,24 @@ import Foundation
 
 /// Runs an NCA on a batch of lattices, forward and backward through time.
 ///
-/// One step (eq. 3–5) over all N = R·S·S cells is a handful of GEMMs and tight passes over
+/// One step (eq. 3–5) over all N = R·S·S cells is a handful of products and tight passes over
 /// buffers allocated once per engine:
 ///
-///     Z  = perception(x)                 im2col + GEMM, n × K·C per tile
-///     A  = Z · W2                        GEMM, n × H (saved on the tape)
-///     F  = u(A) · W1 + 1·vᵀ              GEMM, n × C
-///     x' = x + σ ⊙ F                     σ drawn once per step and saved on the tape
+///     Z  = perception(x)                 im2col + GEMM: K planes of n × C per tile
+///     A  = Z · W2                        GEMM, n × H (relu applied in the product)
+///     x' = x + σ ⊙ (u(A) · W1 + 1·vᵀ)     GEMM, n × C, the residual in the product's epilogue
 ///
-/// Parallelism: the cells are split into one contiguous range per worker thread; each worker
-/// walks its range in tiles of at most `tileCells` cells (so im2col output stays cache-sized)
-/// with single-threaded BLAS, and owns its scratch buffers and gradient accumulators. Workers
-/// read the step's input state and write disjoint rows, so results do not depend on
-/// scheduling; gradients from the workers are summed in a fixed order, so a run is
-/// reproducible bit for bit for a given thread count.
+/// σ is drawn once per step and saved on the tape with the step's input x; nothing else is
+/// stored: the backward pass recomputes Z and A a tile at a time. For Float on a CPU with
+/// AVX-512 or AVX2 (`kernelLevel` > 0) the products run on the small-GEMM kernels of
+/// `LinearAlgebra` and perception reads shifted views of a padded copy of each lattice's rows;
+/// otherwise on OpenBLAS with separate element-wise passes.
 ///
-/// The tape keeps, per step, the input state, A (u(A) for relu, whose derivative it determines)
-/// and σ; the backward pass recomputes Z (and u(A) for other activations) instead of storing it.
-/// Weight gradients accumulate with `+=` (BLAS β = 1) over tiles and steps.
+/// Parallelism: each worker thread owns whole lattice rows and walks them in tiles of about
+/// `tileCells` cells, single-threaded, with its own scratch buffers and gradient accumulators.
+/// Workers read the step's input state and write disjoint rows of its output (a different
+/// buffer), so results do not depend on scheduling; gradients from the workers are summed in a
+/// fixed order, so a run is reproducible bit for bit for a given thread count and kernel level.
 public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     public let configuration: ModelConfiguration
     /// R, the number of lattices (batch entries).
