@@ -10,6 +10,15 @@ struct NCACommand: ParsableCommand {
         // A write over the file-size limit (ulimit -f) should fail with EFBIG and a clear
         // message, not kill the process.
         signal(SIGXFSZ, SIG_IGN)
+        if let value = ProcessInfo.processInfo.environment["NCA_KERNELS"],
+            !["", "blas", "avx2", "avx512"].contains(value.lowercased())
+        {
+            FileHandle.standardError.write(
+                Data(
+                    "Error: NCA_KERNELS=\(value) is not a kernel choice; use blas, avx2 or avx512 (or unset it for the best this CPU has).\n"
+                        .utf8))
+            Foundation.exit(64)
+        }
         BLASKernels.selectBeforeRunning()
         main(nil)
     }
@@ -25,7 +34,7 @@ struct NCACommand: ParsableCommand {
 
             Environment: NCA_THREADS sets the worker threads of a step (default: every core); \
             NCA_KERNELS=blas runs the dense layers on OpenBLAS instead of nca's AVX-512/AVX2 kernels \
-            (avx2 caps them at AVX2); \
+            (avx2 caps them at AVX2, avx512 or unset: the best this CPU has); \
             OPENBLAS_CORETYPE overrides the BLAS kernels (nca picks SkylakeX kernels itself when \
             OpenBLAS does not recognise an AVX-512 CPU, Haswell kernels for AVX2).
 

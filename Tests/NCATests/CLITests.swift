@@ -49,7 +49,10 @@ struct CLITests {
         ["perturb", "local", "--model", "m", "--init", "x", "--steps", "0", "--out", "o"],
         ["perturb", "local", "--model", "m", "--init", "x", "--steps", "3", "--stride", "0", "--out", "o"],
         ["perturb", "adversarial", "--model", "m", "--init", "x", "--steps", "3", "--mode", "break", "--out", "o"],
-        ["perturb", "adversarial", "--model", "m", "--init", "x", "--steps", "3", "--mode", "destroy", "--lr", "0", "--out", "o"],
+        [
+            "perturb", "adversarial", "--model", "m", "--init", "x", "--steps", "3", "--mode", "destroy", "--lr", "0", "--out",
+            "o",
+        ],
         ["perturb", "symmetry", "--model", "m", "--init", "x", "--steps", "3", "--transforms", "rotate-30", "--out", "o"],
     ]
 
@@ -79,10 +82,14 @@ struct BinaryTests {
     }
 
     @discardableResult
-    func nca(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    func nca(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String, error: String)
+    {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -92,6 +99,28 @@ struct BinaryTests {
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    @Test("the dense layers' kernels: NCA_KERNELS choices give the same step, a typo is a one-line error")
+    func kernelChoiceFromTheEnvironment() throws {
+        let dir = temporaryFolder()
+        try nca(["init", "--channels", "4", "--observable", "2", "--seed", "3", "--out", dir + "/m.safetensors"])
+        try NPY.write(Tensor<Float>(shape: [2, 6, 6, 4], scalars: (0..<288).map { Float($0 % 17) / 17 }), to: dir + "/x.npy")
+        var outputs: [Tensor<Float>] = []
+        for choice in ["blas", "avx2", "avx512"] {
+            let run = try nca(
+                [
+                    "step", "--model", dir + "/m.safetensors", "--state", dir + "/x.npy", "--steps", "3", "--out",
+                    dir + "/\(choice).npy",
+                ],
+                environment: ["NCA_KERNELS": choice])
+            #expect(run.status == 0, "\(choice): \(run.error)")
+            outputs.append(try NPY.read(dir + "/\(choice).npy").tensor(as: Float.self))
+        }
+        for other in outputs.dropFirst() { #expect(maxAbsDifference(other.scalars, outputs[0].scalars) < 1e-5) }
+        let typo = try nca(["--version"], environment: ["NCA_KERNELS": "fastest"])
+        #expect(typo.status == 64)
+        #expect(typo.error.contains("NCA_KERNELS=fastest") && typo.error.split(separator: "\n").count == 1)
     }
 
     @Test func endToEndInitStepGrad() throws {
@@ -315,17 +344,22 @@ struct BinaryTests {
         #expect(r.status == 0, "\(r.error)")
         #expect(r.output.contains("importance") && r.output.contains("pruning check"))
         let json = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/an/analysis.json"))) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/an/analysis.json")))
+                as? [String: Any])
         let weights = try #require(json["weights"] as? [String: Any])
         #expect((weights["importance"] as? [[Double]])?.count == 4)
         #expect(json["pruning"] != nil && json["stability"] != nil)
         let html = try String(contentsOfFile: dir + "/an/analysis.html", encoding: .utf8)
-        #expect(html.contains("<svg") && html.contains("Pruning check") && !html.contains("<script") && !html.contains("src=\"http"))
+        #expect(
+            html.contains("<svg") && html.contains("Pruning check") && !html.contains("<script") && !html.contains("src=\"http"))
 
         r = try nca(["analyse", "--model", model, "--state", dir + "/x0.npy", "--amplification-steps", "2"])
         #expect(r.status == 0 && r.output.contains("most amplified perturbation"), "\(r.error)")
 
-        r = try nca(["perturb", "local", "--model", model, "--init", dir + "/x0.npy", "--entry", "1", "--steps", "2", "--stride", "3", "--out", dir + "/lo"])
+        r = try nca([
+            "perturb", "local", "--model", model, "--init", dir + "/x0.npy", "--entry", "1", "--steps", "2", "--stride", "3",
+            "--out", dir + "/lo",
+        ])
         #expect(r.status == 0, "\(r.error)")
         let heat = try NPY.read(dir + "/lo/heatmap.npy")
         #expect(heat.shape == [3, 3])

@@ -70,7 +70,7 @@ public enum LinearAlgebra {
     /// Which small-GEMM kernels `productNN` and `productTNAccumulate` use for Float: 2 AVX-512F,
     /// 1 AVX2 + FMA, 0 none (BLAS and separate element-wise passes, as for Double). Chosen once
     /// from the CPU; `NCA_KERNELS=blas` in the environment forces 0, `NCA_KERNELS=avx2` caps it
-    /// at 1.
+    /// at 1 (`avx512` or anything else: the CPU's best; the `nca` tool rejects other values).
     public static let kernelLevel: Int = {
         let cpu = Int(nca_kernel_level())
         switch ProcessInfo.processInfo.environment["NCA_KERNELS"]?.lowercased() {
