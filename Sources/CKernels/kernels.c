@@ -66,8 +66,8 @@ void nca_residual_pullback(
 #undef MR_NN
 #undef MR_TN
 
-// Narrow products (n ≤ 8, one plain block, no epilogue) waste half of every 16-lane FMA in the
-// general kernel. Here each FMA covers two steps of the inner dimension instead: lanes (2j, 2j+1)
+// Narrow products (n ≤ 8 columns, one plain block, no epilogue or the residual update) waste
+// half of every 16-lane FMA in the general kernel. Here each FMA covers two steps of the inner dimension instead: lanes (2j, 2j+1)
 // accumulate column j over even and odd p, with A's pair (a[p], a[p+1]) broadcast as one
 // 64-bit value and B interleaved to match; the pairs are summed at the end.
 #define NARROW_MAX_K 512
@@ -101,7 +101,8 @@ static inline __attribute__((always_inline)) __attribute__((target("avx512f,avx2
         __m256 packed = _mm256_add_ps(_mm512_castps512_ps256(_mm512_maskz_compress_ps(0x5555, sum)), bias);
         float *ci = c + i * ldc;
         const float *si = (sigma ? src : c) + i * ldc;
-        __m256 before = n == 8 ? _mm256_loadu_ps(si) : _mm256_maskload_ps(si, lanes);
+        __m256 before = _mm256_setzero_ps();
+        if (sigma || accumulate) before = n == 8 ? _mm256_loadu_ps(si) : _mm256_maskload_ps(si, lanes);
         if (sigma) {
             __m256 s = lds ? (n == 8 ? _mm256_loadu_ps(sigma + i * lds) : _mm256_maskload_ps(sigma + i * lds, lanes))
                            : _mm256_set1_ps(sigma[i]);
