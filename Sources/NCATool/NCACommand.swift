@@ -11,7 +11,7 @@ struct NCACommand: ParsableCommand {
         // message, not kill the process.
         signal(SIGXFSZ, SIG_IGN)
         if let value = ProcessInfo.processInfo.environment["NCA_KERNELS"],
-            !["", "blas", "avx2", "avx512"].contains(value.lowercased())
+            !value.isEmpty, !LinearAlgebra.kernelChoices.contains(value.lowercased())
         {
             FileHandle.standardError.write(
                 Data(

@@ -67,6 +67,9 @@ public enum LinearAlgebra {
 
     // MARK: The engine's small products
 
+    /// The values `NCA_KERNELS` may take.
+    public static let kernelChoices = ["blas", "avx2", "avx512"]
+
     /// Which small-GEMM kernels `productNN` and `productTNAccumulate` use for Float: 2 AVX-512F,
     /// 1 AVX2 + FMA, 0 none (BLAS and separate element-wise passes, as for Double). Chosen once
     /// from the CPU; `NCA_KERNELS=blas` in the environment forces 0, `NCA_KERNELS=avx2` caps it

@@ -93,9 +93,6 @@ struct Perception<T: BLASScalar> {
     /// between the gather and the product that reads them.
     var chunkCells: Int { max(1, 1024 / channels) }
 
-    /// Elements of the `patches` scratch that `forward` and `backward` need: 9 planes of a chunk.
-    var patchesCount: Int { 9 * chunkCells * channels }
-
     /// The perception planes z (K × n·C: plane k, then cell, then channel) for the n cells in
     /// `cells`, from the whole state x (N × C); `patches` needs 9·n·C elements. `level` picks
     /// the product's kernels (see `LinearAlgebra.kernelLevel`; 0 = BLAS). Whole lattice rows on
@@ -203,7 +200,7 @@ struct Perception<T: BLASScalar> {
 
     /// dx += (∂z/∂x)ᵀ · dz for the cells in `cells`, dz in the plane layout of `forward`; dx is
     /// the whole state's gradient (neighbours outside the range receive their share).
-    /// `patches` is scratch of `patchesCount` elements. Chunk by chunk: dP = G·dZ, then col2im.
+    /// `patches` is scratch of 9·n·C elements (9 planes of a chunk are used). Chunk by chunk: dP = G·dZ, then col2im.
     func backward(
         _ dz: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, accumulateInto dx: UnsafeMutablePointer<T>,
         level: Int = 0
