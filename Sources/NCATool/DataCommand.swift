@@ -28,13 +28,13 @@ struct GrayScottCommand: ParsableCommand {
     @Option(name: .customLong("time-sampling"), help: "t, keep every t-th step.")
     var timeSampling: Int = 32
 
-    @Option(help: "R, independent trajectories (batch entries).")
-    var batches: Int = 1
+    @Option(help: "R, independent trajectories (batch entries); default 4 with --init paper, else 1.")
+    var batches: Int?
 
     @Option(
         help: ArgumentHelp(
-            "Initial condition: random (square patches, the training family), unseen (high-frequency test family) or a FILE.npy of shape R × S × S × 2.",
-            valueName: "random|unseen|FILE"))
+            "Initial condition: paper (the authors' four binary training states, A = 0 and B = 1 in blocks, A = 1 and B = 0 elsewhere; R = 4), paper-test (their unseen test state: a 16 × 16 block and 4-cell stripes of period 8 in the bottom quarter; R = 1), random (square patches of A 0.5, B 0.25), unseen (a harsh high-frequency stress test) or a FILE.npy of shape R × S × S × 2.",
+            valueName: "paper|paper-test|random|unseen|FILE"))
     var `init`: String = "random"
 
     @Option(help: "ξ in [0, 1]: measurement noise ỹ = (1−ξ)y + ξη, η ~ U(min y, max y).")
@@ -69,8 +69,8 @@ struct GrayScottCommand: ParsableCommand {
         guard steps >= 0 && steps % timeSampling == 0 else {
             throw ValidationError("--steps (\(steps)) must be a non-negative multiple of --time-sampling (\(timeSampling))")
         }
-        guard batches >= 1 && batches <= 4096 else {
-            throw ValidationError("--batches must be between 1 and 4096 (got \(batches))")
+        guard resolvedBatches >= 1 && resolvedBatches <= 4096 else {
+            throw ValidationError("--batches must be between 1 and 4096 (got \(resolvedBatches))")
         }
         guard noise.isFinite && noise >= 0 && noise <= 1 else {
             throw ValidationError("--noise must be in [0, 1] (got \(noise))")
@@ -80,20 +80,22 @@ struct GrayScottCommand: ParsableCommand {
                 throw ValidationError("\(name) must be a finite, non-negative number (got \(value))")
             }
         }
-        let frames = Double(steps / timeSampling + 1) * Double(batches * size * size * 2)
+        let frames = Double(steps / timeSampling + 1) * Double(resolvedBatches * size * size * 2)
         guard frames <= Double(NPY.maxElements) else {
             throw ValidationError(
                 "the trajectory would hold \(Int(frames)) values; raise --time-sampling or lower --steps, --batches or --size")
         }
     }
 
+    /// --batches, or the family's natural count (4 for paper), or 1.
+    var resolvedBatches: Int { batches ?? GrayScottInitialCondition(rawValue: self.`init`)?.naturalBatch ?? 1 }
+
     func run() throws {
         try reportingErrors {
             let initial: Tensor<Double>
-            switch self.`init` {
-            case "random": initial = GrayScottInitialCondition.random.states(batch: batches, size: size, seed: seed)
-            case "unseen": initial = GrayScottInitialCondition.unseen.states(batch: batches, size: size, seed: seed)
-            default:
+            if let family = GrayScottInitialCondition(rawValue: self.`init`) {
+                initial = family.states(batch: resolvedBatches, size: size, seed: seed)
+            } else {
                 initial = try StateFile.readState(self.`init`, channels: 2, observable: 2)
             }
             let pde = GrayScott(diffusionA: diffusionA, diffusionB: diffusionB, alpha: alpha, gamma: gamma)

@@ -16,15 +16,16 @@ struct RolloutCommand: ParsableCommand {
             rollout.
 
             --init takes an .npy state (R × S × S × C, or only the observable channels: hidden \
-            channels then start at 0; a trajectory with --frame), or gray-scott-random / \
-            gray-scott-unseen to draw a Gray-Scott initial condition (--size, --batches, --seed).
+            channels then start at 0; a trajectory with --frame), or gray-scott-paper, \
+            gray-scott-paper-test, gray-scott-random or gray-scott-unseen to draw a Gray-Scott \
+            initial condition (--size, --batches, --seed; see 'nca data gray-scott --init').
             """)
 
     @Option(help: "Model file (.safetensors).")
     var model: String
 
     @Option(
-        name: .customLong("init"), help: ArgumentHelp("Initial state.", valueName: "FILE.npy|gray-scott-random|gray-scott-unseen")
+        name: .customLong("init"), help: ArgumentHelp("Initial state.", valueName: "FILE.npy|gray-scott-paper|gray-scott-paper-test|gray-scott-random|gray-scott-unseen")
     )
     var initial: String
 
@@ -74,8 +75,9 @@ struct RolloutCommand: ParsableCommand {
             let nca: NCAModel<Float> = try ModelFile.read(model)
             let c = nca.configuration
             var x: Tensor<Float>
+            let prefix = "gray-scott-"
             switch initial {
-            case "gray-scott-random", "gray-scott-unseen":
+            case _ where initial.hasPrefix(prefix) && GrayScottInitialCondition(rawValue: String(initial.dropFirst(prefix.count))) != nil:
                 guard c.observableChannels == 2 else {
                     throw ValidationError(
                         "\(initial) gives 2 observable channels (A, B) but the model has \(c.observableChannels)")
@@ -84,7 +86,7 @@ struct RolloutCommand: ParsableCommand {
                     throw ValidationError(
                         "\(batches) × \(size) × \(size) × \(c.channels) states are too many values; lower --batches or --size")
                 }
-                let family: GrayScottInitialCondition = initial == "gray-scott-random" ? .random : .unseen
+                let family = GrayScottInitialCondition(rawValue: String(initial.dropFirst(prefix.count)))!
                 let ab = family.states(batch: batches, size: size, seed: seed)
                 x = Tensor(zeros: [batches, size, size, c.channels])
                 for cell in 0..<(batches * size * size) {

@@ -90,13 +90,32 @@ public struct GrayScott: Codable, Equatable, Sendable {
 /// Families of Gray-Scott initial conditions.
 public enum GrayScottInitialCondition: String, CaseIterable, Codable, Sendable {
     /// A = 1, B = 0 with a few seeded random square patches of A = 0.5, B = 0.25 (plus ±1%
-    /// noise inside them): the training data.
+    /// noise inside them), in the style of Pearson's experiments.
     case random
-    /// A distinct family for testing generalisation: discs of per-pixel random seeding and a band
-    /// of 2–4-pixel stripes, i.e. high spatial frequencies never seen in training.
+    /// A harsh stress test of generalisation: discs of per-pixel random seeding (70 % filled) and
+    /// a band of 1-pixel stripes of period 2–4, values A = 0.25, B = 0.5: high spatial
+    /// frequencies and values never seen in training.
     case unseen
+    /// The four binary training states of the authors' code (`paperBlocks`): A = 0, B = 1 inside
+    /// the blocks, A = 1, B = 0 elsewhere. Batch entry r gets state r mod 4; no randomness.
+    case paper
+    /// The authors' unseen test state: a solid 16 × 16 block (rows and columns 16–31) and, in the
+    /// bottom quarter (rows 48–63), 4-cell-wide vertical stripes of period 8 (columns j with
+    /// j mod 8 < 4); binary like `paper`.
+    case paperTest = "paper-test"
 
-    /// R × S × S × 2 initial states, each batch entry drawn independently from `seed`.
+    /// The blocks (rows, columns; inclusive, on a 64 × 64 lattice) where the paper's training
+    /// states have A = 0, B = 1.
+    public static let paperBlocks: [[(rows: ClosedRange<Int>, columns: ClosedRange<Int>)]] = [
+        [(24...39, 24...39)],
+        [(16...23, 16...23), (48...55, 48...55), (10...29, 34...53), (34...53, 10...29)],
+        [(30...33, 0...63), (40...43, 30...33), (20...23, 24...39)],
+        [(4...23, 16...23), (42...45, 40...59), (16...23, 40...47), (40...47, 16...23)],
+    ]
+
+    /// R × S × S × 2 initial states, each batch entry drawn independently from `seed` (`paper`
+    /// and `paper-test` use no randomness). The binary families are laid out on a 64 × 64 grid;
+    /// on another lattice size cell (i, j) takes the value of grid cell (⌊64 i / S⌋, ⌊64 j / S⌋).
     public func states(batch: Int, size s: Int, seed: UInt64) -> Tensor<Double> {
         var rng = RandomGenerator(seed: seed ^ (self == .random ? 0x5EED_0001 : 0x5EED_0002))
         var x = [Double](repeating: 0, count: batch * s * s * 2)
@@ -137,9 +156,31 @@ public enum GrayScottInitialCondition: String, CaseIterable, Codable, Sendable {
                 for i in row0..<(row0 + height) {
                     for j in 0..<s where j % period == 0 { set(i, j, a: 0.25, b: 0.5) }
                 }
+            case .paper, .paperTest:
+                for i in 0..<s {
+                    for j in 0..<s where Self.isSeeded(self, entry: r, row: i * 64 / s, column: j * 64 / s) {
+                        set(i, j, a: 0, b: 1)
+                    }
+                }
             }
         }
         return Tensor(shape: [batch, s, s, 2], scalars: x)
+    }
+
+    /// Whether grid cell (row, column) of the 64 × 64 layout holds A = 0, B = 1.
+    private static func isSeeded(_ family: Self, entry r: Int, row i: Int, column j: Int) -> Bool {
+        if family == .paperTest { return (16...31).contains(i) && (16...31).contains(j) || (i >= 48 && j % 8 < 4) }
+        return paperBlocks[r % paperBlocks.count].contains { $0.rows.contains(i) && $0.columns.contains(j) }
+    }
+
+    /// Batch entries the family is meant to be used with: 4 for `paper`, 1 for `paper-test`,
+    /// nil (any) for the random families.
+    public var naturalBatch: Int? {
+        switch self {
+        case .paper: return Self.paperBlocks.count
+        case .paperTest: return 1
+        case .random, .unseen: return nil
+        }
     }
 }
 
