@@ -139,6 +139,31 @@ struct ModelTests {
         #expect(y == x)
     }
 
+    @Test func weightInitialisationKindsAndScales() throws {
+        let cfg = ModelConfiguration(channels: 16, observableChannels: 2, kernels: [.identity, .gradX, .laplacian], hiddenSize: 64)
+        let glorot = NCAModel<Float>(configuration: cfg, seed: 8)
+        // Glorot at scale 1 is the default, draw for draw; a scale multiplies the limit.
+        #expect(NCAModel<Float>(configuration: cfg, seed: 8, initialisation: WeightInitialisation(kind: .glorot)) == glorot)
+        let scaled = NCAModel<Float>(configuration: cfg, seed: 8, initialisation: WeightInitialisation(kind: .glorot, scale: 0.5))
+        #expect(maxAbsDifference(scaled.w2.scalars, glorot.w2.scalars.map { $0 / 2 }) < 1e-6)
+        // Normal: mean 0, the asked standard deviation, some values beyond 2σ, seeded.
+        for sd in [0.1, 0.02] {
+            let normal = NCAModel<Double>(configuration: cfg, seed: 8, initialisation: WeightInitialisation(kind: .normal, scale: sd))
+            let w = normal.w2.scalars
+            let mean = w.reduce(0, +) / Double(w.count)
+            let std = (w.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(w.count)).squareRoot()
+            #expect(abs(mean) < 0.1 * sd, "mean \(mean)")  // 3072 draws: the standard error is 0.018σ
+            #expect(abs(std / sd - 1) < 0.05, "standard deviation \(std) for \(sd)")
+            let beyond = Double(w.filter { abs($0 - mean) > 2 * sd }.count) / Double(w.count)
+            #expect(abs(beyond - 0.0455) < 0.015, "fraction beyond 2σ \(beyond)")
+            #expect(normal.w1.scalars.allSatisfy { $0 == 0 } && normal.v.scalars.allSatisfy { $0 == 0 })
+            #expect(normal == NCAModel<Double>(configuration: cfg, seed: 8, initialisation: WeightInitialisation(kind: .normal, scale: sd)))
+        }
+        #expect(WeightInitialisation(kind: .normal).scale == 0.1 && WeightInitialisation().scale == 1)
+        #expect(throws: ConfigurationError.self) { try WeightInitialisation(kind: .normal, scale: 0).validate() }
+        #expect(throws: ConfigurationError.self) { try WeightInitialisation(kind: .glorot, scale: .nan).validate() }
+    }
+
     @Test func configurationValidation() throws {
         #expect(throws: ConfigurationError.observable(3, channels: 2)) {
             try ModelConfiguration(channels: 2, observableChannels: 3).validate()
