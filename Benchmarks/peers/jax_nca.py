@@ -46,21 +46,26 @@ def make_step(jnp, kernels, activation, boundary):
     return step
 
 
-def make_loss(jnp, kernels, activation, boundary, observable, steps, p=0.0, random=None):
+def make_loss(jnp, kernels, activation, boundary, observable, steps, p=0.0, random=None, range_penalty=0.0):
     """Loss of `steps` steps; with p > 0 each step updates a cell with probability 1 − p
-    (σ drawn per cell from `random`, i.e. jax.random, with the key given to the loss)."""
+    (σ drawn per cell from `random`, i.e. jax.random, with the key given to the loss). With
+    range_penalty λ > 0 it adds λ × the mean over the steps of Σ relu(−x) + relu(x − 1) over
+    every entry, cell and channel of each step's output (the authors' state-range penalty)."""
     step = make_step(jnp, kernels, activation, boundary)
 
     def loss(w2, w1, v, x0, y, key=None):
         x = x0
+        excess = 0.0
         for _ in range(steps):
             sigma = None
             if p > 0:
                 key, sub = random.split(key)
                 sigma = (random.uniform(sub, x.shape[:3] + (1,)) >= p).astype(x.dtype)
             x = step(w2, w1, v, x, sigma)
+            if range_penalty > 0:
+                excess = excess + jnp.sum(jnp.maximum(-x, 0) + jnp.maximum(x - 1, 0))
         d = x[..., :observable] - y[..., :observable]
-        return jnp.mean(jnp.sqrt(jnp.sum(d * d, axis=(1, 2, 3))))
+        return jnp.mean(jnp.sqrt(jnp.sum(d * d, axis=(1, 2, 3)))) + range_penalty * excess / steps
 
     return loss
 
@@ -79,7 +84,9 @@ def grad_mode(args):
         sys.exit("jax_nca.py grad: only p = 0 models (no stochastic mask)")
     x0 = np.load(args.state).astype(np.float64)
     y = np.load(args.target).astype(np.float64)
-    loss = make_loss(jnp, meta["kernels"].split(","), meta["activation"], meta["boundary"], int(meta["observable"]), args.steps)
+    loss = make_loss(
+        jnp, meta["kernels"].split(","), meta["activation"], meta["boundary"], int(meta["observable"]), args.steps,
+        range_penalty=args.range_penalty)
     w2, w1, v = (jnp.asarray(weights[k], dtype=jnp.float64) for k in ("W2", "W1", "v"))
     value, grads = jax.value_and_grad(loss, argnums=(0, 1, 2, 3))(w2, w1, v, jnp.asarray(x0), jnp.asarray(y))
     for name, g in zip(("dW2", "dW1", "dv", "dx0"), grads):
@@ -136,4 +143,4 @@ def rollout_mode(args):
 
 
 if __name__ == "__main__":
-    cli(__doc__, grad_mode, bench_mode, rollout_mode)
+    cli(__doc__, grad_mode, bench_mode, rollout_mode, range_penalty=True)

@@ -80,14 +80,17 @@ def median_seconds(run, repeats):
     return times[len(times) // 2]
 
 
-def cli(doc, grad_mode, bench_mode, rollout_mode=None):
-    """grad --model --state --target --steps --out | bench [--config head|big] [--repeats] | rollout [--repeats]."""
+def cli(doc, grad_mode, bench_mode, rollout_mode=None, range_penalty=False):
+    """grad --model --state --target --steps --out [--range-penalty λ, where the peer has it]
+    | bench [--config head|big] [--repeats] | rollout [--repeats]."""
     parser = argparse.ArgumentParser(description=doc)
     sub = parser.add_subparsers(dest="mode", required=True)
     g = sub.add_parser("grad")
     for name in ("--model", "--state", "--target", "--out"):
         g.add_argument(name, required=True)
     g.add_argument("--steps", type=int, required=True)
+    if range_penalty:
+        g.add_argument("--range-penalty", type=float, default=0.0)
     modes = {"grad": grad_mode, "bench": bench_mode}
     if rollout_mode is not None:
         modes["rollout"] = rollout_mode

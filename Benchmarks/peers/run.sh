@@ -55,21 +55,22 @@ w["v"] = rng.uniform(-0.1, 0.1, w["v"].shape)
 save_file(w, "model.safetensors", metadata=meta)
 np.save("x0.npy", rng.random((2, 9, 9, 4)))
 np.save("y.npy", rng.random((2, 9, 9, 2)))
+np.save("x0wide.npy", rng.uniform(-0.6, 1.6, (2, 9, 9, 4)))  # outside [0, 1]: the range penalty acts
 PY
 mkdir -p ours jax tf torch
 "$nca" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --precision float64 --out ours >/dev/null
 "$py" "$peer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out jax
 $have_tf && "$py" "$tfpeer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out tf
 $have_torch && "$py" "$torchpeer" grad --model model.safetensors --state x0.npy --target y.npy --steps 10 --out torch
-compare() {
-    "$py" - "$1" "$2" <<'PY'
+compare() {  # peer-folder name [our folder] [our loss key]
+    "$py" - "$1" "$2" "${3:-ours}" "${4:-loss}" <<'PY'
 import json, sys
 import numpy as np
-folder, name = sys.argv[1], sys.argv[2]
-worst = abs(json.load(open("ours/loss.json"))["loss"] - json.load(open(f"{folder}/loss.json"))["loss"])
+folder, name, mine, key = sys.argv[1:5]
+worst = abs(json.load(open(f"{mine}/loss.json"))[key] - json.load(open(f"{folder}/loss.json"))["loss"])
 print(f"  {name}: loss difference {worst:.2e}")
 for key in ["dW2", "dW1", "dv", "dx0"]:
-    a, b = np.load(f"ours/{key}.npy"), np.load(f"{folder}/{key}.npy")
+    a, b = np.load(f"{mine}/{key}.npy"), np.load(f"{folder}/{key}.npy")
     err = np.linalg.norm(a - b) / np.linalg.norm(b)
     print(f"  {name}: {key:4s} relative error {err:.2e}")
     worst = max(worst, err)
@@ -79,6 +80,11 @@ sys.exit(0 if ok else 1)
 PY
 }
 compare jax JAX
+mkdir -p ours-penalty jax-penalty
+"$nca" grad --model model.safetensors --state x0wide.npy --target y.npy --steps 10 --range-penalty 0.05 --precision float64 \
+    --out ours-penalty >/dev/null
+"$py" "$peer" grad --model model.safetensors --state x0wide.npy --target y.npy --steps 10 --range-penalty 0.05 --out jax-penalty
+compare jax-penalty "JAX (loss + range penalty 0.05)" ours-penalty total
 $have_tf && compare tf TensorFlow
 $have_torch && compare torch PyTorch
 $check_only && exit 0

@@ -9,7 +9,10 @@ struct GradCommand: ParsableCommand {
         discussion: """
             Runs t steps from X0, compares the observable channels with the target, and \
             backpropagates through all t steps. Writes DIR/loss.json ({"loss": …}) and \
-            dW1.npy [H, C], dW2.npy [K·C, H], dv.npy [C], dx0.npy (shape of the state).
+            dW1.npy [H, C], dW2.npy [K·C, H], dv.npy [C], dx0.npy (shape of the state). With \
+            --range-penalty λ the differentiated quantity is loss + λ · P, P the mean over the t \
+            steps of Σ relu(−x) + relu(x − 1) over every entry, cell and channel of each step's \
+            output; loss.json then also holds "range_penalty" (λ · P) and "total".
             """)
 
     @Option(help: "Model file (.safetensors).")
@@ -33,6 +36,9 @@ struct GradCommand: ParsableCommand {
     @Option(help: "Loss: euclidean (per-entry norm, averaged) or mse.")
     var loss: LossFunction = .euclidean
 
+    @Option(name: .customLong("range-penalty"), help: "λ of the state-range penalty added to the loss (0 = none).")
+    var rangePenalty: Double = 0
+
     @Option(help: "Seed for the stochastic mask.")
     var seed: UInt64 = 0
 
@@ -47,6 +53,9 @@ struct GradCommand: ParsableCommand {
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        guard rangePenalty.isFinite && rangePenalty >= 0 else {
+            throw ValidationError("--range-penalty must be a non-negative number (got \(rangePenalty))")
+        }
         guard recomputeEvery >= 1 else { throw ValidationError("--recompute-every must be at least 1 (got \(recomputeEvery))") }
     }
 
@@ -69,6 +78,7 @@ struct GradCommand: ParsableCommand {
             frame: targetFrame)
         let engine = NCAEngine<T>(configuration: c, batch: x0.shape[0], size: x0.shape[1])
         engine.recomputeEvery = recomputeEvery
+        engine.rangePenalty = rangePenalty
         var rng = RandomGenerator(seed: seed)
         let prediction = engine.forward(nca, from: x0, steps: steps, rng: &rng)
         let (value, dPrediction) = loss.evaluate(prediction: prediction, target: y, observableChannels: c.observableChannels)
@@ -78,12 +88,16 @@ struct GradCommand: ParsableCommand {
         let gradients = engine.backward(nca, outputGradient: dPrediction)
         try AtomicFile.makeFolder(out)
         // Swift prints the shortest decimal that reads back as the same Double.
-        let json = "{\"loss\": \(value), \"loss_function\": \"\(loss.rawValue)\", \"steps\": \(steps)}\n"
+        let penalty = engine.lastRangePenalty
+        let extra = rangePenalty > 0 ? ", \"range_penalty\": \(penalty), \"total\": \(value + penalty)" : ""
+        let json = "{\"loss\": \(value), \"loss_function\": \"\(loss.rawValue)\", \"steps\": \(steps)\(extra)}\n"
         try AtomicFile.write(Data(json.utf8), to: out + "/loss.json")
         try NPY.write(gradients.w1, to: out + "/dW1.npy")
         try NPY.write(gradients.w2, to: out + "/dW2.npy")
         try NPY.write(gradients.v, to: out + "/dv.npy")
         try NPY.write(gradients.initialState, to: out + "/dx0.npy")
-        say("loss \(value) (\(loss.rawValue), \(steps) steps); gradients written to \(out)/")
+        say(
+            "loss \(value) (\(loss.rawValue), \(steps) steps)\(rangePenalty > 0 ? ", range penalty \(penalty)" : ""); gradients written to \(out)/"
+        )
     }
 }

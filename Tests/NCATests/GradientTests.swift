@@ -15,9 +15,13 @@ struct GradientTests {
         var mask: MaskGranularity = .cell
         var loss: LossFunction = .euclidean
         var observableTargetOnly = true
+        /// λ of the state-range penalty (0: none), and gradient checkpointing's k.
+        var rangePenalty = 0.0
+        var recomputeEvery = 1
 
         var description: String {
             "\(activation.rawValue) \(boundary.rawValue) t=\(steps) p=\(p) \(mask.rawValue) \(loss.rawValue)"
+                + (rangePenalty > 0 ? " λ=\(rangePenalty) k=\(recomputeEvery)" : "")
         }
     }
 
@@ -33,6 +37,11 @@ struct GradientTests {
             Case(steps: 1, loss: .mse), Case(steps: 8, p: 0.4, mask: .element, loss: .mse),
             Case(activation: .gelu, boundary: .zero, kernels: Kernel.allCases, steps: 8, p: 0.5, mask: .element),
             Case(activation: .swish, boundary: .reflect, steps: 12, observableTargetOnly: false),
+            // The state-range penalty, on the full tape and on recomputed segments (states start
+            // in [−1, 1], so many entries are outside [0, 1] at every step).
+            Case(activation: .relu, steps: 7, p: 0.3, rangePenalty: 0.3),
+            Case(steps: 8, rangePenalty: 0.05, recomputeEvery: 3),
+            Case(activation: .swish, boundary: .zero, steps: 5, p: 0.4, mask: .element, loss: .mse, rangePenalty: 1, recomputeEvery: 2),
         ]
 
     @Test("∂L/∂(W2, W1, v, x0) match central differences", arguments: cases)
@@ -46,16 +55,36 @@ struct GradientTests {
         let target: Tensor<Double> = randomTensor([batch, size, size, c.observableTargetOnly ? 2 : 3], seed: 33, in: -1...1)
         // Two workers, tiles of 11 cells: tiles cut lattice rows, so halos cross tiles.
         let engine = NCAEngine<Double>(configuration: cfg, batch: batch, size: size, threads: 2, tileCells: 11)
+        engine.rangePenalty = c.rangePenalty
+        engine.recomputeEvery = c.recomputeEvery
+
+        // The penalty written out independently: λ · mean over steps of Σ relu(−x) + relu(x − 1),
+        // from a plain step-by-step run.
+        func penalty(_ m: NCAModel<Double>, _ x: Tensor<Double>) -> Double {
+            guard c.rangePenalty > 0 else { return 0 }
+            let plain = NCAEngine<Double>(configuration: cfg, batch: batch, size: size, threads: 1)
+            var rng = RandomGenerator(seed: 77)
+            var state = x
+            var total = 0.0
+            for _ in 0..<c.steps {
+                plain.run(m, state: &state, steps: 1, rng: &rng)
+                total += state.scalars.reduce(0.0) { $0 + max(0, -$1) + max(0, $1 - 1) }
+            }
+            return c.rangePenalty * total / Double(c.steps)
+        }
 
         func loss(_ m: NCAModel<Double>, _ x: Tensor<Double>) -> Double {
             var rng = RandomGenerator(seed: 77)  // the same mask in every evaluation
             let prediction = engine.forward(m, from: x, steps: c.steps, rng: &rng)
-            return c.loss.evaluate(prediction: prediction, target: target, observableChannels: 2).loss
+            return c.loss.evaluate(prediction: prediction, target: target, observableChannels: 2).loss + penalty(m, x)
         }
 
         var rng = RandomGenerator(seed: 77)
         let prediction = engine.forward(model, from: x0, steps: c.steps, rng: &rng)
         let (_, dPrediction) = c.loss.evaluate(prediction: prediction, target: target, observableChannels: 2)
+        if c.rangePenalty > 0 {
+            #expect(engine.lastRangePenalty > 0.01 && abs(engine.lastRangePenalty - penalty(model, x0)) < 1e-12 * max(1, engine.lastRangePenalty))
+        }
         let analytic = engine.backward(model, outputGradient: dPrediction)
 
         let h = 1e-6
@@ -139,6 +168,42 @@ struct GradientTests {
         _ = fresh.forward(model, from: x, steps: 2, rng: &rng)
         #expect(fresh.backward(model, outputGradient: g) == short)
         #expect(long != short)
+    }
+}
+
+@Suite("State-range penalty")
+struct RangePenaltyTests {
+    /// Scaling: backward(penaltyScale: s) adds s × the penalty's gradient; a penalty of 0
+    /// changes nothing; states inside [0, 1] cost nothing.
+    @Test func scaleAndInsideStates() {
+        let cfg = ModelConfiguration(channels: 3, observableChannels: 2, activation: .tanh, hiddenSize: 4)
+        let model: NCAModel<Float> = randomModel(cfg, seed: 2, scale: 0.4)
+        let x: Tensor<Float> = randomTensor([2, 5, 5, 3], seed: 3, in: -1...2)
+        let dy: Tensor<Float> = randomTensor([2, 5, 5, 3], seed: 4, in: -1...1)
+        func gradients(_ lambda: Double, scale: Float, dy: Tensor<Float>) -> Gradients<Float> {
+            let engine = NCAEngine<Float>(configuration: cfg, batch: 2, size: 5, threads: 2, tileCells: 7)
+            engine.rangePenalty = lambda
+            var rng = RandomGenerator(seed: 1)
+            _ = engine.forward(model, from: x, steps: 4, rng: &rng)
+            return engine.backward(model, outputGradient: dy, penaltyScale: scale)
+        }
+        let plain = gradients(0, scale: 1, dy: dy)
+        let zero = Tensor<Float>(zeros: dy.shape)
+        let penaltyOnly = gradients(0.5, scale: 1, dy: zero)
+        let both = gradients(0.5, scale: 1, dy: dy)
+        let half = gradients(0.5, scale: 0.5, dy: zero)
+        #expect(penaltyOnly.w2.maxAbs > 1e-3)
+        #expect(maxAbsDifference(both.w2.scalars, zip(plain.w2.scalars, penaltyOnly.w2.scalars).map { $0 + $1 }) < 1e-4)
+        #expect(maxAbsDifference(half.w1.scalars, penaltyOnly.w1.scalars.map { $0 / 2 }) < 1e-5)
+        // Inside [0, 1] with the identity model (W1 = v = 0): no penalty, no gradient.
+        let identity = NCAModel<Float>(configuration: cfg, seed: 1)
+        let inside: Tensor<Float> = randomTensor([2, 5, 5, 3], seed: 5, in: 0...1)
+        let engine = NCAEngine<Float>(configuration: cfg, batch: 2, size: 5)
+        engine.rangePenalty = 1
+        var rng = RandomGenerator(seed: 1)
+        _ = engine.forward(identity, from: inside, steps: 3, rng: &rng)
+        #expect(engine.lastRangePenalty == 0)
+        #expect(engine.backward(identity, outputGradient: zero).initialState.maxAbs == 0)
     }
 }
 

@@ -61,6 +61,20 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     private var checkpoints = Tape<SegmentStart<T>>()
     private var checkpointedSteps = 0
 
+    /// λ of the state-range penalty λ · P with P = (1/t) Σ_{n=1…t} Σ_{cells, channels}
+    /// relu(−x_n) + relu(x_n − 1) (every channel, hidden ones too): the authors' way of keeping
+    /// states in [0, 1]. With λ > 0, `forward` measures λ · P into `lastRangePenalty` and
+    /// `backward` adds its gradient (times its `penaltyScale`). 0 (default): neither.
+    public var rangePenalty: Double = 0 {
+        didSet { precondition(rangePenalty >= 0 && rangePenalty.isFinite, "NCAEngine: rangePenalty must be ≥ 0") }
+    }
+    /// λ · P of the last `forward` (0 when `rangePenalty` is 0).
+    public private(set) var lastRangePenalty: Double = 0
+    /// The last `forward`'s final state, kept for the penalty's gradient there.
+    private var finalState: Buffer<T>?
+    private var recordedSteps = 0
+    private var recordedPenalty = 0.0
+
     /// Default worker count: `NCA_THREADS` from the environment, else the active processor count.
     public static var defaultThreads: Int {
         if let text = ProcessInfo.processInfo.environment["NCA_THREADS"], let n = Int(text), n >= 1 { return min(n, 256) }
@@ -169,6 +183,7 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         checkpoints.reset()
         var x = initial
         let count = cells * configuration.channels
+        var penalty = 0.0
         if recomputeEvery > 1 {
             let k = recomputeEvery
             withWeights(model) { weights in
@@ -182,13 +197,14 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                             start.rng = rng
                         }
                         step(weights, input: current, output: other, sigma: sigma.pointer, rng: &rng)
+                        penalty += rangeExcess(other, count: count)
                         swap(&current, &other)
                     }
                     if current != xp.baseAddress! { xp.baseAddress!.update(from: current, count: count) }
                 }
             }
             checkpointedSteps = steps
-            recorded = true
+            finishForward(x, steps: steps, penalty: penalty)
             return x
         }
         checkpointedSteps = 0
@@ -201,18 +217,51 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 record.state.update(from: xp.baseAddress!, count: count)
                 for n in 0..<steps {
                     let next = n + 1 < steps ? tape.append { StepRecord(stateCount: count, maskCount: maskCount) } : nil
-                    step(weights, input: record.state, output: next?.state ?? xp.baseAddress!, sigma: record.sigma, rng: &rng)
+                    let output = next?.state ?? xp.baseAddress!
+                    step(weights, input: record.state, output: output, sigma: record.sigma, rng: &rng)
+                    penalty += rangeExcess(output, count: count)
                     if let next { record = next }
                 }
             }
         }
-        recorded = true
+        finishForward(x, steps: steps, penalty: penalty)
         return x
     }
 
+    private func finishForward(_ x: Tensor<T>, steps: Int, penalty: Double) {
+        recorded = true
+        recordedSteps = steps
+        recordedPenalty = rangePenalty
+        lastRangePenalty = rangePenalty > 0 && steps > 0 ? rangePenalty * penalty / Double(steps) : 0
+        guard rangePenalty > 0 else { return }
+        let count = cells * configuration.channels
+        if finalState == nil { finalState = Buffer(capacity: count) }
+        x.scalars.withUnsafeBufferPointer { finalState!.pointer.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// Σ relu(−x) + relu(x − 1) over `count` values (0 without a range penalty).
+    private func rangeExcess(_ x: UnsafePointer<T>, count: Int) -> Double {
+        guard rangePenalty > 0 else { return 0 }
+        var total = 0.0
+        for i in 0..<count {
+            let value = Double(x[i])
+            if value < 0 { total -= value } else if value > 1 { total += value - 1 }
+        }
+        return total
+    }
+
+    /// g += coefficient · ∂/∂x [relu(−x) + relu(x − 1)] at the step output `x`.
+    private func addRangeGradient(at x: UnsafePointer<T>, coefficient: T, into g: UnsafeMutablePointer<T>) {
+        for i in 0..<(cells * configuration.channels) {
+            let value = x[i]
+            if value < 0 { g[i] -= coefficient } else if value > 1 { g[i] += coefficient }
+        }
+    }
+
     /// Backpropagates `outputGradient` = ∂L/∂x_t through the steps recorded by the last
-    /// `forward`, returning ∂L/∂(W2, W1, v, x_0).
-    public func backward(_ model: NCAModel<T>, outputGradient: Tensor<T>) -> Gradients<T> {
+    /// `forward`, returning ∂L/∂(W2, W1, v, x_0). With a `rangePenalty` λ, the gradient of
+    /// `penaltyScale` · λ · P joins at every step's output.
+    public func backward(_ model: NCAModel<T>, outputGradient: Tensor<T>, penaltyScale: T = 1) -> Gradients<T> {
         checkModel(model)
         precondition(outputGradient.shape == stateShape, "NCAEngine.backward: gradient \(outputGradient.shape) ≠ \(stateShape)")
         precondition(recorded, "NCAEngine.backward: call forward first")
@@ -234,13 +283,25 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 for j in 0..<h { w2Transposed.pointer[j * kc + k * c + channel] = model.w2.scalars[row * h + j] }
             }
         }
+        // The penalty the forward pass measured (its final state is kept only then).
+        let coefficient = recordedPenalty > 0 && recordedSteps > 0 ? penaltyScale * T(recordedPenalty / Double(recordedSteps)) : 0
         withWeights(model) { weights in
             gradients.initialState.scalars.withUnsafeMutableBufferPointer { g in
                 let g = g.baseAddress!
                 if checkpointedSteps > 0 {
-                    backwardBySegments(weights, gradient: g)
+                    backwardBySegments(weights, gradient: g, penaltyCoefficient: coefficient)
                 } else {
-                    tape.forEachReversed { record in stepBackward(weights, record: record, gradient: g) }
+                    // Record i holds x_i; its step's output is record i + 1's state (the last:
+                    // the final state).
+                    var i = tape.count - 1
+                    while i >= 0 {
+                        if coefficient != 0 {
+                            addRangeGradient(
+                                at: i + 1 < tape.count ? tape[i + 1].state : finalState!.pointer, coefficient: coefficient, into: g)
+                        }
+                        stepBackward(weights, record: tape[i], gradient: g)
+                        i -= 1
+                    }
                 }
             }
         }
@@ -256,7 +317,7 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     /// The backward pass of a checkpointed forward: for each segment, last first, recompute its
     /// steps from the segment's start state and generator state into the tape, then walk them
     /// back.
-    private func backwardBySegments(_ weights: Weights<T>, gradient g: UnsafeMutablePointer<T>) {
+    private func backwardBySegments(_ weights: Weights<T>, gradient g: UnsafeMutablePointer<T>, penaltyCoefficient: T) {
         let count = cells * configuration.channels
         let k = recomputeEvery
         var segment = checkpoints.count - 1
@@ -273,7 +334,16 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 step(weights, input: record.state, output: next?.state ?? inputCopy.pointer, sigma: record.sigma, rng: &rng)
                 if let next { record = next }
             }
-            tape.forEachReversed { record in stepBackward(weights, record: record, gradient: g) }
+            // The segment's last output is the next segment's start (the last: the final state).
+            let end = segment + 1 < checkpoints.count ? checkpoints[segment + 1].stateBuffer.pointer : finalState?.pointer
+            var i = tape.count - 1
+            while i >= 0 {
+                if penaltyCoefficient != 0 {
+                    addRangeGradient(at: i + 1 < tape.count ? tape[i + 1].state : end!, coefficient: penaltyCoefficient, into: g)
+                }
+                stepBackward(weights, record: tape[i], gradient: g)
+                i -= 1
+            }
             segment -= 1
         }
     }
