@@ -5,6 +5,8 @@ import NCA
 extension OptimizerKind: ExpressibleByArgument {}
 extension UpdateSchedule: ExpressibleByArgument {}
 extension DivergencePolicy: ExpressibleByArgument {}
+extension SelectionMeasure: ExpressibleByArgument {}
+extension WeightInitialisation.Kind: ExpressibleByArgument {}
 
 enum Preset: String, CaseIterable, ExpressibleByArgument {
     case grayScott = "gray-scott"
@@ -20,6 +22,22 @@ enum Preset: String, CaseIterable, ExpressibleByArgument {
                 boundary: .zero, skipProbability: 0.5)
         }
     }
+
+    /// The epoch budget: each preset finishes in under 10 minutes on 2 cores, build included.
+    var epochs: Int { self == .grayScott ? Self.grayScottEpochs : 1000 }
+    static let grayScottEpochs = 600
+    /// The recipe's learning rate, update schedule and weight initialisation (the authors':
+    /// Nadam at 1e-3, a step per mini-batch, W2 ~ N(0, 0.1²) for Gray-Scott; see Docs/training.md).
+    var learningRate: Double { 1e-3 }
+    var update: UpdateSchedule { self == .grayScott ? .perMinibatch : .perEpoch }
+    var weightInit: WeightInitialisation.Kind { self == .grayScott ? .normal : .glorot }
+    /// The per-epoch learning-rate factor for a run of `epochs` epochs: Gray-Scott's falls to
+    /// 0.1 × over the run (constant 1e-3 oscillates between good and bad models), so a longer
+    /// run decays more slowly.
+    /// The state-range penalty λ: 0.01 for Gray-Scott (the authors'; without it most runs
+    /// give models that leave [0, 1] past the horizon), none for the image task.
+    var rangePenalty: Double { self == .grayScott ? 0.01 : 0 }
+    func learningRateDecay(epochs: Int) -> Double { self == .grayScott ? pow(0.1, 1 / Double(epochs)) : 1 }
 }
 
 enum Switch: String, CaseIterable, ExpressibleByArgument {
@@ -32,15 +50,30 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train an NCA on a trajectory (the paper's Algorithm 2) into a run folder.",
         discussion: """
-            Give --data T.npy ((M+1) × R × S × S × O, e.g. from 'nca data gray-scott') or \
-            --preset gray-scott, which simulates its own training data (random patches) and test \
-            data (an unseen initial condition, 2048 steps). The run folder gets config.json, \
-            data.npy, metrics.csv, model.safetensors, best.safetensors, checkpoint.safetensors and \
-            report.html. 'nca train --resume RUN' continues a stopped run from its checkpoint and \
-            reproduces the uninterrupted run bit for bit (same thread count).
+            Give --data T.npy ((M+1) × R × S × S × O, e.g. from 'nca data gray-scott') or a \
+            --preset, which makes its own data. The run folder gets config.json, data.npy, \
+            metrics.csv, model.safetensors (the latest weights), best.safetensors, \
+            checkpoint.safetensors and report.html. 'nca train --resume RUN' continues a stopped \
+            run from its checkpoint and reproduces the uninterrupted run bit for bit (same thread \
+            count).
 
-            The gray-scott preset trains on a budget that finishes in under 10 minutes on 2 cores \
-            (2 trajectories, 60 epochs, learning rate 1e-4); the paper trained for 4000 epochs.
+            best.safetensors is chosen by --select-by rollout (default): every --validate-every \
+            epochs after the first 5 % (and at the last epoch) the model runs freely from each \
+            training trajectory's first frame, hidden channels 0, over the data's whole horizon, \
+            and the model with the lowest mean loss against the data frames is kept (never the \
+            untrained one). metrics.csv logs that validation loss; config.json and report.html \
+            say what was chosen and why. --select-by training-loss keeps the lowest epoch loss \
+            instead, which with propagated trajectories tends to pick a barely trained model.
+
+            --preset gray-scott is the paper's §3.1 recipe as the authors' code ran it (see \
+            Docs/training.md): the four binary training states of 'nca data gray-scott --init \
+            paper' over 1024 steps (M = 32, R = 4) and the unseen test state of --init paper-test \
+            over 2048 steps; C 8, identity+laplacian, H 32, relu; W2 ~ N(0, 0.1²); Nadam at 1e-3 \
+            with one step per mini-batch of 64 transitions and per-tensor gradient \
+            normalisation; the state-range penalty λ = 0.01; the learning rate falls to 0.1 × \
+            over the run (--lr-decay 0.1^(1/epochs)); rollout selection with the range check. \(Preset.grayScottEpochs) epochs take about 5 \
+            minutes on 2 cores; any of these can be overridden (e.g. --epochs 4000, the paper's \
+            budget, about 35 minutes).
 
             --preset morph is the paper's image task (§3.2): it builds its data like 'nca data \
             images' from three built-in pictures (a ring, a cross, a smiling face) or from \
@@ -115,7 +148,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("time-sampling"), help: "t, NCA steps per data interval.")
     var timeSampling: Int = 32
 
-    @Option(help: "Epochs to train (default 4000, the paper's; 60 with --preset gray-scott, 1000 with --preset morph).")
+    @Option(help: "Epochs to train (default 4000, the paper's; \(Preset.grayScottEpochs) with --preset gray-scott, 1000 with --preset morph).")
     var epochs: Int?
 
     @Option(name: .customLong("minibatch-size"), help: "Transitions per mini-batch (the paper used 64).")
@@ -124,11 +157,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Optimiser: nadam (the paper's), adam or sgd.")
     var optimizer: OptimizerKind = .nadam
 
-    @Option(help: "Learning rate (default 1e-3, the paper's; 1e-4 with --preset gray-scott, which fits its short budget better).")
+    @Option(help: "Learning rate (default 1e-3, the paper's).")
     var lr: Double?
 
-    @Option(name: .customLong("lr-decay"), help: "Multiply the learning rate by this each epoch (1 = constant).")
-    var lrDecay: Double = 1
+    @Option(
+        name: .customLong("lr-decay"),
+        help: "Multiply the learning rate by this each epoch (1 = constant). Default 1; with --preset gray-scott 0.1^(1/epochs), so the rate falls to 0.1 × over the run.")
+    var lrDecay: Double?
 
     @Option(help: "Loss: euclidean (the paper's) or mse.")
     var loss: LossFunction = .euclidean
@@ -141,8 +176,9 @@ struct TrainCommand: ParsableCommand {
         help: "Normalise each tensor's gradient by its L2 norm before the step: on or off.")
     var gradientNormalisation: Switch = .on
 
-    @Option(help: "per-epoch (Algorithm 2: one step per epoch) or per-minibatch (one per mini-batch, as the authors' code).")
-    var update: UpdateSchedule = .perEpoch
+    @Option(
+        help: "per-epoch (Algorithm 2: one step per epoch) or per-minibatch (one per mini-batch, as the authors' code). Default per-epoch; per-minibatch with --preset gray-scott.")
+    var update: UpdateSchedule?
 
     @Option(name: .customLong("checkpoint-every"), help: "Write a resumable checkpoint every this many epochs.")
     var checkpointEvery: Int = 10
@@ -158,8 +194,43 @@ struct TrainCommand: ParsableCommand {
     )
     var onDivergence: DivergencePolicy = .stop
 
-    @Option(help: "Trajectories R the preset simulates.")
-    var batches: Int = 2
+    @Option(
+        name: .customLong("weight-init"),
+        help: "How W2 is drawn: glorot (Glorot-uniform) or normal (N(0, scale²), the authors'). Default glorot; normal with --preset gray-scott.")
+    var weightInit: WeightInitialisation.Kind?
+
+    @Option(
+        name: .customLong("weight-scale"),
+        help: "With --weight-init glorot a factor on Glorot's limit (default 1); with normal the standard deviation (default 0.1).")
+    var weightScale: Double?
+
+    @Option(
+        name: .customLong("range-penalty"),
+        help: "λ of the state-range penalty: λ × mean over the t steps of Σ relu(−x) + relu(x − 1) over the mini-batch, every cell and every channel. It enters the gradient only (metrics.csv logs its value); 0 = off. Default 0; 0.01 with --preset gray-scott.")
+    var rangePenalty: Double?
+
+    @Option(
+        name: .customLong("select-by"),
+        help: "How best.safetensors is chosen: rollout (lowest validation loss: the model run freely from each training trajectory's first frame over the data's horizon, every --validate-every epochs after the first 5 %) or training-loss (lowest epoch loss).")
+    var selectBy: SelectionMeasure = .rollout
+
+    @Option(name: .customLong("validate-every"), help: "Epochs between validation rollouts (with --select-by rollout).")
+    var validateEvery: Int = 10
+
+    @Option(
+        name: .customLong("validate-reach"),
+        help: "Validation rollouts run on to this many times the data's horizon; a model whose observable values leave the data's range widened by half its span (for data in [0, 1]: [−0.5, 1.5]) anywhere up to there is rejected. 1 = the horizon only.")
+    var validateReach: Int = 2
+
+    @Option(
+        name: .customLong("weight-average"),
+        help: "β of a moving average of the weights after every update (0 = none; 0.99 averages over about the last 100 updates). Validation, best.safetensors and average.safetensors use the average.")
+    var weightAverage: Double = 0
+
+    @Option(
+        name: .customLong("snapshot-every"),
+        help: "Also keep the model of every this many epochs in RUN/snapshots/epoch-NNNNNN.safetensors (default: none).")
+    var snapshotEvery: Int?
 
     @Option(help: "Run folder (default runs/<timestamp>-<preset or data name>).")
     var out: String?
@@ -178,9 +249,6 @@ struct TrainCommand: ParsableCommand {
             }
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
-        guard batches >= 1 && batches <= 1024 else {
-            throw ValidationError("--batches must be between 1 and 1024 (got \(batches))")
-        }
         guard imageSize >= 3 && imageSize <= 1024 else { throw ValidationError("--image-size must be between 3 and 1024 (got \(imageSize))") }
         guard pad >= 0 && pad <= 1024 else { throw ValidationError("--pad must be between 0 and 1024 (got \(pad))") }
         guard copies >= 1 && copies <= 1024 else { throw ValidationError("--copies must be between 1 and 1024 (got \(copies))") }
@@ -195,15 +263,23 @@ struct TrainCommand: ParsableCommand {
     func trainingConfiguration(modelConfiguration: ModelConfiguration) -> TrainingConfiguration {
         var t = TrainingConfiguration(model: modelConfiguration)
         t.timeSampling = timeSampling
-        t.epochs = epochs ?? (preset == .grayScott ? 60 : preset == .morph ? Self.morphEpochs : 4000)
+        t.epochs = epochs ?? preset?.epochs ?? 4000
         t.minibatchSize = minibatchSize
         t.optimizer = optimizer
-        t.learningRate = lr ?? (preset == .grayScott ? 1e-4 : 1e-3)
-        t.learningRateDecay = lrDecay
+        t.learningRate = lr ?? preset?.learningRate ?? 1e-3
+        t.learningRateDecay = lrDecay ?? preset?.learningRateDecay(epochs: t.epochs) ?? 1
         t.loss = loss
         t.seed = seed
         t.gradientNormalisation = gradientNormalisation == .on
-        t.update = update
+        t.update = update ?? preset?.update ?? .perEpoch
+        t.weightInitialisation = WeightInitialisation(kind: weightInit ?? preset?.weightInit ?? .glorot, scale: weightScale)
+        let penalty = rangePenalty ?? preset?.rangePenalty ?? 0
+        if penalty != 0 { t.rangePenalty = penalty }  // (NaN too: validate() refuses it)
+        t.selectBy = selectBy
+        t.validateEvery = validateEvery
+        t.validateReach = validateReach
+        t.snapshotEvery = snapshotEvery
+        if weightAverage != 0 { t.weightAverage = weightAverage }
         t.checkpointEvery = checkpointEvery
         t.maxLoss = maxLoss
         t.onDivergence = onDivergence
@@ -214,9 +290,6 @@ struct TrainCommand: ParsableCommand {
         if augmentation != Augmentation(every: augmentEvery) { t.augmentation = augmentation }
         return t
     }
-
-    /// The morph preset's epoch budget (under 10 minutes on 2 cores here).
-    static let morphEpochs = 1000
 
     func run() throws {
         try reportingErrors {
@@ -233,7 +306,8 @@ struct TrainCommand: ParsableCommand {
                 run = try startRun()
             }
             Interrupt.install()
-            let progress = ProgressPrinter(startEpoch: run.trainer.state.epoch)
+            let progress = ProgressPrinter(
+                startEpoch: run.trainer.state.epoch, bestValidation: run.trainer.state.bestValidationLoss)
             do {
                 try run.train(observer: progress, shouldStop: { Interrupt.requested })
             } catch let error as FileError {
@@ -264,16 +338,17 @@ struct TrainCommand: ParsableCommand {
         var testSource: String?
         switch preset {
         case .grayScott:
+            // The authors' four binary training states over 1024 steps, and their unseen test
+            // state over 2048 (no randomness: the seed only drives the training).
             let pde = GrayScott()
-            let initial = GrayScottInitialCondition.random.states(batch: batches, size: 64, seed: seed)
-            trainingData = Tensor(converting: pde.trajectory(from: initial, steps: 1024, timeSampling: timeSampling))
-            source =
-                "nca data gray-scott --size 64 --steps 1024 --time-sampling \(timeSampling) --batches \(batches) --init random --seed \(seed)"
-            let unseen = GrayScottInitialCondition.unseen.states(batch: 1, size: 64, seed: seed &+ 1)
-            test = Tensor(
-                converting: pde.trajectory(from: unseen, steps: 2048 / timeSampling * timeSampling, timeSampling: timeSampling))
-            testSource =
-                "nca data gray-scott --size 64 --steps 2048 --time-sampling \(timeSampling) --batches 1 --init unseen --seed \(seed &+ 1)"
+            let initial = GrayScottInitialCondition.paper.states(batch: 4, size: 64, seed: 0)
+            let steps = 1024 / timeSampling * timeSampling
+            trainingData = Tensor(converting: pde.trajectory(from: initial, steps: steps, timeSampling: timeSampling))
+            source = "nca data gray-scott --init paper --size 64 --steps \(steps) --time-sampling \(timeSampling)"
+            let unseen = GrayScottInitialCondition.paperTest.states(batch: 1, size: 64, seed: 0)
+            let testSteps = 2048 / timeSampling * timeSampling
+            test = Tensor(converting: pde.trajectory(from: unseen, steps: testSteps, timeSampling: timeSampling))
+            testSource = "nca data gray-scott --init paper-test --size 64 --steps \(testSteps) --time-sampling \(timeSampling)"
         case .morph:
             guard modelConfiguration.observableChannels == 4 else {
                 throw ValidationError("--preset morph makes RGBA data: the model needs --observable 4")
@@ -346,50 +421,65 @@ struct TrainCommand: ParsableCommand {
     private func writeReport(_ run: TrainingRun) throws {
         let state = run.trainer.state
         let t = run.configuration.training
-        // The final model: with propagated trajectories the training loss of early epochs is
-        // the lowest (the states have not drifted yet), so "best" often means "barely trained".
-        let model = state.model
+        let o = t.model.observableChannels
+        let final = state.model
+        // best.safetensors: by rollout validation, or (older runs, --select-by training-loss)
+        // by the training loss, which with propagated trajectories often means "barely trained".
+        let best: NCAModel<Float> = (try? ModelFile.read(run.bestPath)) ?? final
+        let bestEpoch = t.selection == .rollout ? state.bestValidationEpoch : state.bestEpoch
+        let bestText =
+            t.selection == .rollout && bestEpoch == 0
+            ? "none of the validated models stayed within range up to \(t.validationReach) × the horizon, so best.safetensors is the last model (epoch \(state.epoch)); it is unstable: train longer, lower --lr, or check the data"
+            : t.selection == .rollout
+            ? String(
+                format:
+                    "epoch %d, chosen by the lowest validation loss %.5g (free rollout from the training trajectories' first frames over %d steps, staying in range up to %d)",
+                bestEpoch, state.bestValidationLoss, (run.trainer.frames - 1) * t.timeSampling,
+                t.validationReach * (run.trainer.frames - 1) * t.timeSampling)
+            : "epoch \(bestEpoch), chosen by the lowest training loss"
         var comparisons: [RunReport.Comparison] = []
         let first = firstTrajectory(run.trainer.data)
-        let evaluation = RolloutEvaluation.evaluate(model, data: first, timeSampling: t.timeSampling, loss: t.loss)
+        let evaluation = RolloutEvaluation.evaluate(best, data: first, timeSampling: t.timeSampling, loss: t.loss)
         // Past the training horizon T = M·t: does the final state stay put? Run on to 2T.
         let horizon = (first.shape[0] - 1) * t.timeSampling
-        let extrapolation = Self.extrapolate(model, from: evaluation, horizon: horizon, timeSampling: t.timeSampling)
+        let extrapolation = Self.extrapolate(best, from: evaluation, horizon: horizon, timeSampling: t.timeSampling)
         comparisons.append(
             RunReport.Comparison(
-                title: "Training trajectory",
-                caption: "The final model run freely from the first training trajectory's initial state (hidden channels 0), "
+                title: "Training trajectory (best model)",
+                caption: "best.safetensors (\(bestText)) run freely from the first training trajectory's initial state (hidden channels 0), "
                     + "compared with the data at every snapshot, and run on to twice the training horizon. "
                     + String(format: "Drift of the final state from step %d to %d: %.3g (relative).", horizon, 2 * horizon, extrapolation.drift),
                 data: first, evaluation: evaluation, extrapolation: extrapolation.frames))
         let curve = try run.lossCurve()
         var line =
-            "done: \(state.epoch) epochs, last loss \(String(format: "%.5g", curve.last?.loss ?? .nan)), "
-            + "best \(String(format: "%.5g", state.bestLoss)) at epoch \(state.bestEpoch); "
+            "done: \(state.epoch) epochs, last training loss \(String(format: "%.5g", curve.last?.loss ?? .nan)); best model: \(bestText)"
             + String(
-                format: "training-trajectory rollout loss %.5g (do-nothing model: %.5g), final-state drift from step %d to %d: %.3g",
-                evaluation.meanLoss,
-                RolloutEvaluation.doNothingLoss(data: first, observable: t.model.observableChannels, loss: t.loss), horizon, 2 * horizon,
+                format: "\nbest model's rollout loss on the first training trajectory %.5g (do-nothing model: %.5g); final-state drift from step %d to %d: %.3g",
+                evaluation.meanLoss, RolloutEvaluation.doNothingLoss(data: first, observable: o, loss: t.loss), horizon, 2 * horizon,
                 extrapolation.drift)
         if let test = run.testData {
             let testFirst = firstTrajectory(test)
-            let evaluation = RolloutEvaluation.evaluate(model, data: testFirst, timeSampling: t.timeSampling, loss: t.loss)
-            comparisons.append(
-                RunReport.Comparison(
-                    title: "Test: unseen initial condition",
-                    caption:
-                        "The final model run from the test trajectory's initial state for \((testFirst.shape[0] - 1) * t.timeSampling) steps "
-                        + "(\(run.configuration.testDataSource ?? "test data")).",
-                    data: testFirst, evaluation: evaluation))
-            let baseline = RolloutEvaluation.doNothingLoss(data: testFirst, observable: t.model.observableChannels, loss: t.loss)
-            line += String(
-                format: "; final model's test loss %.5g over %d steps (do-nothing model: %.5g)", evaluation.meanLoss,
-                (testFirst.shape[0] - 1) * t.timeSampling, baseline)
+            let steps = (testFirst.shape[0] - 1) * t.timeSampling
+            let baseline = RolloutEvaluation.doNothingLoss(data: testFirst, observable: o, loss: t.loss)
+            for (name, model) in [("best", best), ("final", final)] {
+                let evaluation = RolloutEvaluation.evaluate(model, data: testFirst, timeSampling: t.timeSampling, loss: t.loss)
+                comparisons.append(
+                    RunReport.Comparison(
+                        title: "Test: unseen initial condition (\(name) model)",
+                        caption: "The \(name) model run from the test trajectory's initial state for \(steps) steps "
+                            + "(\(run.configuration.testDataSource ?? "test data")).",
+                        data: testFirst, evaluation: evaluation))
+                line += String(
+                    format: "\n%@ model's test loss %.5g over %d steps = %.3g × the do-nothing model's (%.5g)", name, evaluation.meanLoss,
+                    steps, evaluation.meanLoss / baseline, baseline)
+            }
         }
-        let report = RunReport(
+        var report = RunReport(
             configuration: run.configuration, folderName: URL(fileURLWithPath: run.folder).lastPathComponent,
             curve: curve,
             bestEpoch: state.bestEpoch, bestLoss: state.bestLoss, comparisons: comparisons)
+        report.validationCurve = try run.validationCurve()
+        report.bestModel = bestText
         try report.write(to: run.reportPath)
         say(line)
         say("report: \(run.reportPath)")
@@ -432,16 +522,23 @@ final class ProgressPrinter: TrainingObserver {
     private var pendingNewline = false
 
     /// `startEpoch`: epochs already done when this session started (for the rate and ETA).
-    init(startEpoch: Int) { self.startEpoch = startEpoch }
+    init(startEpoch: Int, bestValidation: Double = .infinity) {
+        self.startEpoch = startEpoch
+        self.bestValidation = bestValidation
+    }
+
+    private var bestValidation: Double
 
     func epochFinished(_ report: EpochReport, bestLoss: Double, elapsedSeconds: Double, totalEpochs: Int) {
+        if let validation = report.validationLoss { bestValidation = min(bestValidation, validation) }
         let done = report.epoch - startEpoch
         let seconds = Date().timeIntervalSince(startTime)
         let rate = Double(done) / max(seconds, 1e-9)
         let remaining = Double(totalEpochs - report.epoch) / max(rate, 1e-9)
+        let best =
+            bestValidation.isFinite ? String(format: "validation best %.5g", bestValidation) : String(format: "best %.5g", bestLoss)
         let text = String(
-            format: "epoch %d/%d  loss %.5g  best %.5g  |g| %.3g  %.3g epochs/s  ETA %@", report.epoch, totalEpochs, report.loss,
-            bestLoss,
+            format: "epoch %d/%d  loss %.5g  %@  |g| %.3g  %.3g epochs/s  ETA %@", report.epoch, totalEpochs, report.loss, best,
             report.gradientNorm, rate, formatDuration(remaining))
         let now = Date()
         if isTerminal {

@@ -43,6 +43,15 @@ struct CLITests {
         ["bench", "--repeats", "0"],
         ["train", "--preset", "gray-scott", "--max-loss", "-1"],
         ["train", "--preset", "gray-scott", "--on-divergence", "retry"],
+        ["train", "--preset", "gray-scott", "--weight-init", "uniform"],
+        ["train", "--preset", "gray-scott", "--weight-scale", "-0.1"],
+        ["train", "--preset", "gray-scott", "--range-penalty", "-1"],
+        ["train", "--preset", "gray-scott", "--range-penalty", "nan"],
+        ["train", "--preset", "gray-scott", "--validate-every", "0"],
+        ["train", "--preset", "gray-scott", "--select-by", "test-loss"],
+        ["init", "--weight-init", "normal", "--weight-scale", "0", "--out", "m"],
+        ["grad", "--model", "m", "--state", "x", "--target", "y", "--steps", "3", "--range-penalty", "-0.5", "--out", "d"],
+        ["data", "gray-scott", "--init", "paper", "--batches", "0", "--out", "t.npy"],
         ["analyse", "--model", "m", "--time-sampling", "0"],
         ["analyse", "--model", "m", "--about", "1", "--state", "x.npy"],
         ["analyse", "--model", "m", "--size", "0"],
@@ -189,6 +198,14 @@ struct BinaryTests {
         ])
         #expect(r.status == 0, "\(r.error)")
         #expect(try NPY.read(dir + "/gs.npy").shape == [3, 2, 12, 12, 2])
+        // The authors' states: four training entries and one test entry unless told otherwise.
+        r = try nca(["data", "gray-scott", "--init", "paper", "--size", "16", "--steps", "4", "--time-sampling", "4", "--out", dir + "/p.npy"])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(try NPY.read(dir + "/p.npy").shape == [2, 4, 16, 16, 2])
+        r = try nca(["data", "gray-scott", "--init", "paper-test", "--size", "16", "--steps", "4", "--time-sampling", "4", "--out", dir + "/pt.npy"])
+        #expect(r.status == 0, "\(r.error)")
+        let paperTest = try NPY.read(dir + "/pt.npy")
+        #expect(paperTest.shape == [2, 1, 16, 16, 2] && paperTest.values[2 * (4 * 16 + 4) + 1] == 1)
         r = try nca([
             "train", "--data", dir + "/gs.npy", "--test-data", dir + "/gs.npy", "--channels", "4", "--hidden", "6",
             "--time-sampling", "4",
@@ -203,7 +220,10 @@ struct BinaryTests {
             #expect(FileManager.default.fileExists(atPath: dir + "/run/" + file), "\(file)")
         }
         let metrics = try String(contentsOfFile: dir + "/run/metrics.csv", encoding: .utf8).split(separator: "\n")
-        #expect(metrics.count == 4 && metrics[0] == "epoch,loss,gradient_norm,learning_rate,wall_time_s")
+        #expect(metrics.count == 4 && metrics[0] == "epoch,loss,gradient_norm,learning_rate,wall_time_s,range_penalty,validation_loss")
+        // Rollout selection (the default): the last epoch is validated and picks best.safetensors.
+        #expect(metrics[3].split(separator: ",", omittingEmptySubsequences: false).last.map { Double($0) != nil } == true)
+        #expect(r.output.contains("best model: epoch 3, chosen by the lowest validation loss"))
         let config = try JSONDecoder().decode(
             RunConfiguration.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/run/config.json")))
         #expect(config.training.epochs == 3 && config.training.model.channels == 4 && config.dataShape == [3, 2, 12, 12, 2])

@@ -51,6 +51,153 @@ struct RunFolderTests {
                 == ModelFile.read(split + "/best.safetensors", as: Float.self))
     }
 
+    /// Rollout selection: validated every k epochs after the first 5 % and at the end; best is
+    /// the validated model with the lowest validation loss (never the untrained one), recorded
+    /// in metrics.csv and the checkpoint, and a resumed run picks the same.
+    @Test func rolloutSelectionKeepsTheBestValidatedModel() throws {
+        func rollout(_ cfg: inout TrainingConfiguration) {
+            cfg.selectBy = .rollout
+            cfg.validateEvery = 3
+            cfg.rangePenalty = 0.1
+        }
+        let folder = temporaryFolder() + "/run"
+        let run = try tinyRun(folder, epochs: 10, adjust: rollout)
+        let reports = try run.train()
+        let validated = reports.compactMap { r in r.validationLoss.map { (r.epoch, $0) } }
+        #expect(validated.map(\.0) == [3, 6, 9, 10])
+        let best = validated.min { $0.1 < $1.1 }!
+        #expect(run.trainer.state.bestValidationEpoch == best.0 && run.trainer.state.bestValidationLoss == best.1)
+        // best.safetensors is that epoch's model: its validation loss is the recorded one.
+        let model: NCAModel<Float> = try ModelFile.read(folder + "/best.safetensors")
+        #expect(run.trainer.validationLoss(of: model) == best.1)
+        #expect(model != NCAModel<Float>(configuration: run.configuration.training.model, seed: 0))
+        // metrics.csv: the penalty on every line, the validation loss on validated ones.
+        #expect(try run.validationCurve().map(\.epoch) == [3, 6, 9, 10])
+        let lines = try String(contentsOfFile: folder + "/metrics.csv", encoding: .utf8).split(separator: "\n")
+        #expect(lines[0] == "epoch,loss,gradient_norm,learning_rate,wall_time_s,range_penalty,validation_loss")
+        var penalties: [Double] = []
+        for line in lines.dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            #expect(fields.count == 7)
+            penalties.append(Double(fields[5]) ?? -1)
+            #expect(fields[6].isEmpty == ![3, 6, 9, 10].contains(Int(fields[0])!))
+        }
+        // 0 while the states are in [0, 1]: at first (W1 = v = 0) and once the penalty has
+        // pushed them back.
+        #expect(penalties.allSatisfy { $0 >= 0 } && penalties.contains { $0 > 0 }, "\(penalties)")
+        let (saved, _) = try Checkpoint.read(folder + "/checkpoint.safetensors")
+        #expect(saved.bestValidationEpoch == best.0 && saved.bestValidationLoss == best.1)
+        // Stopped after epoch 4 and resumed: the same choice and the same file.
+        let split = temporaryFolder() + "/split"
+        var epochs = 0
+        try tinyRun(split, epochs: 10, adjust: rollout).train(shouldStop: {
+            epochs += 1
+            return epochs == 4
+        })
+        try TrainingRun(resuming: split).train()
+        #expect(try ModelFile.read(split + "/best.safetensors", as: Float.self) == model)
+        // Few epochs: 5 % of 3 is nothing, so every multiple of k and the last epoch count.
+        let short = try tinyRun(temporaryFolder() + "/short", epochs: 3, adjust: rollout).train()
+        #expect(short.compactMap { $0.validationLoss == nil ? nil : $0.epoch } == [3])
+        var cfg = TrainingConfiguration(model: ModelConfiguration())
+        cfg.selectBy = .rollout
+        cfg.epochs = 400
+        #expect((1...400).filter { cfg.validates(afterEpoch: $0) } == Array(stride(from: 30, through: 400, by: 10)))
+    }
+
+    /// A model that fits the horizon and drifts out of range after it is rejected when the
+    /// validation reaches past the horizon, and accepted when it stops there.
+    @Test func validationRejectsModelsThatLeaveTheRangeBeyondTheHorizon() throws {
+        func run(reach: Int) throws -> TrainingRun {
+            try tinyRun(temporaryFolder() + "/run", epochs: 1) { c in
+                c.model.skipProbability = 0
+                c.validateReach = reach
+                c.selectBy = .rollout
+            }
+        }
+        // Data in [0, 1): the allowed range is about [−0.5, 1.5]. Horizon: 2 intervals × 2 steps.
+        let short = try run(reach: 1)
+        let cfg = short.configuration.training.model
+        var drift = NCAModel<Float>(configuration: cfg, seed: 0)
+        drift.v.scalars = [0.1, 0.1, 0]  // +0.1 per step on the observable channels: +0.4 by the horizon
+        #expect(short.trainer.validationLoss(of: drift).isFinite)
+        #expect(try run(reach: 2).trainer.validationLoss(of: drift) == .infinity)  // +0.8 by twice the horizon
+        #expect(try run(reach: 3).trainer.validationLoss(of: NCAModel<Float>(configuration: cfg, seed: 0)).isFinite)
+        var nan = drift
+        nan.v.scalars[2] = .nan
+        #expect(short.trainer.validationLoss(of: nan) == .infinity)
+    }
+
+    /// The moving average: the formula step by step, kept in the checkpoint, resumed bit for
+    /// bit, and what validation and best.safetensors use.
+    @Test func weightAverageFollowsTheFormulaAndResumes() throws {
+        func averaged(_ cfg: inout TrainingConfiguration) {
+            cfg.weightAverage = 0.5
+            cfg.update = .perMinibatch
+            cfg.selectBy = .rollout
+            cfg.validateEvery = 2
+        }
+        // Averaging leaves the raw weights alone.
+        let folder = temporaryFolder() + "/whole"
+        let run = try tinyRun(folder, epochs: 1, adjust: averaged)
+        var cfg = run.configuration.training
+        cfg.weightAverage = nil
+        let plain = Trainer(configuration: cfg, data: run.trainer.data)
+        _ = try plain.runEpoch()
+        _ = try run.trainer.runEpoch()
+        #expect(run.trainer.state.model == plain.state.model)
+        #expect(run.trainer.state.optimizer.step == 2)  // 4 transitions in mini-batches of 3 and 1
+        #expect(run.trainer.state.averageModel != nil && run.trainer.state.averageModel != run.trainer.state.model)
+        // Resume: the average survives a checkpoint and training continues bit for bit.
+        let a = temporaryFolder() + "/a"
+        try tinyRun(a, epochs: 6, adjust: averaged).train()
+        let b = temporaryFolder() + "/b"
+        var count = 0
+        try tinyRun(b, epochs: 6, adjust: averaged).train(shouldStop: {
+            count += 1
+            return count == 3
+        })
+        let (saved, _) = try Checkpoint.read(b + "/checkpoint.safetensors")
+        #expect(saved.averageModel != nil && saved.averageModel != saved.model)
+        try TrainingRun(resuming: b).train()
+        for file in ["model", "best", "average"] {
+            #expect(
+                try ModelFile.read(a + "/\(file).safetensors", as: Float.self) == ModelFile.read(b + "/\(file).safetensors", as: Float.self),
+                "\(file)")
+        }
+        let done = try TrainingRun(resuming: a)
+        let best: NCAModel<Float> = try ModelFile.read(a + "/best.safetensors")
+        #expect(done.trainer.validationLoss(of: best) == done.trainer.state.bestValidationLoss)
+    }
+
+    /// β_n = min(β, (1 + n)/(10 + n)) by hand on a run of per-epoch updates, one per epoch.
+    @Test func weightAverageMatchesTheRecurrence() throws {
+        var cfg: TrainingConfiguration? = nil
+        let folder = temporaryFolder() + "/run"
+        let run = try tinyRun(folder, epochs: 4) { c in
+            c.weightAverage = 0.3
+            cfg = c
+        }
+        var plainConfig = cfg!
+        plainConfig.weightAverage = nil
+        let plain = Trainer(configuration: plainConfig, data: run.trainer.data)
+        var expected: [Double]? = nil
+        for n in 1...4 {
+            _ = try run.trainer.runEpoch()
+            _ = try plain.runEpoch()
+            let w = plain.state.model.w2.scalars.map(Double.init)
+            if let e = expected {
+                let beta = min(0.3, Double(1 + n) / Double(10 + n))
+                expected = zip(e, w).map { beta * $0 + (1 - beta) * $1 }
+            } else {
+                expected = w
+            }
+            #expect(run.trainer.state.model == plain.state.model)
+            let average = run.trainer.state.averageModel!.w2.scalars.map(Double.init)
+            #expect(maxAbsDifference(average, expected!) < 1e-6, "update \(n)")
+        }
+    }
+
     @Test func metricsWrittenAfterTheLastCheckpointAreDropped() throws {
         let folder = temporaryFolder() + "/run"
         try tinyRun(folder, epochs: 5, checkpointEvery: 2).train()

@@ -1,11 +1,13 @@
 /// A resumable training checkpoint as `.safetensors` (so numpy can open it too).
 ///
 /// Tensors: the model (`W2`, `W1`, `v`), the optimiser's moments (`adam.m.W2`, …,
-/// `adam.v.v`) and the working states (`working_states`, M × R × S × S × C). Metadata: the
+/// `adam.v.v`), the working states (`working_states`, M × R × S × S × C) and, with weight
+/// averaging, the average (`average.W2`, `average.W1`, `average.v`). Metadata: the
 /// model configuration as in a model file, `format` = "nca-checkpoint/1", the epoch, best loss
 /// and epoch, optimiser kind/step/β1/β2/ε/momentum schedule, the random generator's four
 /// state words (hex), elapsed wall time, the learning-rate scale left by divergence rollbacks
-/// (`lr_scale`), and `checksum`: FNV-1a (64-bit) over every tensor's
+/// (`lr_scale`), the best validation loss and its epoch (`best_validation_loss`,
+/// `best_validation_epoch`), and `checksum`: FNV-1a (64-bit) over every tensor's
 /// bytes in name order and every other metadata entry, so a damaged file is refused.
 public enum Checkpoint {
     public static let format = "nca-checkpoint/1"
@@ -21,6 +23,11 @@ public enum Checkpoint {
             tensors["adam.m." + name] = ArrayFile(Tensor(shape: shapes[i], scalars: state.optimizer.firstMoments[i]))
             tensors["adam.v." + name] = ArrayFile(Tensor(shape: shapes[i], scalars: state.optimizer.secondMoments[i]))
         }
+        if let average = state.averageModel {
+            tensors["average.W2"] = ArrayFile(average.w2)
+            tensors["average.W1"] = ArrayFile(average.w1)
+            tensors["average.v"] = ArrayFile(average.v)
+        }
         var metadata = ModelFile.metadata(state.model.configuration)
         metadata["format"] = format
         metadata["epoch"] = String(state.epoch)
@@ -35,6 +42,8 @@ public enum Checkpoint {
         metadata["rng"] = state.rng.state.map { String($0, radix: 16) }.joined(separator: ",")
         metadata["elapsed_seconds"] = String(elapsedSeconds)
         metadata["lr_scale"] = String(state.learningRateScale)
+        metadata["best_validation_loss"] = String(state.bestValidationLoss)
+        metadata["best_validation_epoch"] = String(state.bestValidationEpoch)
         var file = Safetensors(tensors: tensors, metadata: metadata)
         file.metadata["checksum"] = checksum(file)
         return file
@@ -102,6 +111,17 @@ public enum Checkpoint {
             model: model, optimizer: optimizer, workingStates: working.tensor(), rng: rng, epoch: try integer("epoch"),
             bestLoss: try number("best_loss"), bestEpoch: try integer("best_epoch"))
         state.learningRateScale = try number("lr_scale")
+        if let w2 = file.tensors["average.W2"], let w1 = file.tensors["average.W1"], let v = file.tensors["average.v"] {
+            guard w2.shape == model.w2.shape && w1.shape == model.w1.shape && v.shape == model.v.shape else {
+                throw fail("checkpoint's average weights do not match the model's shapes")
+            }
+            state.averageModel = NCAModel(configuration: model.configuration, w2: w2.tensor(), w1: w1.tensor(), v: v.tensor())
+        }
+        // Absent in checkpoints written before rollout selection existed.
+        if meta["best_validation_loss"] != nil {
+            state.bestValidationLoss = try number("best_validation_loss")
+            state.bestValidationEpoch = try integer("best_validation_epoch")
+        }
         return (state, try number("elapsed_seconds"))
     }
 

@@ -239,23 +239,24 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         x.scalars.withUnsafeBufferPointer { finalState!.pointer.update(from: $0.baseAddress!, count: count) }
     }
 
-    /// Σ relu(−x) + relu(x − 1) over `count` values (0 without a range penalty).
+    /// Σ relu(−x) + relu(x − 1) over the whole state `x` (0 without a range penalty): each
+    /// worker sums its own rows, and the sums are added in worker order.
     private func rangeExcess(_ x: UnsafePointer<T>, count: Int) -> Double {
         guard rangePenalty > 0 else { return 0 }
+        job = .rangeExcess(x)
+        pool.run(self)
+        job = .idle
         var total = 0.0
-        for i in 0..<count {
-            let value = Double(x[i])
-            if value < 0 { total -= value } else if value > 1 { total += value - 1 }
-        }
+        for worker in workers { total += worker.rangeExcess }
         return total
     }
 
-    /// g += coefficient · ∂/∂x [relu(−x) + relu(x − 1)] at the step output `x`.
+    /// g += coefficient · ∂/∂x [relu(−x) + relu(x − 1)] at the step output `x`, each worker on
+    /// its own rows.
     private func addRangeGradient(at x: UnsafePointer<T>, coefficient: T, into g: UnsafeMutablePointer<T>) {
-        for i in 0..<(cells * configuration.channels) {
-            let value = x[i]
-            if value < 0 { g[i] -= coefficient } else if value > 1 { g[i] += coefficient }
-        }
+        job = .rangeGradient(x, coefficient: coefficient, gradient: g)
+        pool.run(self)
+        job = .idle
     }
 
     /// Backpropagates `outputGradient` = ∂L/∂x_t through the steps recorded by the last
@@ -377,6 +378,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, sigma: UnsafeMutablePointer<T>)
         case backward(weights: Weights<T>, record: StepRecord<T>, gradient: UnsafeMutablePointer<T>)
         case sum(gradient: UnsafeMutablePointer<T>)
+        case rangeExcess(UnsafePointer<T>)
+        case rangeGradient(UnsafePointer<T>, coefficient: T, gradient: UnsafeMutablePointer<T>)
     }
 
     private var job = Job.idle
@@ -395,6 +398,18 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
             backwardTiles(worker, weights, record: record, gradient: g)
         case .sum(let g):
             sumGradients(worker, into: g)
+        case .rangeExcess(let x):
+            var total = 0.0
+            for i in (worker.cells.lowerBound * configuration.channels)..<(worker.cells.upperBound * configuration.channels) {
+                let value = Double(x[i])
+                if value < 0 { total -= value } else if value > 1 { total += value - 1 }
+            }
+            worker.rangeExcess = total
+        case .rangeGradient(let x, let coefficient, let g):
+            for i in (worker.cells.lowerBound * configuration.channels)..<(worker.cells.upperBound * configuration.channels) {
+                let value = x[i]
+                if value < 0 { g[i] -= coefficient } else if value > 1 { g[i] += coefficient }
+            }
         }
     }
 
@@ -621,6 +636,8 @@ final class Worker<T: BLASScalar>: @unchecked Sendable {
     let gradientPlanes: Buffer<T>
     let gradientSum: Buffer<T>
     let taps: UnsafeMutablePointer<Int>
+    /// This worker's share of the state-range excess of the last measured state.
+    var rangeExcess = 0.0
 
     init(cells: Range<Int>, tileCells: Int, configuration: ModelConfiguration, stateCount: Int, size: Int) {
         self.cells = cells

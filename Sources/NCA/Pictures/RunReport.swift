@@ -33,6 +33,10 @@ public struct RunReport {
     public var bestEpoch: Int
     public var bestLoss: Double
     public var comparisons: [Comparison]
+    /// The validation losses (epoch, loss) of rollout selection, drawn with the training loss.
+    public var validationCurve: [(epoch: Int, loss: Double)] = []
+    /// How best.safetensors was chosen and which epoch's model it is, for the summary.
+    public var bestModel: String? = nil
 
     public init(
         configuration: RunConfiguration, folderName: String, curve: [(epoch: Int, loss: Double)], bestEpoch: Int,
@@ -58,6 +62,7 @@ public struct RunReport {
         var summary = [
             ("epochs", "\(curve.last?.epoch ?? 0) of \(t.epochs)"),
             ("best training loss", bestEpoch > 0 ? String(format: "%.5g (epoch %d)", bestLoss, bestEpoch) : "–"),
+            ("best.safetensors", bestModel ?? "the model of the epoch with the lowest training loss"),
             ("last training loss", curve.last.map { String(format: "%.5g", $0.loss) } ?? "–"),
         ]
         for comparison in comparisons {
@@ -73,9 +78,18 @@ public struct RunReport {
             "<table class=\"summary\">" + summary.map { "<tr><th>\(e($0.0))</th><td>\(e($0.1))</td></tr>" }.joined()
             + "</table>\n"
         body +=
-            "<h2>Training loss</h2>\n<p>Mean \(e(t.loss.rawValue)) loss over all transitions per epoch (Algorithm 2), log scale.</p>\n"
+            "<h2>Training loss</h2>\n<p>Mean \(e(t.loss.rawValue)) loss over all transitions per epoch (Algorithm 2), log scale"
+            + (validationCurve.isEmpty
+                ? ".</p>\n"
+                : "; the validation loss (free rollout from the training trajectories' first frames over the data's horizon) "
+                    + "picks best.safetensors.</p>\n")
+        var series = [SVGPlot.Series(name: "training loss", points: curve.map { (Double($0.epoch), $0.loss) }, color: "#3b528b")]
+        let finite = validationCurve.filter { $0.loss.isFinite }
+        if !finite.isEmpty {
+            series.append(SVGPlot.Series(name: "validation loss", points: finite.map { (Double($0.epoch), $0.loss) }, color: "#e8701a"))
+        }
         body += SVGPlot.lines(
-            [SVGPlot.Series(name: "training loss", points: curve.map { (Double($0.epoch), $0.loss) }, color: "#3b528b")],
+            series,
             xLabel: "epoch",
             yLabel: "loss")
         for comparison in comparisons {
@@ -154,6 +168,9 @@ public struct RunReport {
             ("epochs", "\(t.epochs)"), ("mini-batch size", "\(t.minibatchSize)"), ("optimizer", t.optimizer.rawValue),
             ("learning rate (decay)", "\(t.learningRate) (\(t.learningRateDecay))"), ("loss", t.loss.rawValue),
             ("gradient normalisation", t.gradientNormalisation ? "on" : "off"), ("update", t.update.rawValue),
+            ("weight initialisation", (t.weightInitialisation ?? WeightInitialisation()).description),
+            ("range penalty λ", "\(t.rangePenalty ?? 0)"),
+            ("model selection", t.selection == .rollout ? "rollout, every \(t.validateEvery ?? 10) epochs" : t.selection.rawValue),
             ("seed", "\(t.seed)"),
             ("training data", configuration.dataSource),
             ("data shape", configuration.dataShape.map(String.init).joined(separator: " × ")),

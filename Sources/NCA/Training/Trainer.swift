@@ -13,6 +13,15 @@ public struct TrainingState: Equatable, Sendable {
     public var bestEpoch: Int
     /// Factor on the configured learning rate; halved by every divergence rollback.
     public var learningRateScale: Double = 1
+    /// Lowest validation loss so far (rollout selection), and the epoch whose model reached it
+    /// (0: none yet).
+    public var bestValidationLoss: Double = .infinity
+    public var bestValidationEpoch: Int = 0
+    /// The moving average of the weights (`TrainingConfiguration.weightAverage`), nil without one.
+    public var averageModel: NCAModel<Float>? = nil
+
+    /// The model that validation judges and best.safetensors keeps: the average when there is one.
+    public var selectableModel: NCAModel<Float> { averageModel ?? model }
 
     public init(
         model: NCAModel<Float>, optimizer: OptimizerState, workingStates: Tensor<Float>, rng: RandomGenerator, epoch: Int,
@@ -35,11 +44,17 @@ public struct EpochReport: Equatable, Sendable {
     /// Mean loss over all M·R transitions, computed with the weights the epoch started with
     /// (per-epoch updates) or the weights current at each mini-batch (per-mini-batch).
     public var loss: Double
+    /// λ · P of the state-range penalty, averaged over the epoch's transitions like the loss
+    /// (0 without a penalty). It is in the gradient, not in `loss`.
+    public var rangePenalty: Double = 0
     /// L2 norm of the epoch's whole gradient (all tensors, before normalisation).
     public var gradientNorm: Double
     public var learningRate: Double
     /// The weights the loss was measured with (per-epoch updates), for keeping the best model.
     public var modelBeforeUpdate: NCAModel<Float>
+    /// The validation loss of the model after this epoch, when it was validated (see
+    /// `TrainingConfiguration.validates(afterEpoch:)`; set by `TrainingRun`).
+    public var validationLoss: Double? = nil
 }
 
 /// Training diverged; nothing was updated.
@@ -79,7 +94,9 @@ public final class Trainer {
 
     /// A fresh run: the model initialised from the configuration's seed.
     public convenience init(configuration: TrainingConfiguration, data: Tensor<Float>) {
-        let model = NCAModel<Float>(configuration: configuration.model, seed: configuration.seed)
+        let model = NCAModel<Float>(
+            configuration: configuration.model, seed: configuration.seed,
+            initialisation: configuration.weightInitialisation ?? WeightInitialisation())
         self.init(configuration: configuration, data: data, state: Trainer.initialState(configuration, data: data, model: model))
     }
 
@@ -142,6 +159,7 @@ public final class Trainer {
 
         var rng = state.rng
         var model = state.model
+        var average = state.averageModel
         var optimizer = state.optimizer
         let augmentation = configuration.augmentation
         // y for this epoch, and the start states (reset where the augmentation was re-drawn).
@@ -169,6 +187,7 @@ public final class Trainer {
             Tensor<Float>(zeros: model.w2.shape), Tensor<Float>(zeros: model.w1.shape), Tensor<Float>(zeros: model.v.shape),
         ]
         var epochLoss = 0.0
+        var epochPenalty = 0.0
         let modelBefore = model
         var start = 0
         while start < transitionCount {
@@ -204,8 +223,9 @@ public final class Trainer {
             }
             let weight = Float(b) / Float(transitionCount)
             epochLoss += loss * Double(b) / Double(transitionCount)
+            epochPenalty += engine.lastRangePenalty * Double(b) / Double(transitionCount)
             for i in dPrediction.scalars.indices { dPrediction.scalars[i] *= weight }
-            let g = engine.backward(model, outputGradient: dPrediction)
+            let g = engine.backward(model, outputGradient: dPrediction, penaltyScale: weight)
             let gradients = [g.w2, g.w1, g.v]
             for (name, tensor) in zip(["∂L/∂W2", "∂L/∂W1", "∂L/∂v"], gradients) where !tensor.scalars.allSatisfy({ $0.isFinite })
             {
@@ -217,9 +237,15 @@ public final class Trainer {
                     with: prediction.scalars[(slot * stateCount)..<((slot + 1) * stateCount)])
             }
             for p in total.indices { for i in total[p].scalars.indices { total[p].scalars[i] += gradients[p].scalars[i] } }
-            if configuration.update == .perMinibatch { step(&model, &optimizer, gradients, lr: lr) }
+            if configuration.update == .perMinibatch {
+                step(&model, &optimizer, gradients, lr: lr)
+                updateAverage(&average, with: model, step: optimizer.step)
+            }
         }
-        if configuration.update == .perEpoch { step(&model, &optimizer, total, lr: lr) }
+        if configuration.update == .perEpoch {
+            step(&model, &optimizer, total, lr: lr)
+            updateAverage(&average, with: model, step: optimizer.step)
+        }
         guard
             model.w2.scalars.allSatisfy({ $0.isFinite }) && model.w1.scalars.allSatisfy({ $0.isFinite })
                 && model.v.scalars.allSatisfy({ $0.isFinite })
@@ -242,6 +268,7 @@ public final class Trainer {
         }
         let norm = total.reduce(0.0) { $0 + $1.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } }.squareRoot()
         state.model = model
+        state.averageModel = average
         state.optimizer = optimizer
         state.workingStates = working
         state.rng = rng
@@ -251,7 +278,8 @@ public final class Trainer {
             state.bestEpoch = state.epoch
         }
         return EpochReport(
-            epoch: state.epoch, loss: epochLoss, gradientNorm: norm, learningRate: lr, modelBeforeUpdate: modelBefore)
+            epoch: state.epoch, loss: epochLoss, rangePenalty: epochPenalty, gradientNorm: norm, learningRate: lr,
+            modelBeforeUpdate: modelBefore)
     }
 
     /// The data epoch `epoch` trains on: `data` itself, or with the geometric augmentation of
@@ -294,6 +322,70 @@ public final class Trainer {
         return out
     }
 
+    /// The validation loss of `model`: its free rollout from each training trajectory's first
+    /// frame (hidden channels 0, the un-augmented data) over the whole data horizon T, mean loss
+    /// against every later frame. The rollout then runs on to `validationReach` × T; if an
+    /// observable value leaves the data's range widened by half its span on each side (for data
+    /// in [0, 1]: [−0.5, 1.5]) or a value is not finite, anywhere up to there, the model is
+    /// rejected: the loss is infinite. Models that fit the horizon and then blow up are common.
+    public func validationLoss(of model: NCAModel<Float>) -> Double {
+        let t = configuration.timeSampling
+        let evaluation = RolloutEvaluation.evaluate(model, data: data, timeSampling: t, loss: configuration.loss)
+        guard evaluation.meanLoss.isFinite, isWithinRange(evaluation.trajectory) else { return .infinity }
+        let horizon = (frames - 1) * t
+        let extra = (configuration.validationReach - 1) * horizon
+        guard extra > 0 else { return evaluation.meanLoss }
+        let shape = evaluation.trajectory.shape
+        let count = shape.dropFirst().reduce(1, *)
+        let last = (shape[0] - 1) * count
+        var state = Tensor(shape: Array(shape.dropFirst()), scalars: Array(evaluation.trajectory.scalars[last..<(last + count)]))
+        let engine = NCAEngine<Float>(configuration: model.configuration, batch: shape[1], size: shape[2])
+        var rng = RandomGenerator(seed: 1)
+        var done = 0
+        while done < extra {
+            let chunk = min(t, extra - done)
+            engine.run(model, state: &state, steps: chunk, rng: &rng)
+            done += chunk
+            guard isWithinRange(state) else { return .infinity }
+        }
+        return evaluation.meanLoss
+    }
+
+    /// The observable range a validation rollout must stay in: the data's, widened by half its
+    /// span on each side.
+    private lazy var validationRange: ClosedRange<Float> = {
+        var (lo, hi) = (Float.infinity, -Float.infinity)
+        let o = configuration.model.observableChannels
+        for (i, value) in data.scalars.enumerated() where i % dataChannels < o {
+            lo = min(lo, value)
+            hi = max(hi, value)
+        }
+        let margin = max(hi - lo, 1e-6) / 2
+        return (lo - margin)...(hi + margin)
+    }()
+
+    /// Whether every observable value of `states` (… × C, the model's channels) is finite and in
+    /// `validationRange`.
+    private func isWithinRange(_ states: Tensor<Float>) -> Bool {
+        let c = configuration.model.channels
+        let o = configuration.model.observableChannels
+        let range = validationRange
+        var cell = 0
+        while cell < states.count {
+            for ch in 0..<o where !range.contains(states.scalars[cell + ch]) { return false }
+            cell += c
+        }
+        return true
+    }
+
+    /// Notes the current model's validation loss; true when it is the best so far.
+    public func recordValidation(_ loss: Double) -> Bool {
+        guard loss < state.bestValidationLoss else { return false }
+        state.bestValidationLoss = loss
+        state.bestValidationEpoch = state.epoch
+        return true
+    }
+
     /// Replaces the training state (a checkpoint read back, e.g. to roll back a divergence).
     public func restore(_ state: TrainingState) {
         precondition(state.workingStates.shape == self.state.workingStates.shape, "Trainer.restore: working states do not match")
@@ -316,10 +408,29 @@ public final class Trainer {
         model.v = parameters[2]
     }
 
+    /// average ← β_n · average + (1 − β_n) · model, β_n = min(β, (1 + n) / (10 + n)), in Double
+    /// per element; the first call starts the average at `model`.
+    private func updateAverage(_ average: inout NCAModel<Float>?, with model: NCAModel<Float>, step n: Int) {
+        guard let beta = configuration.weightAverage, beta > 0 else { return }
+        guard var a = average else {
+            average = model
+            return
+        }
+        let b = min(beta, Double(1 + n) / Double(10 + n))
+        func mix(_ x: inout Tensor<Float>, _ y: Tensor<Float>) {
+            for i in x.scalars.indices { x.scalars[i] = Float(b * Double(x.scalars[i]) + (1 - b) * Double(y.scalars[i])) }
+        }
+        mix(&a.w2, model.w2)
+        mix(&a.w1, model.w1)
+        mix(&a.v, model.v)
+        average = a
+    }
+
     private func engine(batch: Int) -> NCAEngine<Float> {
         if let engine = engines[batch] { return engine }
         let engine = NCAEngine<Float>(configuration: configuration.model, batch: batch, size: size)
         engine.recomputeEvery = configuration.recomputeEvery ?? 1
+        engine.rangePenalty = configuration.rangePenalty ?? 0
         engines[batch] = engine
         return engine
     }

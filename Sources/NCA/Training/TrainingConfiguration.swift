@@ -47,6 +47,19 @@ public struct Augmentation: Codable, Equatable, Sendable {
     public var isGeometric: Bool { shift || rotate || flip }
 }
 
+/// How `best.safetensors` is chosen.
+public enum SelectionMeasure: String, CaseIterable, Codable, Sendable {
+    /// The lowest validation loss: every `validateEvery` epochs the current model runs freely
+    /// from each training trajectory's initial state (hidden channels 0) over the data's whole
+    /// horizon M·t, and its mean loss against every data frame is the measure. It tracks how
+    /// the model does from a start state alone, as it will be used. Checked only after the
+    /// first 5 % of the epochs (and at the last epoch), so never the untrained model.
+    case rollout
+    /// The lowest epoch (training) loss, measured with propagated start states. Early epochs
+    /// win this often (the propagated states have not drifted yet).
+    case trainingLoss = "training-loss"
+}
+
 /// Every setting of a training run, as written to the run's `config.json`.
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var model: ModelConfiguration
@@ -75,10 +88,43 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Gradient checkpointing: keep every k-th state of a transition and recompute the steps in
     /// between during the backward pass (nil or 1: keep every step). Same gradients, less memory.
     public var recomputeEvery: Int? = nil
+    /// How W2 is drawn (nil: Glorot-uniform, runs written before the option existed).
+    public var weightInitialisation: WeightInitialisation? = nil
+    /// λ of the state-range penalty (see `NCAEngine.rangePenalty`); it enters the gradient
+    /// only: the logged loss and model selection use the plain loss. nil or 0: none.
+    public var rangePenalty: Double? = nil
+    /// How `best.safetensors` is chosen (nil: training loss, runs written before it existed).
+    public var selectBy: SelectionMeasure? = nil
+    /// Epochs between validation rollouts with `selectBy` = rollout (nil: 10).
+    public var validateEvery: Int? = nil
+    /// How far validation rollouts run, in multiples of the data's horizon: beyond the horizon
+    /// only the range is checked (see `Trainer.validationLoss(of:)`). nil: 2.
+    public var validateReach: Int? = nil
+    /// The reach in force.
+    public var validationReach: Int { validateReach ?? 2 }
+    /// β of an exponential moving average of the weights, updated after every optimiser step
+    /// with β_n = min(β, (1 + n) / (10 + n)) at step n (so early steps are not swamped by the
+    /// initial weights). Validation, best.safetensors and average.safetensors use the average;
+    /// model.safetensors stays the raw weights. nil or 0: no average.
+    public var weightAverage: Double? = nil
+    /// Keep the model of every this many epochs as `snapshots/epoch-NNNNNN.safetensors` (nil:
+    /// none), to study how a run's models differ.
+    public var snapshotEvery: Int? = nil
     /// Consecutive rollbacks allowed before giving up.
     public static let maxRollbacks = 20
 
     public init(model: ModelConfiguration) { self.model = model }
+
+    /// The selection measure in force.
+    public var selection: SelectionMeasure { selectBy ?? .trainingLoss }
+
+    /// Whether the model after epoch `epoch` (1-based) is validated: with rollout selection,
+    /// every `validateEvery` epochs once the first 5 % of the epochs are done, and at the last.
+    public func validates(afterEpoch epoch: Int) -> Bool {
+        guard selection == .rollout else { return false }
+        if epoch == epochs { return true }
+        return epoch % (validateEvery ?? 10) == 0 && epoch * 20 > epochs
+    }
 
     /// The learning rate used in epoch `epoch` (0-based).
     public func learningRate(epoch: Int) -> Double {
@@ -102,6 +148,22 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if let maxLoss, !(maxLoss.isFinite && maxLoss > 0) {
             throw .training("--max-loss must be a positive number (got \(maxLoss))")
         }
+        if let rangePenalty, !(rangePenalty.isFinite && rangePenalty >= 0) {
+            throw .training("--range-penalty must be a non-negative number (got \(rangePenalty))")
+        }
+        if let weightAverage, !(weightAverage >= 0 && weightAverage < 1) {
+            throw .training("--weight-average must be in [0, 1) (got \(weightAverage)); 0 means none, 0.99 averages over about 100 updates")
+        }
+        if let snapshotEvery, snapshotEvery < 1 {
+            throw .training("--snapshot-every must be at least 1 epoch (got \(snapshotEvery))")
+        }
+        if let validateReach, validateReach < 1 || validateReach > 64 {
+            throw .training("--validate-reach must be between 1 and 64 horizons (got \(validateReach))")
+        }
+        if let validateEvery, validateEvery < 1 {
+            throw .training("--validate-every must be at least 1 epoch (got \(validateEvery))")
+        }
+        try weightInitialisation?.validate()
         if let recomputeEvery, recomputeEvery < 1 {
             throw .training("--recompute-every must be at least 1 (got \(recomputeEvery))")
         }

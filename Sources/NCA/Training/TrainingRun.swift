@@ -43,10 +43,15 @@ public protocol TrainingObserver: AnyObject {
 ///     config.json        RunConfiguration (every setting, resolved)
 ///     data.npy           the training trajectory, (M+1) × R × S × S × O
 ///     test.npy           a test trajectory, when the run has one
-///     metrics.csv        epoch,loss,gradient_norm,learning_rate,wall_time_s — appended per epoch
+///     metrics.csv        epoch,loss,gradient_norm,learning_rate,wall_time_s,range_penalty,
+///                        validation_loss — appended per epoch (validation_loss empty when
+///                        the epoch was not validated)
 ///     model.safetensors  the latest model (at each checkpoint and at the end)
-///     best.safetensors   the model with the lowest epoch loss so far
+///     average.safetensors  the moving average of the weights, with `weightAverage`
+///     best.safetensors   the best model so far by the configured selection measure: the
+///                        lowest validation (rollout) loss, or the lowest epoch loss
 ///     checkpoint.safetensors  everything needed to resume (see `Checkpoint`)
+///     snapshots/epoch-NNNNNN.safetensors  the model after every k-th epoch (`snapshotEvery`)
 ///
 /// Every file is written atomically; metrics lines are appended and synced one by one.
 public final class TrainingRun {
@@ -57,12 +62,13 @@ public final class TrainingRun {
     private var elapsedBefore: Double
     private let started = Date()
 
-    public static let metricsHeader = "epoch,loss,gradient_norm,learning_rate,wall_time_s"
+    public static let metricsHeader = "epoch,loss,gradient_norm,learning_rate,wall_time_s,range_penalty,validation_loss"
 
     public var configPath: String { folder + "/config.json" }
     public var metricsPath: String { folder + "/metrics.csv" }
     public var modelPath: String { folder + "/model.safetensors" }
     public var bestPath: String { folder + "/best.safetensors" }
+    public var averagePath: String { folder + "/average.safetensors" }
     public var checkpointPath: String { folder + "/checkpoint.safetensors" }
     public var dataPath: String { folder + "/data.npy" }
     public var testDataPath: String { folder + "/test.npy" }
@@ -142,9 +148,9 @@ public final class TrainingRun {
         var rollbacks = 0
         while trainer.state.epoch < total {
             let previousBest = trainer.state.bestLoss
-            let report: EpochReport
+            let epochReport: EpochReport
             do {
-                report = try trainer.runEpoch()
+                epochReport = try trainer.runEpoch()
                 rollbacks = 0
             } catch {
                 // Nothing of the diverged epoch was written. Stop, or go back to the last
@@ -163,11 +169,25 @@ public final class TrainingRun {
                 observer?.rolledBack(error, toEpoch: state.epoch, learningRateScale: state.learningRateScale)
                 continue
             }
+            var report = epochReport
+            let training = configuration.training
+            if training.validates(afterEpoch: report.epoch) {
+                let validation = trainer.validationLoss(of: trainer.state.selectableModel)
+                report.validationLoss = validation
+                if trainer.recordValidation(validation) { try ModelFile.write(trainer.state.selectableModel, to: bestPath) }
+            } else if training.selection == .trainingLoss && report.loss < previousBest {
+                try ModelFile.write(report.modelBeforeUpdate, to: bestPath)
+            }
+            if let k = training.snapshotEvery, report.epoch % k == 0 {
+                try AtomicFile.makeFolder(folder + "/snapshots")
+                try ModelFile.write(
+                    trainer.state.selectableModel, to: folder + String(format: "/snapshots/epoch-%06d.safetensors", report.epoch))
+            }
             reports.append(report)
             try metrics.append(
-                "\(report.epoch),\(report.loss),\(report.gradientNorm),\(report.learningRate),\(String(format: "%.3f", elapsedSeconds))"
+                "\(report.epoch),\(report.loss),\(report.gradientNorm),\(report.learningRate),\(String(format: "%.3f", elapsedSeconds)),"
+                    + "\(report.rangePenalty),\(report.validationLoss.map { String($0) } ?? "")"
             )
-            if report.loss < previousBest { try ModelFile.write(report.modelBeforeUpdate, to: bestPath) }
             let stopping = shouldStop()
             if report.epoch % configuration.training.checkpointEvery == 0 || report.epoch == total || stopping {
                 try writeCheckpoint()
@@ -176,12 +196,18 @@ public final class TrainingRun {
             observer?.epochFinished(report, bestLoss: trainer.state.bestLoss, elapsedSeconds: elapsedSeconds, totalEpochs: total)
             if stopping { break }
         }
+        // No validated model stayed in range: keep the last one rather than none (the report
+        // and the summary say so).
+        if trainer.state.epoch == total && configuration.training.selection == .rollout && trainer.state.bestValidationEpoch == 0 {
+            try ModelFile.write(trainer.state.selectableModel, to: bestPath)
+        }
         return reports
     }
 
     /// Writes `model.safetensors` and `checkpoint.safetensors` for the current state.
     public func writeCheckpoint() throws {
         try ModelFile.write(trainer.state.model, to: modelPath)
+        if let average = trainer.state.averageModel { try ModelFile.write(average, to: averagePath) }
         try Checkpoint.write(trainer.state, elapsedSeconds: elapsedSeconds, to: checkpointPath)
     }
 
@@ -191,6 +217,16 @@ public final class TrainingRun {
         return text.split(separator: "\n").dropFirst().compactMap { line in
             let fields = line.split(separator: ",")
             guard fields.count >= 2, let epoch = Int(fields[0]), let loss = Double(fields[1]) else { return nil }
+            return (epoch, loss)
+        }
+    }
+
+    /// The validation losses so far: (epoch, loss) of every validated epoch.
+    public func validationCurve() throws -> [(epoch: Int, loss: Double)] {
+        let text = String(decoding: try AtomicFile.read(metricsPath), as: UTF8.self)
+        return text.split(separator: "\n").dropFirst().compactMap { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count >= 7, let epoch = Int(fields[0]), let loss = Double(fields[6]) else { return nil }
             return (epoch, loss)
         }
     }
