@@ -11,6 +11,12 @@ struct EvaluateCommand: ParsableCommand {
             steps as the trajectory covers (frames are --time-sampling steps apart; e.g. \
             'nca data gray-scott --init unseen --steps 2048') and average the loss over the \
             snapshots. Prints the mean and, with --json, writes every snapshot's loss.
+
+            --beyond k runs on past the data's horizon H to k × H and compares the state every t \
+            steps with the data's last frame: for a sequence whose last picture must stay put (the \
+            image task) it reports the worst of those losses, the loss at H for comparison, and \
+            the range of the observable values there (a model whose end state is an attractor \
+            keeps the worst close to the value at H and the values in the data's range).
             """)
 
     @Option(help: "Model file (.safetensors).")
@@ -31,11 +37,15 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Seed for the stochastic mask.")
     var seed: UInt64 = 0
 
+    @Option(help: "Run on to this many times the data's horizon and report the worst loss to the last frame (1 = off).")
+    var beyond: Int = 1
+
     @Option(help: "Also write the result as JSON to this file.")
     var json: String?
 
     func validate() throws {
         guard timeSampling >= 1 else { throw ValidationError("--time-sampling must be at least 1 (got \(timeSampling))") }
+        guard beyond >= 1 && beyond <= 1000 else { throw ValidationError("--beyond must be between 1 and 1000 (got \(beyond))") }
         if let steps, steps < timeSampling {
             throw ValidationError("--steps must cover at least one interval of \(timeSampling) steps")
         }
@@ -54,11 +64,33 @@ struct EvaluateCommand: ParsableCommand {
                 String(
                     format: "test loss %.6g (%@, mean over %d snapshots, %d steps)", result.meanLoss, loss.rawValue,
                     result.losses.count, covered))
+            var beyondJSON = ""
+            if beyond > 1 {
+                let r = trajectory.shape[1]
+                let per = trajectory.count / (trajectory.shape[0] * r)
+                let k = result.losses.count
+                let last = Tensor(
+                    shape: Array(trajectory.shape.dropFirst()), scalars: Array(trajectory.scalars[(k * r * per)..<((k + 1) * r * per)]))
+                let run = RolloutEvaluation.beyond(nca, from: result, lastFrame: last, reach: beyond, loss: loss, seed: seed)
+                let worst = run.losses.indices.max { run.losses[$0] < run.losses[$1] || run.losses[$1].isNaN }
+                let atHorizon = result.losses.last ?? .nan
+                if let worst {
+                    let range = run.range.map { String(format: "[%.4g, %.4g]", $0.lowerBound, $0.upperBound) } ?? "not finite"
+                    say(
+                        String(
+                            format: "beyond the horizon (step %d) to step %d: worst loss to the last frame %.6g at step %d (%.3g × its value %.6g at the horizon); observable values in %@",
+                            covered, beyond * covered, run.losses[worst], run.steps[worst], run.losses[worst] / atHorizon, atHorizon, range))
+                    let value = { (x: Double) in x.isFinite ? "\(x)" : "null" }
+                    let rangeJSON = run.range.map { "[\($0.lowerBound), \($0.upperBound)]" } ?? "null"
+                    beyondJSON =
+                        ", \"beyond\": {\"reach\": \(beyond), \"worst_loss\": \(value(run.losses[worst])), \"worst_step\": \(run.steps[worst]), \"loss_at_horizon\": \(value(atHorizon)), \"observable_range\": \(rangeJSON), \"steps\": [\(run.steps.map(String.init).joined(separator: ", "))], \"losses\": [\(run.losses.map(value).joined(separator: ", "))]}"
+                }
+            }
             if let json {
                 let losses = result.losses.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ", ")
                 let mean = result.meanLoss.isFinite ? "\(result.meanLoss)" : "null"
                 let text = """
-                    {"loss": \(mean), "loss_function": "\(loss.rawValue)", "time_sampling": \(timeSampling), "steps": \(covered), "snapshot_losses": [\(losses)]}
+                    {"loss": \(mean), "loss_function": "\(loss.rawValue)", "time_sampling": \(timeSampling), "steps": \(covered), "snapshot_losses": [\(losses)]\(beyondJSON)}
 
                     """
                 try AtomicFile.write(Data(text.utf8), to: json)

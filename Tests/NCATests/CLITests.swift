@@ -259,6 +259,29 @@ struct BinaryTests {
         let json =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/eval.json"))) as? [String: Any]
         #expect((json?["snapshot_losses"] as? [Any])?.count == 2)
+        #expect(json?["beyond"] == nil)
+
+        // --beyond 3: every 4 steps from the horizon (8) to 24, against the last frame; the
+        // identity model keeps its state, so its loss there never changes.
+        r = try nca(["init", "--channels", "4", "--hidden", "6", "--out", dir + "/identity.safetensors"])
+        #expect(r.status == 0, "\(r.error)")
+        for model in ["run/model", "identity"] {
+            r = try nca([
+                "evaluate", "--model", dir + "/\(model).safetensors", "--data", dir + "/gs.npy", "--time-sampling", "4", "--beyond", "3",
+                "--json", dir + "/beyond.json",
+            ])
+            #expect(r.status == 0 && r.output.contains("beyond the horizon (step 8) to step 24"), "\(r.output) \(r.error)")
+            let beyond = try (JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/beyond.json")))
+                as? [String: Any])?["beyond"] as? [String: Any]
+            #expect((beyond?["steps"] as? [Int]) == [12, 16, 20, 24])
+            let losses = beyond?["losses"] as? [Double] ?? []
+            #expect(losses.count == 4 && (beyond?["worst_loss"] as? Double) == losses.max())
+            if model == "identity" {
+                #expect(Set(losses).count == 1 && (beyond?["loss_at_horizon"] as? Double) == losses[0])
+            }
+        }
+        r = try nca(["evaluate", "--model", dir + "/identity.safetensors", "--data", dir + "/gs.npy", "--beyond", "0"])
+        #expect(r.status == 64)
     }
 
     @Test func interruptWritesACheckpointAndResumeFinishes() throws {

@@ -45,6 +45,46 @@ public struct RolloutEvaluation: Equatable, Sendable {
             trajectory: Tensor(shape: [count, r, s, s, c], scalars: states))
     }
 
+    /// Past the data: from the rollout's last state (at the horizon H, `evaluation`'s last
+    /// frame) run on to `reach` × H and compare every `timeSampling`-th state with the data's
+    /// last frame `lastFrame` (R × S × S × O or × C): does the model stay at its end state? Returns the
+    /// loss at every checked step (H + t, …, reach · H; infinite once the state is not finite)
+    /// and the range of the observable values over those states.
+    public static func beyond(
+        _ model: NCAModel<Float>, from evaluation: RolloutEvaluation, lastFrame: Tensor<Float>, reach: Int, loss: LossFunction,
+        seed: UInt64 = 0
+    ) -> (steps: [Int], losses: [Double], range: ClosedRange<Float>?) {
+        let t = evaluation.timeSampling
+        let shape = evaluation.trajectory.shape
+        let horizon = (shape[0] - 1) * t
+        let count = shape.dropFirst().reduce(1, *)
+        let last = (shape[0] - 1) * count
+        var x = Tensor(shape: Array(shape.dropFirst()), scalars: Array(evaluation.trajectory.scalars[last..<(last + count)]))
+        let engine = NCAEngine<Float>(configuration: model.configuration, batch: shape[1], size: shape[2])
+        var rng = RandomGenerator(seed: seed ^ 0xBE40_0D00)
+        let (c, o) = (model.configuration.channels, model.configuration.observableChannels)
+        var (steps, losses): ([Int], [Double]) = ([], [])
+        var (lo, hi) = (Float.infinity, -Float.infinity)
+        var finite = true
+        var step = horizon
+        while step + t <= reach * horizon {
+            engine.run(model, state: &x, steps: t, rng: &rng)
+            step += t
+            steps.append(step)
+            if finite { finite = x.scalars.allSatisfy { $0.isFinite } }
+            losses.append(finite ? loss.evaluate(prediction: x, target: lastFrame, observableChannels: o).loss : .infinity)
+            if finite {
+                for cell in stride(from: 0, to: x.count, by: c) {
+                    for ch in 0..<o {
+                        lo = min(lo, x.scalars[cell + ch])
+                        hi = max(hi, x.scalars[cell + ch])
+                    }
+                }
+            }
+        }
+        return (steps, losses, finite && lo <= hi ? lo...hi : nil)
+    }
+
     /// The "do nothing" baseline: the mean loss of keeping the first frame unchanged (a model
     /// with W1 = 0, v = 0) against every later frame, computed directly.
     public static func doNothingLoss(data: Tensor<Float>, observable: Int, loss: LossFunction, frames: Int? = nil) -> Double {
