@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
-# Release-mode evidence that training learns: a short run of the gray-scott preset must beat
-# the do-nothing model (W1 = v = 0, which keeps the initial state) on an unseen initial
-# condition. Prints both test losses; exits non-zero if the trained model is not at least 5%
-# better over the first 256 steps.
+# Release-mode evidence that the Gray-Scott recipe learns, for seeds 0, 1 and 2: a short run of
+# the gray-scott preset per seed (NCA_CHECK_EPOCHS, default 150, about a minute each on 2
+# cores) must give a best.safetensors whose 2048-step loss from the paper's unseen test state
+# is below NCA_CHECK_RATIO (default 0.6) times the do-nothing model's. Prints each seed's ratio
+# and a "N passed, M failed" line; exits non-zero if any seed fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs="${NCA_CHECK_EPOCHS:-60}"  # the preset's default budget
+epochs="${NCA_CHECK_EPOCHS:-150}"
+limit="${NCA_CHECK_RATIO:-0.6}"
 swift build -c release --product nca
 nca=.build/release/nca
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-"$nca" train --preset gray-scott --epochs "$epochs" --out "$dir/run" | tail -n 3
-"$nca" init --out "$dir/nothing.safetensors" >/dev/null
-"$nca" evaluate --model "$dir/run/model.safetensors" --data "$dir/run/test.npy" --steps 256 --json "$dir/trained.json" >/dev/null
-"$nca" evaluate --model "$dir/nothing.safetensors" --data "$dir/run/test.npy" --steps 256 --json "$dir/nothing.json" >/dev/null
-loss() { sed -E 's/^\{"loss": ([^,]+),.*/\1/' "$1" | head -n 1; }
-trained=$(loss "$dir/trained.json")
-nothing=$(loss "$dir/nothing.json")
-echo "training check: $epochs epochs; test loss over 256 steps from an unseen initial condition: trained $trained, do-nothing $nothing"
-if awk -v a="$trained" -v b="$nothing" 'BEGIN { exit !(a != "null" && a < 0.95 * b) }'; then
-    echo "training check: 1 passed, 0 failed"
-else
-    echo "training check: 0 passed, 1 failed"
-    exit 1
-fi
+passed=0
+failed=0
+for seed in 0 1 2; do
+    "$nca" train --preset gray-scott --epochs "$epochs" --seed "$seed" --out "$dir/run$seed" > "$dir/log$seed"
+    line=$(grep "^best model's test loss" "$dir/log$seed")
+    ratio=$(echo "$line" | sed -E 's/.* = ([0-9.e+-]+) × the do-nothing.*/\1/')
+    if awk -v r="$ratio" -v l="$limit" 'BEGIN { exit !(r + 0 > 0 && r < l) }'; then
+        passed=$((passed + 1))
+        verdict=ok
+    else
+        failed=$((failed + 1))
+        verdict=FAILED
+    fi
+    echo "training check: seed $seed, $epochs epochs: $line [$verdict: limit $limit ×]"
+done
+echo "training check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
