@@ -12,7 +12,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 line=$("$nca" train --preset morph --epochs "$epochs" --out "$dir/run" | grep "^best model's rollout loss")
 echo "$line"
-trained=$(echo "$line" | sed -E 's/.*rollout loss ([0-9.e+-]+) .*/\1/')
+trained=$(echo "$line" | sed -E 's/.*first training trajectory ([0-9.e+-]+) .*/\1/')
 nothing=$(echo "$line" | sed -E 's/.*do-nothing model: ([0-9.e+-]+)\).*/\1/')
 echo "morph check: $epochs epochs; rollout loss over the training sequence: trained $trained, do-nothing $nothing"
 if awk -v a="$trained" -v b="$nothing" 'BEGIN { exit !(a + 0 > 0 && a < 0.6 * b) }'; then
