@@ -82,12 +82,15 @@ public final class Trainer {
     public let configuration: TrainingConfiguration
     /// y, (M+1) × R × S × S × O (or × C).
     public let data: Tensor<Float>
-    public private(set) var state: TrainingState
+    public internal(set) var state: TrainingState
 
     public let frames: Int
     public let trajectories: Int
     public let size: Int
-    private let dataChannels: Int
+    let dataChannels: Int
+    /// The observable range a validation rollout must stay in: the data's, widened by half its
+    /// span on each side.
+    let validationRange: ClosedRange<Float>
     private var engines: [Int: NCAEngine<Float>] = [:]
     /// The data with this block's geometric augmentation, and the block it belongs to.
     private var augmented: (block: Int, data: Tensor<Float>)?
@@ -110,6 +113,7 @@ public final class Trainer {
         trajectories = data.shape[1]
         size = data.shape[2]
         dataChannels = data.shape[4]
+        validationRange = Trainer.widenedRange(data, observable: configuration.model.observableChannels)
         precondition(
             state.workingStates.shape == [frames - 1, trajectories, size, size, configuration.model.channels],
             "Trainer: working states do not match the data")
@@ -322,70 +326,6 @@ public final class Trainer {
         return out
     }
 
-    /// The validation loss of `model`: its free rollout from each training trajectory's first
-    /// frame (hidden channels 0, the un-augmented data) over the whole data horizon T, mean loss
-    /// against every later frame. The rollout then runs on to `validationReach` × T; if an
-    /// observable value leaves the data's range widened by half its span on each side (for data
-    /// in [0, 1]: [−0.5, 1.5]) or a value is not finite, anywhere up to there, the model is
-    /// rejected: the loss is infinite. Models that fit the horizon and then blow up are common.
-    public func validationLoss(of model: NCAModel<Float>) -> Double {
-        let t = configuration.timeSampling
-        let evaluation = RolloutEvaluation.evaluate(model, data: data, timeSampling: t, loss: configuration.loss)
-        guard evaluation.meanLoss.isFinite, isWithinRange(evaluation.trajectory) else { return .infinity }
-        let horizon = (frames - 1) * t
-        let extra = (configuration.validationReach - 1) * horizon
-        guard extra > 0 else { return evaluation.meanLoss }
-        let shape = evaluation.trajectory.shape
-        let count = shape.dropFirst().reduce(1, *)
-        let last = (shape[0] - 1) * count
-        var state = Tensor(shape: Array(shape.dropFirst()), scalars: Array(evaluation.trajectory.scalars[last..<(last + count)]))
-        let engine = NCAEngine<Float>(configuration: model.configuration, batch: shape[1], size: shape[2])
-        var rng = RandomGenerator(seed: 1)
-        var done = 0
-        while done < extra {
-            let chunk = min(t, extra - done)
-            engine.run(model, state: &state, steps: chunk, rng: &rng)
-            done += chunk
-            guard isWithinRange(state) else { return .infinity }
-        }
-        return evaluation.meanLoss
-    }
-
-    /// The observable range a validation rollout must stay in: the data's, widened by half its
-    /// span on each side.
-    private lazy var validationRange: ClosedRange<Float> = {
-        var (lo, hi) = (Float.infinity, -Float.infinity)
-        let o = configuration.model.observableChannels
-        for (i, value) in data.scalars.enumerated() where i % dataChannels < o {
-            lo = min(lo, value)
-            hi = max(hi, value)
-        }
-        let margin = max(hi - lo, 1e-6) / 2
-        return (lo - margin)...(hi + margin)
-    }()
-
-    /// Whether every observable value of `states` (… × C, the model's channels) is finite and in
-    /// `validationRange`.
-    private func isWithinRange(_ states: Tensor<Float>) -> Bool {
-        let c = configuration.model.channels
-        let o = configuration.model.observableChannels
-        let range = validationRange
-        var cell = 0
-        while cell < states.count {
-            for ch in 0..<o where !range.contains(states.scalars[cell + ch]) { return false }
-            cell += c
-        }
-        return true
-    }
-
-    /// Notes the current model's validation loss; true when it is the best so far.
-    public func recordValidation(_ loss: Double) -> Bool {
-        guard loss < state.bestValidationLoss else { return false }
-        state.bestValidationLoss = loss
-        state.bestValidationEpoch = state.epoch
-        return true
-    }
-
     /// Replaces the training state (a checkpoint read back, e.g. to roll back a divergence).
     public func restore(_ state: TrainingState) {
         precondition(state.workingStates.shape == self.state.workingStates.shape, "Trainer.restore: working states do not match")
@@ -406,24 +346,6 @@ public final class Trainer {
         model.w2 = parameters[0]
         model.w1 = parameters[1]
         model.v = parameters[2]
-    }
-
-    /// average ← β_n · average + (1 − β_n) · model, β_n = min(β, (1 + n) / (10 + n)), in Double
-    /// per element; the first call starts the average at `model`.
-    private func updateAverage(_ average: inout NCAModel<Float>?, with model: NCAModel<Float>, step n: Int) {
-        guard let beta = configuration.weightAverage, beta > 0 else { return }
-        guard var a = average else {
-            average = model
-            return
-        }
-        let b = min(beta, Double(1 + n) / Double(10 + n))
-        func mix(_ x: inout Tensor<Float>, _ y: Tensor<Float>) {
-            for i in x.scalars.indices { x.scalars[i] = Float(b * Double(x.scalars[i]) + (1 - b) * Double(y.scalars[i])) }
-        }
-        mix(&a.w2, model.w2)
-        mix(&a.w1, model.w1)
-        mix(&a.v, model.v)
-        average = a
     }
 
     private func engine(batch: Int) -> NCAEngine<Float> {
