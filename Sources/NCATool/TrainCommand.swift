@@ -228,6 +228,20 @@ struct TrainCommand: ParsableCommand {
     var weightAverage: Double = 0
 
     @Option(
+        help: "A pool of this many states the model ran on past the horizon: each epoch, each runs t more steps towards the data's last frame as an extra transition, and its prediction stays in the pool (re-seeded from the last transition's start state when its life ends or it leaves the data range). Teaches the last frame to be an attractor. Default 0 (none).")
+    var pool: Int?
+
+    @Option(
+        name: .customLong("pool-reach"),
+        help: "How far pool states run on, in multiples of the data's horizon T = M·t: each lives (reach − 1)·M + 1 epochs, the pool's lives staggered.")
+    var poolReach: Int = 8
+
+    @Option(
+        name: .customLong("pool-damage"),
+        help: "Fraction of the pool's transitions per epoch that start from a damaged state (every channel 0 in a random disc of radius S/8 to S/4). Default 0.")
+    var poolDamage: Double?
+
+    @Option(
         name: .customLong("snapshot-every"),
         help: "Also keep the model of every this many epochs in RUN/snapshots/epoch-NNNNNN.safetensors (default: none).")
     var snapshotEvery: Int?
@@ -252,6 +266,9 @@ struct TrainCommand: ParsableCommand {
         guard imageSize >= 3 && imageSize <= 1024 else { throw ValidationError("--image-size must be between 3 and 1024 (got \(imageSize))") }
         guard pad >= 0 && pad <= 1024 else { throw ValidationError("--pad must be between 0 and 1024 (got \(pad))") }
         guard copies >= 1 && copies <= 1024 else { throw ValidationError("--copies must be between 1 and 1024 (got \(copies))") }
+        if (pool ?? 0) == 0 && (poolDamage ?? 0) != 0 {
+            throw ValidationError("--pool-damage damages pool states: give --pool n too")
+        }
         guard holdLast >= 0 && holdLast <= 100 else { throw ValidationError("--hold-last must be between 0 and 100 (got \(holdLast))") }
         do { try trainingConfiguration(modelConfiguration: try model.configuration(defaults: preset?.modelDefaults ?? ModelConfiguration())).validate() } catch let error
             as ConfigurationError
@@ -280,6 +297,12 @@ struct TrainCommand: ParsableCommand {
         t.validateReach = validateReach
         t.snapshotEvery = snapshotEvery
         if weightAverage != 0 { t.weightAverage = weightAverage }
+        let poolSize = pool ?? 0
+        if poolSize != 0 {
+            t.pool = poolSize
+            t.poolReach = poolReach
+            if let poolDamage, poolDamage != 0 { t.poolDamage = poolDamage }
+        }
         t.checkpointEvery = checkpointEvery
         t.maxLoss = maxLoss
         t.onDivergence = onDivergence
@@ -388,34 +411,49 @@ struct TrainCommand: ParsableCommand {
         return "runs/\(formatter.string(from: Date()))-\(name)"
     }
 
-    /// Runs the model on from the evaluation's last state to twice the horizon; returns the
-    /// frames at every 8th of the extra span and the drift ‖x(2T) − x(T)‖ / ‖x(T)‖ over the
-    /// observable channels (infinite if the rollout blows up).
-    static func extrapolate(_ model: NCAModel<Float>, from evaluation: RolloutEvaluation, horizon: Int, timeSampling: Int)
-        -> (frames: [(step: Int, cells: [Float])], drift: Double)
-    {
-        let shape = evaluation.trajectory.shape
-        let (s, c) = (shape[2], shape[4])
-        let lattice = s * s * c
-        let last = (shape[0] - 1) * shape[1] * lattice
-        let start = Array(evaluation.trajectory.scalars[last..<(last + lattice)])
-        let engine = NCAEngine<Float>(configuration: model.configuration, batch: 1, size: s)
-        var rng = RandomGenerator(seed: 1)
-        let (run, steps) = engine.trajectory(
-            model, from: Tensor(shape: [1, s, s, c], scalars: start), steps: horizon, every: max(1, horizon / 2), rng: &rng)
-        let frames = (1..<steps.count).map { k in (horizon + steps[k], Array(run.scalars[(k * lattice)..<((k + 1) * lattice)])) }
-        let x = Tensor(shape: [1, s, s, c], scalars: frames.last?.1 ?? start)
-        let o = model.configuration.observableChannels
-        var (difference, norm) = (0.0, 0.0)
-        for cell in 0..<(s * s) {
-            for ch in 0..<o {
-                let (a, b) = (Double(x.scalars[cell * c + ch]), Double(start[cell * c + ch]))
-                difference += (a - b) * (a - b)
-                norm += b * b
-            }
+    /// How the model does past the training horizon T = M·t, from the first training
+    /// trajectory: it runs on to `Extrapolation.reach` × T and is compared every t steps with
+    /// the last frame (an end state that is an attractor keeps the loss near its value at T).
+    struct Extrapolation {
+        static let reach = 8
+        /// The states shown in the report (at 2T, 4T and 8T).
+        var frames: [(step: Int, cells: [Float])]
+        var horizon: Int
+        /// Loss to the last frame at T, and that of the do-nothing model (the first frame).
+        var atHorizon: Double
+        var doNothing: Double
+        /// The worst loss to the last frame after T, and where.
+        var worst: Double
+        var worstStep: Int
+        /// The observable values' range after T (nil if the rollout blew up).
+        var range: ClosedRange<Float>?
+
+        init(_ model: NCAModel<Float>, evaluation: RolloutEvaluation, data first: Tensor<Float>, timeSampling t: Int, loss: LossFunction) {
+            let frameCount = first.shape[0]
+            horizon = (frameCount - 1) * t
+            let lattice = first.count / frameCount
+            let lastFrame = Tensor(shape: Array(first.shape.dropFirst()), scalars: Array(first.scalars[((frameCount - 1) * lattice)...]))
+            let firstFrame = Tensor(shape: Array(first.shape.dropFirst()), scalars: Array(first.scalars[0..<lattice]))
+            let o = model.configuration.observableChannels
+            atHorizon = evaluation.losses.last ?? .nan
+            doNothing = loss.evaluate(prediction: firstFrame, target: lastFrame, observableChannels: o).loss
+            let run = RolloutEvaluation.beyond(
+                model, from: evaluation, lastFrame: lastFrame, reach: Self.reach, loss: loss, seed: 1,
+                keep: [2 * horizon, 4 * horizon, Self.reach * horizon])
+            frames = run.kept.map { ($0.step, $0.state.scalars) }
+            let worstIndex = run.losses.indices.max { run.losses[$0] < run.losses[$1] || run.losses[$1].isNaN }
+            worst = worstIndex.map { run.losses[$0] } ?? atHorizon
+            worstStep = worstIndex.map { run.steps[$0] } ?? horizon
+            range = run.range
         }
-        let drift = difference.isFinite ? difference.squareRoot() / max(norm.squareRoot(), 1e-12) : .infinity
-        return (frames, drift)
+
+        var rangeText: String { range.map { String(format: "[%.3g, %.3g]", $0.lowerBound, $0.upperBound) } ?? "not finite (it blew up)" }
+
+        var summary: String {
+            String(
+                format: "loss to the last frame %.5g at the horizon (step %d; do-nothing model: %.5g); run on to step %d: worst %.5g at step %d (%.3g × the horizon's), observable values in %@",
+                atHorizon, horizon, doNothing, Self.reach * horizon, worst, worstStep, worst / atHorizon, rangeText)
+        }
     }
 
     private func writeReport(_ run: TrainingRun) throws {
@@ -440,23 +478,22 @@ struct TrainCommand: ParsableCommand {
         var comparisons: [RunReport.Comparison] = []
         let first = firstTrajectory(run.trainer.data)
         let evaluation = RolloutEvaluation.evaluate(best, data: first, timeSampling: t.timeSampling, loss: t.loss)
-        // Past the training horizon T = M·t: does the final state stay put? Run on to 2T.
-        let horizon = (first.shape[0] - 1) * t.timeSampling
-        let extrapolation = Self.extrapolate(best, from: evaluation, horizon: horizon, timeSampling: t.timeSampling)
+        // Past the training horizon T = M·t: does the final state stay put? Run on to 8T.
+        let extrapolation = Extrapolation(best, evaluation: evaluation, data: first, timeSampling: t.timeSampling, loss: t.loss)
         comparisons.append(
             RunReport.Comparison(
                 title: "Training trajectory (best model)",
                 caption: "best.safetensors (\(bestText)) run freely from the first training trajectory's initial state (hidden channels 0), "
-                    + "compared with the data at every snapshot, and run on to twice the training horizon. "
-                    + String(format: "Drift of the final state from step %d to %d: %.3g (relative).", horizon, 2 * horizon, extrapolation.drift),
+                    + "compared with the data at every snapshot, and run on to \(Extrapolation.reach) × the training horizon (columns \"beyond\"): "
+                    + extrapolation.summary + ".",
                 data: first, evaluation: evaluation, extrapolation: extrapolation.frames))
         let curve = try run.lossCurve()
         var line =
             "done: \(state.epoch) epochs, last training loss \(String(format: "%.5g", curve.last?.loss ?? .nan)); best model: \(bestText)"
             + String(
-                format: "\nbest model's rollout loss on the first training trajectory %.5g (do-nothing model: %.5g); final-state drift from step %d to %d: %.3g",
-                evaluation.meanLoss, RolloutEvaluation.doNothingLoss(data: first, observable: o, loss: t.loss), horizon, 2 * horizon,
-                extrapolation.drift)
+                format: "\nbest model's rollout loss on the first training trajectory %.5g (do-nothing model: %.5g)",
+                evaluation.meanLoss, RolloutEvaluation.doNothingLoss(data: first, observable: o, loss: t.loss))
+            + "\nbest model past the horizon: " + extrapolation.summary
         if let test = run.testData {
             let testFirst = firstTrajectory(test)
             let steps = (testFirst.shape[0] - 1) * t.timeSampling

@@ -129,6 +129,22 @@ struct ImageTaskTests {
         let resumed = Trainer(configuration: imageConfiguration(augmentation), data: data, state: first.state)
         for _ in 0..<2 { _ = try resumed.runEpoch() }
         #expect(resumed.state == whole.state)
+        // With a pool of states (damaged too), and through a checkpoint file.
+        var pooled = imageConfiguration(augmentation)
+        pooled.pool = 3
+        pooled.poolReach = 2
+        pooled.poolDamage = 0.5
+        let wholePool = Trainer(configuration: pooled, data: data)
+        for _ in 0..<5 { _ = try wholePool.runEpoch() }
+        let firstPool = Trainer(configuration: pooled, data: data)
+        for _ in 0..<3 { _ = try firstPool.runEpoch() }
+        let bytes = Checkpoint.encode(firstPool.state, elapsedSeconds: 1).encode()
+        let saved = try Checkpoint.decode(Safetensors.decode(bytes), path: "<memory>").state
+        #expect(saved == firstPool.state && saved.pool != nil)
+        let resumedPool = Trainer(configuration: pooled, data: data, state: saved)
+        for _ in 0..<2 { _ = try resumedPool.runEpoch() }
+        #expect(resumedPool.state == wholePool.state)
+        #expect(wholePool.state.model != whole.state.model)
         // Noise changes what the model sees.
         let clean = Trainer(configuration: imageConfiguration(Augmentation(noise: 0, every: 2, shift: true, rotate: true, flip: true)), data: data)
         #expect(try clean.runEpoch().loss != losses[0])
@@ -156,7 +172,7 @@ struct ImageTaskBinaryTests {
             "--rotate-augment", "on", "--out", dir + "/run",
         ])
         #expect(r.status == 0, "\(r.error)")
-        #expect(r.output.contains("final-state drift"), "\(r.output)")
+        #expect(r.output.contains("best model past the horizon: loss to the last frame"), "\(r.output)")
         let config = try String(contentsOfFile: dir + "/run/config.json", encoding: .utf8)
         #expect(config.contains("\"augmentation\"") && config.contains("\"rotate\" : true") && config.contains("\"noise\" : 0.01"), "\(config)")
         let report = try String(contentsOfFile: dir + "/run/report.html", encoding: .utf8)

@@ -132,6 +132,97 @@ struct TrainingTests {
         #expect(initialState(1, 0)[2] == 0)
     }
 
+    /// The pool: P extra transitions per epoch from pool states to the last frame, by hand;
+    /// their predictions stay in the pool; a state whose life ends is re-seeded from the last
+    /// transition's start state.
+    @Test func poolTransitionsByHand() throws {
+        var (cfg, data) = tinyProblem()
+        cfg.pool = 3
+        cfg.poolReach = 2  // M = 2: each state lives (2 − 1)·2 + 1 = 3 epochs; state 2 ends after epoch 1
+        #expect(cfg.poolLifetime(transitions: 2) == 3)
+        let model: NCAModel<Float> = randomModel(cfg.model, seed: 12, scale: 0.3)
+        let initial = Trainer.initialState(cfg, data: data, model: model)
+        let cell = 8 * 8
+        let stateCount = cell * 3
+        // Seeded from frame M − 1 = 1 of trajectory i mod 2: data, hidden channels 0.
+        let pool = try #require(initial.pool)
+        #expect(pool.shape == [3, 8, 8, 3])
+        for i in 0..<3 {
+            let expected = initial.workingStates.scalars[((1 * 2 + i % 2) * stateCount)..<((1 * 2 + i % 2 + 1) * stateCount)]
+            #expect(Array(pool.scalars[(i * stateCount)..<((i + 1) * stateCount)]) == Array(expected))
+        }
+        let trainer = Trainer(configuration: cfg, data: data, state: initial)
+        let report = try trainer.runEpoch()
+
+        let dm = NCAModel<Double>(converting: model)
+        let engine = NCAEngine<Double>(configuration: cfg.model, batch: 1, size: 8)
+        func transition(from start: ArraySlice<Float>, frame: Int, trajectory r: Int) -> (Double, [Double]) {
+            let x0 = Tensor<Double>(shape: [1, 8, 8, 3], scalars: start.map(Double.init))
+            var y = Tensor<Double>(zeros: [1, 8, 8, 2])
+            for k in 0..<cell {
+                for ch in 0..<2 { y.scalars[k * 2 + ch] = Double(data.scalars[((frame * 2 + r) * cell + k) * 2 + ch]) }
+            }
+            var rng = RandomGenerator(seed: 0)
+            let prediction = engine.forward(dm, from: x0, steps: 2, rng: &rng)
+            return (LossFunction.euclidean.evaluate(prediction: prediction, target: y, observableChannels: 2).loss, prediction.scalars)
+        }
+        var lossSum = 0.0
+        for f in 0..<2 {
+            for r in 0..<2 {
+                let k = f * 2 + r
+                lossSum += transition(from: initial.workingStates.scalars[(k * stateCount)..<((k + 1) * stateCount)], frame: f + 1, trajectory: r).0
+            }
+        }
+        var poolPredictions: [[Double]] = []
+        for i in 0..<3 {
+            let (loss, prediction) = transition(from: pool.scalars[(i * stateCount)..<((i + 1) * stateCount)], frame: 2, trajectory: i % 2)
+            lossSum += loss
+            poolPredictions.append(prediction)
+        }
+        #expect(abs(report.loss - lossSum / 7) < 1e-5, "\(report.loss) vs \(lossSum / 7)")
+        let after = try #require(trainer.state.pool)
+        for i in 0..<2 {
+            #expect(maxAbsDifference(after.scalars[(i * stateCount)..<((i + 1) * stateCount)].map(Double.init), poolPredictions[i]) < 1e-5)
+        }
+        // State 2 (trajectory 0) ended its life: the working state of frame 1, trajectory 0.
+        let w = trainer.state.workingStates
+        #expect(Array(after.scalars[(2 * stateCount)..<(3 * stateCount)]) == Array(w.scalars[(2 * stateCount)..<(3 * stateCount)]))
+
+        // A state that leaves the data range is re-seeded at once: v pushes every observable
+        // value up by 1 per step, far outside the range within t = 2 steps.
+        var pushing = model
+        pushing.v.scalars = [1, 1, 0]
+        var cfgLong = cfg
+        cfgLong.poolReach = 100
+        let outOfRange = Trainer(configuration: cfgLong, data: data, state: Trainer.initialState(cfgLong, data: data, model: pushing))
+        _ = try outOfRange.runEpoch()
+        let seeded = try #require(outOfRange.state.pool)
+        let frame1 = outOfRange.state.workingStates
+        for i in 0..<3 {
+            let source = (2 + i % 2) * stateCount
+            #expect(Array(seeded.scalars[(i * stateCount)..<((i + 1) * stateCount)]) == Array(frame1.scalars[source..<(source + stateCount)]))
+        }
+    }
+
+    /// Damage zeroes every channel in exactly the cells of the disc, clipped to the lattice,
+    /// in one batch entry.
+    @Test func damageIsADiscOfZeros() {
+        var x = Tensor<Float>(shape: [2, 7, 7, 3], scalars: (0..<(2 * 49 * 3)).map { Float($0 % 11) + 1 })
+        let before = x
+        Trainer.damage(&x, entry: 1, disc: (row: 1, column: 5, radius: 2))
+        for e in 0..<2 {
+            for i in 0..<7 {
+                for j in 0..<7 {
+                    let inside = e == 1 && (i - 1) * (i - 1) + (j - 5) * (j - 5) <= 4
+                    for ch in 0..<3 {
+                        let k = ((e * 7 + i) * 7 + j) * 3 + ch
+                        #expect(x.scalars[k] == (inside ? 0 : before.scalars[k]), "entry \(e) cell (\(i), \(j))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func perMinibatchUpdatesStepPerMinibatch() throws {
         let (cfg, data) = tinyProblem(update: .perMinibatch)
         let trainer = Trainer(configuration: cfg, data: data)

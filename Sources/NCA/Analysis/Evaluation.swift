@@ -49,11 +49,12 @@ public struct RolloutEvaluation: Equatable, Sendable {
     /// frame) run on to `reach` × H and compare every `timeSampling`-th state with the data's
     /// last frame `lastFrame` (R × S × S × O or × C): does the model stay at its end state? Returns the
     /// loss at every checked step (H + t, …, reach · H; infinite once the state is not finite)
-    /// and the range of the observable values over those states.
+    /// and the range of the observable values over those states; `keep` names steps whose
+    /// states (R × S × S × C) are returned too.
     public static func beyond(
         _ model: NCAModel<Float>, from evaluation: RolloutEvaluation, lastFrame: Tensor<Float>, reach: Int, loss: LossFunction,
-        seed: UInt64 = 0
-    ) -> (steps: [Int], losses: [Double], range: ClosedRange<Float>?) {
+        seed: UInt64 = 0, keep: Set<Int> = []
+    ) -> (steps: [Int], losses: [Double], range: ClosedRange<Float>?, kept: [(step: Int, state: Tensor<Float>)]) {
         let t = evaluation.timeSampling
         let shape = evaluation.trajectory.shape
         let horizon = (shape[0] - 1) * t
@@ -64,6 +65,7 @@ public struct RolloutEvaluation: Equatable, Sendable {
         var rng = RandomGenerator(seed: seed ^ 0xBE40_0D00)
         let (c, o) = (model.configuration.channels, model.configuration.observableChannels)
         var (steps, losses): ([Int], [Double]) = ([], [])
+        var kept: [(step: Int, state: Tensor<Float>)] = []
         var (lo, hi) = (Float.infinity, -Float.infinity)
         var finite = true
         var step = horizon
@@ -71,6 +73,7 @@ public struct RolloutEvaluation: Equatable, Sendable {
             engine.run(model, state: &x, steps: t, rng: &rng)
             step += t
             steps.append(step)
+            if keep.contains(step) { kept.append((step, x)) }
             if finite { finite = x.scalars.allSatisfy { $0.isFinite } }
             losses.append(finite ? loss.evaluate(prediction: x, target: lastFrame, observableChannels: o).loss : .infinity)
             if finite {
@@ -82,7 +85,7 @@ public struct RolloutEvaluation: Equatable, Sendable {
                 }
             }
         }
-        return (steps, losses, finite && lo <= hi ? lo...hi : nil)
+        return (steps, losses, finite && lo <= hi ? lo...hi : nil, kept)
     }
 
     /// The "do nothing" baseline: the mean loss of keeping the first frame unchanged (a model

@@ -2,7 +2,8 @@
 ///
 /// Tensors: the model (`W2`, `W1`, `v`), the optimiser's moments (`adam.m.W2`, …,
 /// `adam.v.v`), the working states (`working_states`, M × R × S × S × C) and, with weight
-/// averaging, the average (`average.W2`, `average.W1`, `average.v`). Metadata: the
+/// averaging, the average (`average.W2`, `average.W1`, `average.v`), and with a pool of states,
+/// the pool (`pool`, P × S × S × C). Metadata: the
 /// model configuration as in a model file, `format` = "nca-checkpoint/1", the epoch, best loss
 /// and epoch, optimiser kind/step/β1/β2/ε/momentum schedule, the random generator's four
 /// state words (hex), elapsed wall time, the learning-rate scale left by divergence rollbacks
@@ -28,6 +29,7 @@ public enum Checkpoint {
             tensors["average.W1"] = ArrayFile(average.w1)
             tensors["average.v"] = ArrayFile(average.v)
         }
+        if let pool = state.pool { tensors["pool"] = ArrayFile(pool) }
         var metadata = ModelFile.metadata(state.model.configuration)
         metadata["format"] = format
         metadata["epoch"] = String(state.epoch)
@@ -116,6 +118,12 @@ public enum Checkpoint {
                 throw fail("checkpoint's average weights do not match the model's shapes")
             }
             state.averageModel = NCAModel(configuration: model.configuration, w2: w2.tensor(), w1: w1.tensor(), v: v.tensor())
+        }
+        if let pool = file.tensors["pool"] {
+            guard pool.shape.count == 4, pool.shape.dropFirst().elementsEqual(working.shape.suffix(3)) else {
+                throw fail("checkpoint's pool of states does not match the working states' lattice")
+            }
+            state.pool = pool.tensor()
         }
         // Absent in checkpoints written before rollout selection existed.
         if meta["best_validation_loss"] != nil {

@@ -35,13 +35,16 @@ extension Trainer {
 
     /// Whether every observable value of `states` (… × C, the model's channels) is finite and in
     /// `validationRange`.
-    func isWithinRange(_ states: Tensor<Float>) -> Bool {
+    func isWithinRange(_ states: Tensor<Float>) -> Bool { isWithinRange(states.scalars[...]) }
+
+    /// The same for cells (… × C) in a slice of an array.
+    func isWithinRange(_ cells: ArraySlice<Float>) -> Bool {
         let c = configuration.model.channels
         let o = configuration.model.observableChannels
         let range = validationRange
-        var cell = 0
-        while cell < states.count {
-            for ch in 0..<o where !range.contains(states.scalars[cell + ch]) { return false }
+        var cell = cells.startIndex
+        while cell < cells.endIndex {
+            for ch in 0..<o where !range.contains(cells[cell + ch]) { return false }
             cell += c
         }
         return true

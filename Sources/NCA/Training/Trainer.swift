@@ -19,6 +19,9 @@ public struct TrainingState: Equatable, Sendable {
     public var bestValidationEpoch: Int = 0
     /// The moving average of the weights (`TrainingConfiguration.weightAverage`), nil without one.
     public var averageModel: NCAModel<Float>? = nil
+    /// The pool of states run on past the horizon (`TrainingConfiguration.pool`), P × S × S × C;
+    /// nil without one.
+    public var pool: Tensor<Float>? = nil
 
     /// The model that validation judges and best.safetensors keeps: the average when there is one.
     public var selectableModel: NCAModel<Float> { averageModel ?? model }
@@ -117,6 +120,9 @@ public final class Trainer {
         precondition(
             state.workingStates.shape == [frames - 1, trajectories, size, size, configuration.model.channels],
             "Trainer: working states do not match the data")
+        precondition(
+            configuration.poolSize == 0 ? state.pool == nil : state.pool?.shape == [configuration.poolSize, size, size, configuration.model.channels],
+            "Trainer: the pool does not match the configuration")
     }
 
     /// The state before the first epoch: x ← y with zero hidden channels.
@@ -134,10 +140,23 @@ public final class Trainer {
         }
         let optimizer = OptimizerState(
             kind: configuration.optimizer, parameterCounts: [model.w2.count, model.w1.count, model.v.count])
-        return TrainingState(
+        var state = TrainingState(
             model: model, optimizer: optimizer, workingStates: x,
             rng: RandomGenerator(seed: configuration.seed ^ 0x7EA1_0000_0000_0001),
             epoch: 0, bestLoss: .infinity, bestEpoch: 0)
+        if configuration.poolSize > 0 {
+            var pool = Tensor<Float>(zeros: [configuration.poolSize, s, s, c])
+            for i in 0..<configuration.poolSize { seedPoolState(i, of: &pool, from: x, transitions: m, trajectories: r) }
+            state.pool = pool
+        }
+        return state
+    }
+
+    /// Pool state i ← the start state of the last transition (frame M − 1) of trajectory i mod R.
+    static func seedPoolState(_ i: Int, of pool: inout Tensor<Float>, from working: Tensor<Float>, transitions m: Int, trajectories r: Int) {
+        let lattice = pool.count / pool.shape[0]
+        let source = ((m - 1) * r + i % r) * lattice
+        pool.scalars.replaceSubrange((i * lattice)..<((i + 1) * lattice), with: working.scalars[source..<(source + lattice)])
     }
 
     static func checkShape(_ data: Tensor<Float>, configuration: TrainingConfiguration) {
@@ -159,7 +178,9 @@ public final class Trainer {
         let stateCount = cellsPerState * c
         let epochIndex = state.epoch
         let lr = configuration.learningRate(epoch: epochIndex) * state.learningRateScale
-        let transitionCount = m * r
+        let poolCount = configuration.poolSize
+        // The data's M·R transitions, then the pool's P (index M·R + i: pool state i).
+        let transitionCount = m * r + poolCount
 
         var rng = state.rng
         var model = state.model
@@ -182,9 +203,25 @@ public final class Trainer {
                 }
             }
         }
+        var pool = state.pool
+        if var p = pool, let augmentation, augmentation.isGeometric, epochIndex % augmentation.every == 0 {
+            for i in 0..<poolCount where i % r != 0 { Self.seedPoolState(i, of: &p, from: startStates, transitions: m, trajectories: r) }
+            pool = p
+        }
         let noise = Float(augmentation?.noise ?? 0)
         var order = Array(0..<transitionCount)
         for i in stride(from: transitionCount - 1, to: 0, by: -1) { order.swapAt(i, rng.nextIndex(below: i + 1)) }
+        // The pool states damaged this epoch (a random disc of every channel set to 0).
+        var damaged: [Int: (row: Int, column: Int, radius: Int)] = [:]
+        if poolCount > 0, let fraction = configuration.poolDamage, fraction > 0 {
+            var candidates = Array(0..<poolCount)
+            for i in stride(from: poolCount - 1, to: 0, by: -1) { candidates.swapAt(i, rng.nextIndex(below: i + 1)) }
+            for i in candidates.prefix(Int((fraction * Double(poolCount)).rounded())) {
+                let radius = max(1, size / 8) + rng.nextIndex(below: max(1, size / 4 - size / 8 + 1))
+                damaged[i] = (rng.nextIndex(below: size), rng.nextIndex(below: size), radius)
+            }
+        }
+        var nextPool = pool
 
         var predictions = startStates
         var total = [
@@ -201,18 +238,27 @@ public final class Trainer {
             var x0 = Tensor<Float>(zeros: [b, size, size, c])
             var target = Tensor<Float>(zeros: [b, size, size, o])
             for (slot, k) in batchIndices.enumerated() {
-                // Transition k: frame (k / r) → frame (k / r) + 1 of trajectory k % r.
-                x0.scalars.replaceSubrange(
-                    (slot * stateCount)..<((slot + 1) * stateCount),
-                    with: startStates.scalars[(k * stateCount)..<((k + 1) * stateCount)])
-                if noise > 0 && k % r != 0 {
+                // Transition k < M·R: frame (k / r) → frame (k / r) + 1 of trajectory k % r.
+                // Transition M·R + i: pool state i → the last frame of trajectory i % r.
+                let poolIndex = k >= m * r ? k - m * r : nil
+                let trajectory = poolIndex.map { $0 % r } ?? k % r
+                if let i = poolIndex, let pool {
+                    x0.scalars.replaceSubrange(
+                        (slot * stateCount)..<((slot + 1) * stateCount), with: pool.scalars[(i * stateCount)..<((i + 1) * stateCount)])
+                    if let disc = damaged[i] { Self.damage(&x0, entry: slot, disc: disc) }
+                } else {
+                    x0.scalars.replaceSubrange(
+                        (slot * stateCount)..<((slot + 1) * stateCount),
+                        with: startStates.scalars[(k * stateCount)..<((k + 1) * stateCount)])
+                }
+                if noise > 0 && trajectory != 0 {
                     for cell in 0..<cellsPerState {
                         for ch in 0..<o {
                             x0.scalars[(slot * cellsPerState + cell) * c + ch] += noise * Float(rng.nextUniform(-1, 1))
                         }
                     }
                 }
-                let dataBase = (k + r) * cellsPerState * dataChannels
+                let dataBase = (poolIndex == nil ? k + r : m * r + trajectory) * cellsPerState * dataChannels
                 for cell in 0..<cellsPerState {
                     for ch in 0..<o {
                         target.scalars[(slot * cellsPerState + cell) * o + ch] = y.scalars[dataBase + cell * dataChannels + ch]
@@ -236,9 +282,13 @@ public final class Trainer {
                 throw DivergenceError(epoch: epochIndex + 1, quantity: "\(name) is NaN or infinite")
             }
             for (slot, k) in batchIndices.enumerated() {
-                predictions.scalars.replaceSubrange(
-                    (k * stateCount)..<((k + 1) * stateCount),
-                    with: prediction.scalars[(slot * stateCount)..<((slot + 1) * stateCount)])
+                let output = prediction.scalars[(slot * stateCount)..<((slot + 1) * stateCount)]
+                if k < m * r {
+                    predictions.scalars.replaceSubrange((k * stateCount)..<((k + 1) * stateCount), with: output)
+                } else {
+                    let i = k - m * r
+                    nextPool?.scalars.replaceSubrange((i * stateCount)..<((i + 1) * stateCount), with: output)
+                }
             }
             for p in total.indices { for i in total[p].scalars.indices { total[p].scalars[i] += gradients[p].scalars[i] } }
             if configuration.update == .perMinibatch {
@@ -270,8 +320,21 @@ public final class Trainer {
                     with: predictions.scalars[(source * stateCount)..<((source + 1) * stateCount)])
             }
         }
+        // Pool states whose lifetime ends (staggered: state i at epochs e with
+        // (e + i·L/P) mod L = 0) or that left the range start again from the last transition.
+        if var p = nextPool {
+            let lifetime = configuration.poolLifetime(transitions: m)
+            for i in 0..<poolCount {
+                let expired = (epochIndex + 1 + i * lifetime / poolCount) % lifetime == 0
+                if expired || !isWithinRange(p.scalars[(i * stateCount)..<((i + 1) * stateCount)]) {
+                    Self.seedPoolState(i, of: &p, from: working, transitions: m, trajectories: r)
+                }
+            }
+            nextPool = p
+        }
         let norm = total.reduce(0.0) { $0 + $1.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } }.squareRoot()
         state.model = model
+        state.pool = nextPool
         state.averageModel = average
         state.optimizer = optimizer
         state.workingStates = working
@@ -324,6 +387,19 @@ public final class Trainer {
         }
         augmented = (block, out)
         return out
+    }
+
+    /// Sets every channel of batch entry `entry` of `x` (B × S × S × C) to 0 inside a disc.
+    static func damage(_ x: inout Tensor<Float>, entry: Int, disc: (row: Int, column: Int, radius: Int)) {
+        let (s, c) = (x.shape[1], x.shape[3])
+        for i in max(0, disc.row - disc.radius)...min(s - 1, disc.row + disc.radius) {
+            for j in max(0, disc.column - disc.radius)...min(s - 1, disc.column + disc.radius) {
+                let (di, dj) = (i - disc.row, j - disc.column)
+                guard di * di + dj * dj <= disc.radius * disc.radius else { continue }
+                let base = ((entry * s + i) * s + j) * c
+                for ch in 0..<c { x.scalars[base + ch] = 0 }
+            }
+        }
     }
 
     /// Replaces the training state (a checkpoint read back, e.g. to roll back a divergence).

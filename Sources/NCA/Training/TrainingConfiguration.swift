@@ -107,6 +107,26 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// initial weights). Validation, best.safetensors and average.safetensors use the average;
     /// model.safetensors stays the raw weights. nil or 0: no average.
     public var weightAverage: Double? = nil
+    /// P, the size of a pool of states the model itself ran on past the horizon (nil or 0: none).
+    /// Every epoch adds P transitions to the M·R of the data: pool state i (of trajectory
+    /// i mod R) runs t steps towards the data's last frame, and its prediction replaces it, so
+    /// a pool state keeps running on from epoch to epoch, like the pool of the Growing NCA
+    /// work (Mordvintsev et al. 2020). States are re-seeded from the last transition's start
+    /// state when their lifetime ends (staggered over the pool, see `poolReach`) or when an
+    /// observable value leaves the data range widened by half its span. It teaches the model to
+    /// stay at (return to) the last frame long after the horizon: an attractor.
+    public var pool: Int? = nil
+    /// How far pool states run, in multiples of the horizon T = M·t: a state lives
+    /// (reach − 1)·M + 1 epochs (nil: 8).
+    public var poolReach: Int? = nil
+    /// With a pool: the fraction of pool transitions per epoch whose start state is damaged
+    /// first (every channel set to 0 in a random disc of radius S/8 to S/4 inside the lattice),
+    /// so the model also learns to regrow the last frame (nil or 0: none).
+    public var poolDamage: Double? = nil
+    /// The pool size in force.
+    public var poolSize: Int { max(0, pool ?? 0) }
+    /// Epochs a pool state lives before it is re-seeded, for data of `transitions` = M intervals.
+    public func poolLifetime(transitions m: Int) -> Int { ((poolReach ?? 8) - 1) * m + 1 }
     /// Keep the model of every this many epochs as `snapshots/epoch-NNNNNN.safetensors` (nil:
     /// none), to study how a run's models differ.
     public var snapshotEvery: Int? = nil
@@ -162,6 +182,15 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         }
         if let validateEvery, validateEvery < 1 {
             throw .training("--validate-every must be at least 1 epoch (got \(validateEvery))")
+        }
+        if let pool, pool < 0 || pool > 4096 {
+            throw .training("--pool must be between 0 and 4096 states (got \(pool))")
+        }
+        if let poolReach, poolReach < 1 || poolReach > 1000 {
+            throw .training("--pool-reach must be between 1 and 1000 horizons (got \(poolReach))")
+        }
+        if let poolDamage, !(poolDamage >= 0 && poolDamage <= 1) {
+            throw .training("--pool-damage must be a fraction in [0, 1] (got \(poolDamage))")
         }
         try weightInitialisation?.validate()
         if let recomputeEvery, recomputeEvery < 1 {

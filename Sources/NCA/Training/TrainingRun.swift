@@ -129,6 +129,11 @@ public final class TrainingRun {
         else {
             throw FileError(path: folder, reason: "checkpoint working states do not match data.npy", category: .inputData)
         }
+        guard (state.pool?.shape[0] ?? 0) == configuration.training.poolSize else {
+            throw FileError(
+                path: folder, reason: "the checkpoint's pool of states does not match --pool in config.json; the folder was edited by hand",
+                category: .inputData)
+        }
         trainer = Trainer(configuration: configuration.training, data: data, state: state)
         elapsedBefore = elapsed
         try truncateMetrics(after: state.epoch)
