@@ -223,6 +223,11 @@ struct TrainCommand: ParsableCommand {
     var validateReach: Int = 2
 
     @Option(
+        name: .customLong("validate-hold"),
+        help: "For a sequence whose last frame must stay put: the validation loss also averages the loss to the last frame every t steps from the horizon up to --validate-reach × the horizon, so best.safetensors is a model that reaches the last frame and stays there: on or off (default off; on with --preset morph).")
+    var validateHold: Switch?
+
+    @Option(
         name: .customLong("weight-average"),
         help: "β of a moving average of the weights after every update (0 = none; 0.99 averages over about the last 100 updates). Validation, best.safetensors and average.safetensors use the average.")
     var weightAverage: Double = 0
@@ -295,6 +300,7 @@ struct TrainCommand: ParsableCommand {
         t.selectBy = selectBy
         t.validateEvery = validateEvery
         t.validateReach = validateReach
+        if (validateHold ?? (preset == .morph ? .on : .off)) == .on { t.validateHold = true }
         t.snapshotEvery = snapshotEvery
         if weightAverage != 0 { t.weightAverage = weightAverage }
         let poolSize = pool ?? 0

@@ -128,6 +128,32 @@ struct RunFolderTests {
         #expect(short.trainer.validationLoss(of: nan) == .infinity)
     }
 
+    /// With the last frame held: the validation loss of a model that keeps its start state is
+    /// the mean of its losses to frames 1 and 2 over the horizon and, at steps 6 and 8 (reach 2,
+    /// t = 2), to the last frame, computed here from the data alone.
+    @Test func validationWithTheLastFrameHeldCountsTheStepsPastTheHorizon() throws {
+        let run = try tinyRun(temporaryFolder() + "/run", epochs: 1) { c in
+            c.model.skipProbability = 0
+            c.selectBy = .rollout
+            c.validateReach = 2
+            c.validateHold = true
+        }
+        var still = NCAModel<Float>(configuration: run.configuration.training.model, seed: 0)
+        for i in still.w1.scalars.indices { still.w1.scalars[i] = 0 }
+        for i in still.v.scalars.indices { still.v.scalars[i] = 0 }
+        let data = run.trainer.data  // 3 × 2 × 6 × 6 × 2
+        let lattice = 2 * 6 * 6 * 2
+        func frame(_ k: Int) -> Tensor<Float> {
+            Tensor(shape: [2, 6, 6, 2], scalars: Array(data.scalars[(k * lattice)..<((k + 1) * lattice)]))
+        }
+        func loss(_ k: Int) -> Double { LossFunction.euclidean.evaluate(prediction: frame(0), target: frame(k), observableChannels: 2).loss }
+        let expected = (loss(1) + loss(2) + 2 * loss(2)) / 4
+        #expect(abs(run.trainer.validationLoss(of: still) - expected) < 1e-6 * expected)
+        var plain = run.configuration.training
+        plain.validateHold = nil
+        #expect(abs(Trainer(configuration: plain, data: data).validationLoss(of: still) - (loss(1) + loss(2)) / 2) < 1e-6 * expected)
+    }
+
     /// The moving average: the formula step by step, kept in the checkpoint, resumed bit for
     /// bit, and what validation and best.safetensors use.
     @Test func weightAverageFollowsTheFormulaAndResumes() throws {

@@ -6,6 +6,8 @@ extension Trainer {
     /// observable value leaves the data's range widened by half its span on each side (for data
     /// in [0, 1]: [−0.5, 1.5]) or a value is not finite, anywhere up to there, the model is
     /// rejected: the loss is infinite. Models that fit the horizon and then blow up are common.
+    /// With `validateHold` the loss is the mean over the horizon's snapshots and those past it
+    /// (every t steps, each against the last frame).
     public func validationLoss(of model: NCAModel<Float>) -> Double {
         let t = configuration.timeSampling
         let evaluation = RolloutEvaluation.evaluate(model, data: data, timeSampling: t, loss: configuration.loss)
@@ -17,7 +19,9 @@ extension Trainer {
             model, from: evaluation, lastFrame: lastFrame, reach: configuration.validationReach, loss: configuration.loss)
         guard let range = beyond.range, validationRange.contains(range.lowerBound), validationRange.contains(range.upperBound)
         else { return .infinity }
-        return evaluation.meanLoss
+        guard configuration.validateHold == true else { return evaluation.meanLoss }
+        let all = evaluation.losses + beyond.losses
+        return all.reduce(0, +) / Double(all.count)
     }
 
     /// The range of the observable channels of `data` (… × channels), widened by half its span

@@ -102,6 +102,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var validateReach: Int? = nil
     /// The reach in force.
     public var validationReach: Int { validateReach ?? 2 }
+    /// For data whose last frame must stay put (the image task): the validation loss also
+    /// counts, every t steps from the horizon to `validationReach` × T, the loss to the last
+    /// frame, so the chosen model is the one that reaches the last frame and stays there
+    /// (nil: off).
+    public var validateHold: Bool? = nil
     /// β of an exponential moving average of the weights, updated after every optimiser step
     /// with β_n = min(β, (1 + n) / (10 + n)) at step n (so early steps are not swamped by the
     /// initial weights). Validation, best.safetensors and average.safetensors use the average;
