@@ -29,7 +29,16 @@ enum Preset: String, CaseIterable, ExpressibleByArgument {
     /// The recipe's learning rate, update schedule and weight initialisation (the authors':
     /// Nadam at 1e-3, a step per mini-batch, W2 ~ N(0, 0.1²) for Gray-Scott; see Docs/training.md).
     var learningRate: Double { 1e-3 }
-    var update: UpdateSchedule { self == .grayScott ? .perMinibatch : .perEpoch }
+    var update: UpdateSchedule { .perMinibatch }
+    /// Transitions per mini-batch: the authors' 64 for Gray-Scott (2 steps per epoch); 8 for the
+    /// image task, whose 16 transitions and 8 pool states per epoch then give 3 steps.
+    var minibatchSize: Int { self == .grayScott ? 64 : 8 }
+    /// The image task's attractor recipe (Docs/images.md): a pool of 8 states run on to 8 × the
+    /// horizon, validation that holds the last frame up to 8 × the horizon, and no output bias
+    /// (an empty background is then an exact fixed point).
+    var pool: Int { self == .morph ? 8 : 0 }
+    var validateReach: Int { self == .morph ? 8 : 2 }
+    var trainOutputBias: Bool { self != .morph }
     var weightInit: WeightInitialisation.Kind { self == .grayScott ? .normal : .glorot }
     /// The per-epoch learning-rate factor for a run of `epochs` epochs: Gray-Scott's falls to
     /// 0.1 × over the run (constant 1e-3 oscillates between good and bad models), so a longer
@@ -79,8 +88,12 @@ struct TrainCommand: ParsableCommand {
             images' from three built-in pictures (a ring, a cross, a smiling face) or from \
             --images A.png B.png C.png, and uses the image defaults: 16 channels (4 observable, \
             RGBA), kernels identity,grad-x,grad-y,laplacian, relu, p = 0.5, zero boundary, \
-            noise augmentation 0.01 and shifts re-drawn every 10 epochs, on a budget that \
-            finishes in under 10 minutes on 2 cores (the paper trained far longer).
+            noise augmentation 0.01 and shifts re-drawn every 10 epochs; and a recipe that \
+            makes the last picture an attractor (see Docs/images.md): a pool of 8 states run on \
+            to 8 × the horizon (--pool 8), no output bias (--output-bias off), a step per \
+            mini-batch of 8 transitions, and selection of the model that reaches the last \
+            picture and stays there up to 8 × the horizon (--validate-hold on --validate-reach \
+            8). 1000 epochs take about 3 minutes on 2 cores (the paper trained far longer).
 
             Augmentation (any task; batch entry 0 is never augmented, it stays the reference): \
             --noise-augment a adds U(−a, a) to the observable channels of every transition's \
@@ -151,8 +164,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Epochs to train (default 4000, the paper's; \(Preset.grayScottEpochs) with --preset gray-scott, 1000 with --preset morph).")
     var epochs: Int?
 
-    @Option(name: .customLong("minibatch-size"), help: "Transitions per mini-batch (the paper used 64).")
-    var minibatchSize: Int = 64
+    @Option(name: .customLong("minibatch-size"), help: "Transitions per mini-batch (default 64, the paper's; 8 with --preset morph).")
+    var minibatchSize: Int?
 
     @Option(help: "Optimiser: nadam (the paper's), adam or sgd.")
     var optimizer: OptimizerKind = .nadam
@@ -177,7 +190,7 @@ struct TrainCommand: ParsableCommand {
     var gradientNormalisation: Switch = .on
 
     @Option(
-        help: "per-epoch (Algorithm 2: one step per epoch) or per-minibatch (one per mini-batch, as the authors' code). Default per-epoch; per-minibatch with --preset gray-scott.")
+        help: "per-epoch (Algorithm 2: one step per epoch) or per-minibatch (one per mini-batch, as the authors' code). Default per-epoch; per-minibatch with either preset.")
     var update: UpdateSchedule?
 
     @Option(name: .customLong("checkpoint-every"), help: "Write a resumable checkpoint every this many epochs.")
@@ -219,8 +232,8 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         name: .customLong("validate-reach"),
-        help: "Validation rollouts run on to this many times the data's horizon; a model whose observable values leave the data's range widened by half its span (for data in [0, 1]: [−0.5, 1.5]) anywhere up to there is rejected. 1 = the horizon only.")
-    var validateReach: Int = 2
+        help: "Validation rollouts run on to this many times the data's horizon; a model whose observable values leave the data's range widened by half its span (for data in [0, 1]: [−0.5, 1.5]) anywhere up to there is rejected. 1 = the horizon only. Default 2; 8 with --preset morph.")
+    var validateReach: Int?
 
     @Option(
         name: .customLong("validate-hold"),
@@ -228,12 +241,17 @@ struct TrainCommand: ParsableCommand {
     var validateHold: Switch?
 
     @Option(
+        name: .customLong("output-bias"),
+        help: "Train the output bias v: on, or off (v stays 0, so a cell whose whole 3×3 neighbourhood is zero stays zero: an empty background is an exact fixed point and its hidden channels cannot drift long after the horizon). Default on; off with --preset morph.")
+    var outputBias: Switch?
+
+    @Option(
         name: .customLong("weight-average"),
         help: "β of a moving average of the weights after every update (0 = none; 0.99 averages over about the last 100 updates). Validation, best.safetensors and average.safetensors use the average.")
     var weightAverage: Double = 0
 
     @Option(
-        help: "A pool of this many states the model ran on past the horizon: each epoch, each runs t more steps towards the data's last frame as an extra transition, and its prediction stays in the pool (re-seeded from the last transition's start state when its life ends or it leaves the data range). Teaches the last frame to be an attractor. Default 0 (none).")
+        help: "A pool of this many states the model ran on past the horizon: each epoch, each runs t more steps towards the data's last frame as an extra transition, and its prediction stays in the pool (re-seeded from the last transition's start state when its life ends or it leaves the data range). Teaches the last frame to be an attractor. Default 0 (none); 8 with --preset morph.")
     var pool: Int?
 
     @Option(
@@ -271,7 +289,7 @@ struct TrainCommand: ParsableCommand {
         guard imageSize >= 3 && imageSize <= 1024 else { throw ValidationError("--image-size must be between 3 and 1024 (got \(imageSize))") }
         guard pad >= 0 && pad <= 1024 else { throw ValidationError("--pad must be between 0 and 1024 (got \(pad))") }
         guard copies >= 1 && copies <= 1024 else { throw ValidationError("--copies must be between 1 and 1024 (got \(copies))") }
-        if (pool ?? 0) == 0 && (poolDamage ?? 0) != 0 {
+        if (pool ?? preset?.pool ?? 0) == 0 && (poolDamage ?? 0) != 0 {
             throw ValidationError("--pool-damage damages pool states: give --pool n too")
         }
         guard holdLast >= 0 && holdLast <= 100 else { throw ValidationError("--hold-last must be between 0 and 100 (got \(holdLast))") }
@@ -286,7 +304,7 @@ struct TrainCommand: ParsableCommand {
         var t = TrainingConfiguration(model: modelConfiguration)
         t.timeSampling = timeSampling
         t.epochs = epochs ?? preset?.epochs ?? 4000
-        t.minibatchSize = minibatchSize
+        t.minibatchSize = minibatchSize ?? preset?.minibatchSize ?? 64
         t.optimizer = optimizer
         t.learningRate = lr ?? preset?.learningRate ?? 1e-3
         t.learningRateDecay = lrDecay ?? preset?.learningRateDecay(epochs: t.epochs) ?? 1
@@ -299,11 +317,12 @@ struct TrainCommand: ParsableCommand {
         if penalty != 0 { t.rangePenalty = penalty }  // (NaN too: validate() refuses it)
         t.selectBy = selectBy
         t.validateEvery = validateEvery
-        t.validateReach = validateReach
+        t.validateReach = validateReach ?? preset?.validateReach ?? 2
         if (validateHold ?? (preset == .morph ? .on : .off)) == .on { t.validateHold = true }
+        if (outputBias ?? ((preset?.trainOutputBias ?? true) ? .on : .off)) == .off { t.trainOutputBias = false }
         t.snapshotEvery = snapshotEvery
         if weightAverage != 0 { t.weightAverage = weightAverage }
-        let poolSize = pool ?? 0
+        let poolSize = pool ?? preset?.pool ?? 0
         if poolSize != 0 {
             t.pool = poolSize
             t.poolReach = poolReach

@@ -51,7 +51,7 @@ struct CLITests {
         ["train", "--preset", "morph", "--pool", "-1"],
         ["train", "--preset", "morph", "--pool", "4", "--pool-reach", "0"],
         ["train", "--preset", "morph", "--pool", "4", "--pool-damage", "1.5"],
-        ["train", "--preset", "morph", "--pool-damage", "0.5"],
+        ["train", "--preset", "morph", "--pool", "0", "--pool-damage", "0.5"],
         ["train", "--preset", "gray-scott", "--select-by", "test-loss"],
         ["init", "--weight-init", "normal", "--weight-scale", "0", "--out", "m"],
         ["grad", "--model", "m", "--state", "x", "--target", "y", "--steps", "3", "--range-penalty", "-0.5", "--out", "d"],

@@ -234,6 +234,35 @@ struct TrainingTests {
         #expect(perEpoch.state.optimizer.step == 1)
     }
 
+    /// `trainOutputBias = false` holds v at zero (even when the given model has one) while W1 and
+    /// W2 still learn, so a zero neighbourhood gets a zero update: an all-zero state stays exactly
+    /// zero under the trained model, which it does not with a trained bias.
+    @Test func heldOutputBiasMakesTheZeroStateAFixedPoint() throws {
+        var (cfg, data) = tinyProblem(update: .perMinibatch)
+        let start: NCAModel<Float> = randomModel(cfg.model, seed: 12, scale: 0.3)
+        #expect(start.v.scalars.contains { $0 != 0 })
+        func trained(_ bias: Bool?) throws -> NCAModel<Float> {
+            cfg.trainOutputBias = bias
+            let trainer = Trainer(configuration: cfg, data: data, state: Trainer.initialState(cfg, data: data, model: start))
+            for _ in 0..<3 { _ = try trainer.runEpoch() }
+            return trainer.state.model
+        }
+        let held = try trained(false)
+        #expect(held.v.scalars.allSatisfy { $0 == 0 })
+        #expect(held.w1 != start.w1 && held.w2 != start.w2)
+        let free = try trained(nil)
+        #expect(free.v.scalars.contains { $0 != 0 })
+        let engine = NCAEngine<Float>(configuration: cfg.model, batch: 1, size: 8)
+        func afterTenSteps(_ model: NCAModel<Float>) -> Tensor<Float> {
+            var x = Tensor<Float>(zeros: [1, 8, 8, cfg.model.channels])
+            var rng = RandomGenerator(seed: 1)
+            engine.run(model, state: &x, steps: 10, rng: &rng)
+            return x
+        }
+        #expect(afterTenSteps(held).scalars.allSatisfy { $0 == 0 })
+        #expect(afterTenSteps(free).scalars.contains { abs($0) > 1e-3 })
+    }
+
     @Test func sameSeedSameCurveAndTrainingLowersTheLoss() throws {
         var (cfg, _) = tinyProblem()
         cfg.model.skipProbability = 0.3  // masks consume the generator too

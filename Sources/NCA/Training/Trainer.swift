@@ -140,6 +140,10 @@ public final class Trainer {
         }
         let optimizer = OptimizerState(
             kind: configuration.optimizer, parameterCounts: [model.w2.count, model.w1.count, model.v.count])
+        var model = model
+        if configuration.trainOutputBias == false {  // held at zero (see `trainOutputBias`)
+            for i in model.v.scalars.indices { model.v.scalars[i] = 0 }
+        }
         var state = TrainingState(
             model: model, optimizer: optimizer, workingStates: x,
             rng: RandomGenerator(seed: configuration.seed ^ 0x7EA1_0000_0000_0001),
@@ -411,6 +415,9 @@ public final class Trainer {
     private func step(_ model: inout NCAModel<Float>, _ optimizer: inout OptimizerState, _ gradients: [Tensor<Float>], lr: Double)
     {
         var g = gradients
+        if configuration.trainOutputBias == false {
+            for i in g[2].scalars.indices { g[2].scalars[i] = 0 }
+        }
         if configuration.gradientNormalisation {
             for p in g.indices {
                 let norm = Float(g[p].scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())

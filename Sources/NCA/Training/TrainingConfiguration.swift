@@ -107,6 +107,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// frame, so the chosen model is the one that reaches the last frame and stays there
     /// (nil: off).
     public var validateHold: Bool? = nil
+    /// Whether the output bias v is trained (nil: yes). With false, v stays at its initial zero,
+    /// so a cell whose whole neighbourhood is zero gets a zero update: the all-zero state (a
+    /// transparent background) is then an exact fixed point, and hidden channels cannot drift
+    /// there long after the horizon.
+    public var trainOutputBias: Bool? = nil
     /// β of an exponential moving average of the weights, updated after every optimiser step
     /// with β_n = min(β, (1 + n) / (10 + n)) at step n (so early steps are not swamped by the
     /// initial weights). Validation, best.safetensors and average.safetensors use the average;
