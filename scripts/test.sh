@@ -2,7 +2,7 @@
 # Installs what is missing, then runs the whole test suite, including the numpy/safetensors
 # interop checks (python from .venv). With NCA_RELEASE_CHECKS=1 (set by .ci/run) it first runs
 # the release-mode checks: training learns (scripts/check-training.sh, about 3 minutes; the
-# image task, scripts/check-morph.sh, about a minute) and
+# image task, scripts/check-morph.sh, about 3 minutes) and
 # kill -9 at 20 random moments loses nothing (scripts/kill-resume-check.sh, under a minute), and
 # nca grad agrees with JAX's autodiff (Benchmarks/peers/run.sh --check, installs JAX from PyPI).
 set -euo pipefail

@@ -39,6 +39,9 @@ enum Preset: String, CaseIterable, ExpressibleByArgument {
     var pool: Int { self == .morph ? 8 : 0 }
     var validateReach: Int { self == .morph ? 8 : 2 }
     var trainOutputBias: Bool { self != .morph }
+    /// Noise augmentation of the observable channels of transition start states: 0.1 for the
+    /// image task gives the last picture a basin that one-cell perturbations fall back into.
+    var noiseAugment: Double { self == .morph ? 0.1 : 0 }
     var weightInit: WeightInitialisation.Kind { self == .grayScott ? .normal : .glorot }
     /// The per-epoch learning-rate factor for a run of `epochs` epochs: Gray-Scott's falls to
     /// 0.1 × over the run (constant 1e-3 oscillates between good and bad models), so a longer
@@ -88,8 +91,9 @@ struct TrainCommand: ParsableCommand {
             images' from three built-in pictures (a ring, a cross, a smiling face) or from \
             --images A.png B.png C.png, and uses the image defaults: 16 channels (4 observable, \
             RGBA), kernels identity,grad-x,grad-y,laplacian, relu, p = 0.5, zero boundary, \
-            noise augmentation 0.01 and shifts re-drawn every 10 epochs; and a recipe that \
-            makes the last picture an attractor (see Docs/images.md): a pool of 8 states run on \
+            shifts re-drawn every 10 epochs; and a recipe that makes the last picture an \
+            attractor (see Docs/images.md): noise augmentation 0.1 (one-cell perturbations of \
+            the last picture then heal; with 0.01 they persist), a pool of 8 states run on \
             to 8 × the horizon (--pool 8), no output bias (--output-bias off), a step per \
             mini-batch of 8 transitions, and selection of the model that reaches the last \
             picture and stays there up to 8 × the horizon (--validate-hold on --validate-reach \
@@ -122,7 +126,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("hold-last"), help: "With --preset morph: extra repeats of the last picture (it must stay put).")
     var holdLast: Int = 2
 
-    @Option(name: .customLong("noise-augment"), help: "Noise amplitude added to transition start states (default 0; 0.01 with --preset morph).")
+    @Option(name: .customLong("noise-augment"), help: "a: U(−a, a) is added to the observable channels of every transition's start state (default 0; 0.1 with --preset morph).")
     var noiseAugment: Double?
 
     @Option(name: .customLong("shift-augment"), help: "Random shifts keeping the content inside the lattice: on or off (default off; on with --preset morph).")
@@ -333,7 +337,7 @@ struct TrainCommand: ParsableCommand {
         t.onDivergence = onDivergence
         if recomputeEvery != 1 { t.recomputeEvery = recomputeEvery }
         let augmentation = Augmentation(
-            noise: noiseAugment ?? (preset == .morph ? 0.01 : 0), every: augmentEvery,
+            noise: noiseAugment ?? preset?.noiseAugment ?? 0, every: augmentEvery,
             shift: (shiftAugment ?? (preset == .morph ? .on : .off)) == .on, rotate: rotateAugment == .on, flip: flipAugment == .on)
         if augmentation != Augmentation(every: augmentEvery) { t.augmentation = augmentation }
         return t

@@ -174,7 +174,7 @@ struct ImageTaskBinaryTests {
         #expect(r.status == 0, "\(r.error)")
         #expect(r.output.contains("best model past the horizon: loss to the last frame"), "\(r.output)")
         let config = try String(contentsOfFile: dir + "/run/config.json", encoding: .utf8)
-        #expect(config.contains("\"augmentation\"") && config.contains("\"rotate\" : true") && config.contains("\"noise\" : 0.01"), "\(config)")
+        #expect(config.contains("\"augmentation\"") && config.contains("\"rotate\" : true") && config.contains("\"noise\" : 0.1"), "\(config)")
         let report = try String(contentsOfFile: dir + "/run/report.html", encoding: .utf8)
         #expect(report.contains("(beyond)"))
         r = try binary.nca([
