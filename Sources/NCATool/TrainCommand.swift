@@ -46,9 +46,10 @@ enum Preset: String, CaseIterable, ExpressibleByArgument {
     /// The per-epoch learning-rate factor for a run of `epochs` epochs: Gray-Scott's falls to
     /// 0.1 × over the run (constant 1e-3 oscillates between good and bad models), so a longer
     /// run decays more slowly.
-    /// The state-range penalty λ: 0.01 for Gray-Scott (the authors'; without it most runs
-    /// give models that leave [0, 1] past the horizon), none for the image task.
-    var rangePenalty: Double { self == .grayScott ? 0.01 : 0 }
+    /// The state-range penalty λ: 0.01 (the authors' for Gray-Scott; without it most runs give
+    /// models that leave [0, 1] past the horizon; for the image task it keeps the hidden
+    /// channels from drifting inside the picture, see Docs/images.md).
+    var rangePenalty: Double { 0.01 }
     func learningRateDecay(epochs: Int) -> Double { self == .grayScott ? pow(0.1, 1 / Double(epochs)) : 1 }
 }
 
@@ -93,7 +94,8 @@ struct TrainCommand: ParsableCommand {
             RGBA), kernels identity,grad-x,grad-y,laplacian, relu, p = 0.5, zero boundary, \
             shifts re-drawn every 10 epochs; and a recipe that makes the last picture an \
             attractor (see Docs/images.md): noise augmentation 0.1 (one-cell perturbations of \
-            the last picture then heal; with 0.01 they persist), a pool of 8 states run on \
+            the last picture then heal; with 0.01 they persist), the state-range penalty \
+            λ = 0.01 (it keeps the hidden channels from drifting), a pool of 8 states run on \
             to 8 × the horizon (--pool 8), no output bias (--output-bias off), a step per \
             mini-batch of 8 transitions, and selection of the model that reaches the last \
             picture and stays there up to 8 × the horizon (--validate-hold on --validate-reach \
@@ -223,7 +225,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         name: .customLong("range-penalty"),
-        help: "λ of the state-range penalty: λ × mean over the t steps of Σ relu(−x) + relu(x − 1) over the mini-batch, every cell and every channel. It enters the gradient only (metrics.csv logs its value); 0 = off. Default 0; 0.01 with --preset gray-scott.")
+        help: "λ of the state-range penalty: λ × mean over the t steps of Σ relu(−x) + relu(x − 1) over the mini-batch, every cell and every channel. It enters the gradient only (metrics.csv logs its value); 0 = off. Default 0; 0.01 with either preset.")
     var rangePenalty: Double?
 
     @Option(
