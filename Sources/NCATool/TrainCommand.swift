@@ -42,14 +42,15 @@ enum Preset: String, CaseIterable, ExpressibleByArgument {
     /// Noise augmentation of the observable channels of transition start states: 0.1 for the
     /// image task gives the last picture a basin that one-cell perturbations fall back into.
     var noiseAugment: Double { self == .morph ? 0.1 : 0 }
+    var validateHold: Bool { self == .morph }
     var weightInit: WeightInitialisation.Kind { self == .grayScott ? .normal : .glorot }
-    /// The per-epoch learning-rate factor for a run of `epochs` epochs: Gray-Scott's falls to
-    /// 0.1 × over the run (constant 1e-3 oscillates between good and bad models), so a longer
-    /// run decays more slowly.
     /// The state-range penalty λ: 0.01 (the authors' for Gray-Scott; without it most runs give
     /// models that leave [0, 1] past the horizon; for the image task it keeps the hidden
     /// channels from drifting inside the picture, see Docs/images.md).
     var rangePenalty: Double { 0.01 }
+    /// The per-epoch learning-rate factor for a run of `epochs` epochs: Gray-Scott's falls to
+    /// 0.1 × over the run (constant 1e-3 oscillates between good and bad models), so a longer
+    /// run decays more slowly.
     func learningRateDecay(epochs: Int) -> Double { self == .grayScott ? pow(0.1, 1 / Double(epochs)) : 1 }
 }
 
@@ -324,7 +325,7 @@ struct TrainCommand: ParsableCommand {
         t.selectBy = selectBy
         t.validateEvery = validateEvery
         t.validateReach = validateReach ?? preset?.validateReach ?? 2
-        if (validateHold ?? (preset == .morph ? .on : .off)) == .on { t.validateHold = true }
+        if (validateHold ?? ((preset?.validateHold ?? false) ? .on : .off)) == .on { t.validateHold = true }
         if (outputBias ?? ((preset?.trainOutputBias ?? true) ? .on : .off)) == .off { t.trainOutputBias = false }
         t.snapshotEvery = snapshotEvery
         if weightAverage != 0 { t.weightAverage = weightAverage }

@@ -175,6 +175,13 @@ struct ImageTaskBinaryTests {
         #expect(r.output.contains("best model past the horizon: loss to the last frame"), "\(r.output)")
         let config = try String(contentsOfFile: dir + "/run/config.json", encoding: .utf8)
         #expect(config.contains("\"augmentation\"") && config.contains("\"rotate\" : true") && config.contains("\"noise\" : 0.1"), "\(config)")
+        // The attractor recipe (Docs/images.md) is the preset's default.
+        for setting in [
+            "\"pool\" : 8", "\"trainOutputBias\" : false", "\"rangePenalty\" : 0.01", "\"minibatchSize\" : 8",
+            "\"validateReach\" : 8", "\"validateHold\" : true", "\"update\" : \"per-minibatch\"",
+        ] {
+            #expect(config.contains(setting), "\(setting) missing from \(config)")
+        }
         let report = try String(contentsOfFile: dir + "/run/report.html", encoding: .utf8)
         #expect(report.contains("(beyond)"))
         r = try binary.nca([
