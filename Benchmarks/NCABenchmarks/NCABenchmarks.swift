@@ -66,13 +66,13 @@ func tileProductBenchmark(_ name: String, m: Int, k: Int, n: Int, kernels: Bool,
             metrics: [.wallClock, .custom("MFLOP/s", polarity: .prefersLarger, useScalingFactor: false)],
             timeUnits: .microseconds, maxDuration: .seconds(1), maxIterations: 2000)
     ) { benchmark in
-        let level = LinearAlgebra.kernelLevelOfCPU
+        let level = KernelLevel.ofCPU
         let a = [Float](repeating: 0.5, count: m * k)
         let b = [Float](repeating: 0.25, count: (transposed ? m : k) * n)
         var c = [Float](repeating: 0, count: (transposed ? k : m) * n)
         for _ in benchmark.scaledIterations {
             let start = DispatchTime.now().uptimeNanoseconds
-            switch (kernels && level > 0, transposed) {
+            switch (kernels && level != .blas, transposed) {
             case (true, false):
                 LinearAlgebra.productNN(level: level, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: false)
             case (true, true):

@@ -109,11 +109,11 @@ struct BenchCommand: ParsableCommand {
                     format:
                         "{\"config\": \"%@\", \"steps\": %d, \"recompute_every\": %d, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"engine_kernels\": \"%@\", \"peak_rss_mb\": %.1f, \"sgemm_peak_gflops\": %.1f, \"rollout_step_s\": %.8f}",
                     head.name, steps, recomputeEvery, training, backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName,
-                    LinearAlgebra.kernelName(level: engine.kernelLevel), peakMB,
+                    engine.kernelLevel.name, peakMB,
                     peak, rolloutStep))
         } else {
             say(
-                "\(head.name) (S \(size), C \(configuration.channels), \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), R \(head.batch), t \(steps), p \(configuration.skipProbability)\(recomputeEvery > 1 ? ", recompute every \(recomputeEvery)" : "")), \(engine.threads) threads, dense layers on \(LinearAlgebra.kernelName(level: engine.kernelLevel)) kernels, OpenBLAS \(LinearAlgebra.kernelName):"
+                "\(head.name) (S \(size), C \(configuration.channels), \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), R \(head.batch), t \(steps), p \(configuration.skipProbability)\(recomputeEvery > 1 ? ", recompute every \(recomputeEvery)" : "")), \(engine.threads) threads, dense layers on \(engine.kernelLevel.name) kernels, OpenBLAS \(LinearAlgebra.kernelName):"
             )
             say(
                 String(

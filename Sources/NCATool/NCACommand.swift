@@ -11,11 +11,12 @@ struct NCACommand: ParsableCommand {
         // message, not kill the process.
         signal(SIGXFSZ, SIG_IGN)
         if let value = ProcessInfo.processInfo.environment["NCA_KERNELS"],
-            !value.isEmpty, !LinearAlgebra.kernelChoices.contains(value.lowercased())
+            !value.isEmpty, KernelLevel(choice: value) == nil
         {
+            let choices = KernelLevel.allCases.map(\.choice).joined(separator: ", ")
             FileHandle.standardError.write(
                 Data(
-                    "Error: NCA_KERNELS=\(value) is not a kernel choice; use blas, avx2 or avx512 (or unset it for the best this CPU has).\n"
+                    "Error: NCA_KERNELS=\(value) is not a kernel choice; use one of \(choices) (or unset it for the best this CPU has).\n"
                         .utf8))
             Foundation.exit(64)
         }

@@ -4,10 +4,10 @@ import Testing
 
 /// The small-GEMM kernels (AVX-512, AVX2) against naive loops, and the engine's Float path on
 /// them against the same steps in Double through BLAS.
-@Suite("Small-GEMM kernels")
+@Suite("Small-GEMM kernels", .enabled(if: KernelLevel.ofCPU != .blas, "this CPU has neither AVX2 nor AVX-512: the kernels cannot run here"))
 struct KernelTests {
-    /// The kernel levels this CPU can run (1 = AVX2, 2 = AVX-512).
-    static let levels = LinearAlgebra.kernelLevelOfCPU >= 1 ? Array(1...LinearAlgebra.kernelLevelOfCPU) : []
+    /// The kernel levels this CPU can run (AVX2, AVX-512).
+    static let levels = KernelLevel.allCases.filter { $0 != .blas && $0.isAvailable }
 
     static func values(_ count: Int, seed: UInt64) -> [Float] {
         var rng = RandomGenerator(seed: seed)
@@ -16,8 +16,7 @@ struct KernelTests {
 
     @Test("C ← [C +] A·B with blocks and epilogues equals a naive loop, every remainder")
     func productNNMatchesNaive() throws {
-        try #require(!Self.levels.isEmpty && LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
-        var checked = 0
+        var seed: UInt64 = 0
         for level in Self.levels {
             for m in [1, 2, 5, 6, 7, 8, 9, 17, 67, 130] {
                 for n in [1, 7, 8, 9, 16, 17, 31, 32, 33, 48, 70] {
@@ -27,18 +26,17 @@ struct KernelTests {
                             for accumulate in epilogue >= 3 ? [false] : [false, true] {
                                 try checkNN(
                                     level: level, m: m, n: n, blocks: blocks, k: k, epilogue: epilogue, accumulate: accumulate,
-                                    seed: UInt64(checked))
-                                checked += 1
+                                    seed: seed)
+                                seed += 1
                             }
                         }
                     }
                 }
             }
         }
-        #expect(checked > 1000)
     }
 
-    func checkNN(level: Int, m: Int, n: Int, blocks: Int, k: Int, epilogue: Int, accumulate: Bool, seed: UInt64) throws {
+    func checkNN(level: KernelLevel, m: Int, n: Int, blocks: Int, k: Int, epilogue: Int, accumulate: Bool, seed: UInt64) throws {
         // A: blocks of m × k with rows lda = k + 1 apart, blocks astride apart; B likewise.
         let lda = k + 1
         let astride = m * lda + 3
@@ -101,7 +99,6 @@ struct KernelTests {
 
     @Test("C += Aᵀ·B equals a naive loop, every remainder")
     func productTNMatchesNaive() throws {
-        try #require(LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
         var seed: UInt64 = 900
         for level in Self.levels {
             for m in [1, 3, 6, 7, 8, 9, 16, 32, 33] {
@@ -141,7 +138,6 @@ struct KernelTests {
     func engineOnKernelsMatchesDouble(
         activation: Activation, boundary: Boundary, p: Double, mask: MaskGranularity, kernels: [Kernel]
     ) throws {
-        try #require(LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
         // Odd sizes: tiles straddle lattice rows; C = 5 and H = 19 exercise every remainder.
         let cfg = ModelConfiguration(
             channels: 5, observableChannels: 3, kernels: kernels, activation: activation, hiddenSize: 19, boundary: boundary,
@@ -158,7 +154,7 @@ struct KernelTests {
         var rng = RandomGenerator(seed: 64)
         let y = doubleEngine.forward(reference, from: x, steps: steps, rng: &rng)
         let expected = doubleEngine.backward(reference, outputGradient: dy)
-        for level in [0] + Self.levels {
+        for level in [KernelLevel.blas] + Self.levels {
             let engine = NCAEngine<Float>(
                 configuration: cfg, batch: r, size: s, threads: 2, tileCells: 23, kernelLevel: level)
             var rngF = RandomGenerator(seed: 64)
@@ -177,25 +173,29 @@ struct KernelTests {
     }
 }
 
-@Suite("Perception on the kernels")
+@Suite("Perception on the kernels", .enabled(if: KernelLevel.ofCPU != .blas, "this CPU has neither AVX2 nor AVX-512: the kernels cannot run here"))
 struct PerceptionKernelTests {
     @Test("padded-row perception (im2col by indirection) equals the stencil loop", arguments: Boundary.allCases)
     func paddedPerceptionMatchesStencil(boundary: Boundary) throws {
-        try #require(LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
         let (r, s, c) = (3, 6, 5)
         let kernels: [Kernel] = [.laplacian, .identity, .gradY, .average, .gradX]
         let x: Tensor<Double> = randomTensor([r, s, s, c], seed: 21, in: -1...1)
         let expected = referencePerception(x, kernels: kernels, boundary: boundary)
         let xf = x.scalars.map { Float($0) }
-        let p = Perception<Float>(kernels: kernels, boundary: boundary, batch: r, size: s, channels: c)
+        let makePerception = { (level: KernelLevel) in
+            Perception<Float>(
+                kernels: kernels, boundary: boundary, batch: r, size: s, channels: c,
+                backend: makeDenseBackend(level, scalar: Float.self, maxCells: r * s * s))
+        }
         let patches = Buffer<Float>(capacity: r * s * s * c * 9)
         let rowLength = c * kernels.count
         // Whole rows across lattices (padded path) and ranges that start or end inside a row (chunked path).
         for range in [0..<(r * s * s), 6..<30, 30..<108, 0..<6, 7..<29] {
             for level in KernelTests.levels {
+                let p = makePerception(level)
                 var z = [Float](repeating: .nan, count: range.count * rowLength)
                 xf.withUnsafeBufferPointer { xp in
-                    p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &z, level: level)
+                    p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &z)
                 }
                 let rows = ModelTests.rows(
                     fromPlanes: z.map { Double($0) }, cells: range.count, channels: c, kernels: kernels.count)
@@ -207,13 +207,16 @@ struct PerceptionKernelTests {
 
     @Test("padded-row pullback is the transpose of padded-row perception", arguments: Boundary.allCases)
     func paddedPullbackIsTranspose(boundary: Boundary) throws {
-        try #require(LinearAlgebra.kernelLevelOfCPU > 0, "this CPU has neither AVX2 nor AVX-512")
         let (r, s, c) = (2, 5, 3)
         let kernels: [Kernel] = [.identity, .gradX, .laplacian, .average]
-        let p = Perception<Float>(kernels: kernels, boundary: boundary, batch: r, size: s, channels: c)
+        let makePerception = { (level: KernelLevel) in
+            Perception<Float>(
+                kernels: kernels, boundary: boundary, batch: r, size: s, channels: c,
+                backend: makeDenseBackend(level, scalar: Float.self, maxCells: r * s * s))
+        }
         let x: [Float] = KernelTests.values(r * s * s * c, seed: 31)
         let maxRows = 7
-        let planes = Buffer<Float>(capacity: kernels.count * p.paddedPlaneStride(rows: maxRows))
+        let planes = Buffer<Float>(capacity: kernels.count * makePerception(.blas).paddedPlaneStride(rows: maxRows))
         let sum = Buffer<Float>(capacity: (maxRows + 2) * (s + 2) * c)
         let taps = UnsafeMutablePointer<Int>.allocate(capacity: 9 * kernels.count)
         defer { taps.deallocate() }
@@ -221,16 +224,17 @@ struct PerceptionKernelTests {
         // Whole rows: within one lattice, across the two, a block after a taller one (stale rows).
         for range in [0..<35, 15..<50, 0..<50, 5..<10] {
             for level in KernelTests.levels {
+                let p = makePerception(level)
                 let w: [Float] = KernelTests.values(range.count * c * kernels.count, seed: UInt64(40 + range.count))
                 var z = [Float](repeating: 0, count: w.count)
                 var adjoint = [Float](repeating: 0, count: x.count)
                 x.withUnsafeBufferPointer {
-                    p.forward($0.baseAddress!, cells: range, patches: patches.pointer, into: &z, level: level)
+                    p.forward($0.baseAddress!, cells: range, patches: patches.pointer, into: &z)
                 }
                 w.withUnsafeBufferPointer {
                     p.backwardPadded(
                         $0.baseAddress!, cells: range, planes: planes.pointer, maxRows: maxRows, sum: sum.pointer, offsets: taps,
-                        accumulateInto: &adjoint, level: level)
+                        accumulateInto: &adjoint)
                 }
                 let lhs = zip(z, w).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
                 let rhs = zip(x, adjoint).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }

@@ -21,7 +21,9 @@ struct ModelTests {
         let x: Tensor<Double> = randomTensor([r, s, s, c], seed: 11, in: -1...1)
         // All five kernels in a scrambled order: checks the channel-major (c, k) ordering too.
         let kernels: [Kernel] = [.laplacian, .identity, .gradY, .average, .gradX]
-        let p = Perception<Double>(kernels: kernels, boundary: boundary, batch: r, size: s, channels: c)
+        let p = Perception<Double>(
+            kernels: kernels, boundary: boundary, batch: r, size: s, channels: c,
+            backend: makeDenseBackend(.blas, scalar: Double.self, maxCells: r * s * s))
         let patches = Buffer<Double>(capacity: r * s * s * c * 9)
         var z = [Double](repeating: .nan, count: r * s * s * c * kernels.count)
         x.scalars.withUnsafeBufferPointer { xp in
@@ -48,7 +50,9 @@ struct ModelTests {
         // starts and ends inside lattice rows.
         let (r, s, c) = (2, 4, 2)
         let kernels: [Kernel] = [.identity, .gradX, .laplacian]
-        let p = Perception<Double>(kernels: kernels, boundary: boundary, batch: r, size: s, channels: c)
+        let p = Perception<Double>(
+            kernels: kernels, boundary: boundary, batch: r, size: s, channels: c,
+            backend: makeDenseBackend(.blas, scalar: Double.self, maxCells: r * s * s))
         let x: Tensor<Double> = randomTensor([r, s, s, c], seed: 12, in: -1...1)
         for range in [0..<(r * s * s), 5..<27] {
             let w: Tensor<Double> = randomTensor([range.count * c * kernels.count], seed: 13, in: -1...1)

@@ -1,6 +1,6 @@
 /// An append-only record of a forward pass, walked in reverse by the backward pass.
 ///
-/// Each entry holds what one step's pullback needs (its input, its pre-activation, its mask).
+/// Each entry holds what one step's pullback needs (for the engine: its input and its mask).
 /// Entries are reference types whose buffers are kept between passes: `reset()` only rewinds the
 /// count, so a second pass of the same length allocates nothing.
 public struct Tape<Record: AnyObject> {

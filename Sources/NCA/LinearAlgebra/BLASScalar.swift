@@ -5,7 +5,8 @@ import RealModule
 ///
 /// The requirements are thin, one-line bridges to the single-precision or double-precision
 /// CBLAS/LAPACKE symbol; everything else (argument checks, workspace, `info` handling) is written
-/// once, generically, in `LinearAlgebra.swift`. Elementary functions come from `Real`.
+/// once, generically, in `LinearAlgebra.swift`. Elementary functions come from `Real`; relu's loops
+/// are requirements so that each type runs a specialised, vectorised body.
 public protocol BLASScalar: Real, BinaryFloatingPoint, Sendable, Codable
 where RawSignificand: FixedWidthInteger {
     /// Bytes per element as stored in `.npy` / `.safetensors` files.
@@ -29,4 +30,10 @@ where RawSignificand: FixedWidthInteger {
         _ s: UnsafeMutablePointer<Self>, _ u: UnsafeMutablePointer<Self>, _ ldu: Int32,
         _ vt: UnsafeMutablePointer<Self>, _ ldvt: Int32
     ) -> Int32
+
+    /// out[i] = max(a[i], 0).
+    static func reluForward(_ a: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>, count: Int)
+
+    /// g[i] = a[i] > 0 ? g[i] : 0.
+    static func reluPullback(_ g: UnsafeMutablePointer<Self>, at a: UnsafePointer<Self>, count: Int)
 }

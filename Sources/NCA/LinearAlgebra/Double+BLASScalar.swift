@@ -33,4 +33,12 @@ extension Double: BLASScalar {
     ) -> Int32 {
         LAPACKE_dgesdd(LAPACK_ROW_MAJOR, jobz, m, n, a, lda, s, u, ldu, vt, ldvt)
     }
+
+    public static func reluForward(_ a: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, count: Int) {
+        ReluLoops.forward(a, out, count)
+    }
+
+    public static func reluPullback(_ g: UnsafeMutablePointer<Double>, at a: UnsafePointer<Double>, count: Int) {
+        ReluLoops.pullback(g, a, count)
+    }
 }

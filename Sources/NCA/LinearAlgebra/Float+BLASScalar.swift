@@ -33,4 +33,12 @@ extension Float: BLASScalar {
     ) -> Int32 {
         LAPACKE_sgesdd(LAPACK_ROW_MAJOR, jobz, m, n, a, lda, s, u, ldu, vt, ldvt)
     }
+
+    public static func reluForward(_ a: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        ReluLoops.forward(a, out, count)
+    }
+
+    public static func reluPullback(_ g: UnsafeMutablePointer<Float>, at a: UnsafePointer<Float>, count: Int) {
+        ReluLoops.pullback(g, a, count)
+    }
 }

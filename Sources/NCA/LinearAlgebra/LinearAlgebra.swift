@@ -67,31 +67,6 @@ public enum LinearAlgebra {
 
     // MARK: The engine's small products
 
-    /// The values `NCA_KERNELS` may take.
-    public static let kernelChoices = ["blas", "avx2", "avx512"]
-
-    /// Which small-GEMM kernels `productNN` and `productTNAccumulate` use for Float: 2 AVX-512F,
-    /// 1 AVX2 + FMA, 0 none (BLAS and separate element-wise passes, as for Double). Chosen once
-    /// from the CPU; `NCA_KERNELS=blas` in the environment forces 0, `NCA_KERNELS=avx2` caps it
-    /// at 1 (`avx512` or anything else: the CPU's best; the `nca` tool rejects other values).
-    public static let kernelLevel: Int = {
-        let cpu = Int(nca_kernel_level())
-        switch ProcessInfo.processInfo.environment["NCA_KERNELS"]?.lowercased() {
-        case "blas": return 0
-        case "avx2": return min(cpu, 1)
-        default: return cpu
-        }
-    }()
-
-    /// A name for `level`, as printed by `nca bench`.
-    public static func kernelName(level: Int) -> String {
-        switch level {
-        case 2: return "AVX-512"
-        case 1: return "AVX2"
-        default: return "OpenBLAS"
-        }
-    }
-
     /// What `productNN` does to each element of its result before storing it.
     public enum Epilogue {
         case none
@@ -115,18 +90,18 @@ public enum LinearAlgebra {
     }
 
     /// Row-major `C ← [C +] A·B [+ 1·biasᵀ]` (A m × k, B k × n, C m × n, bias n values) followed by `epilogue`, by the
-    /// small-GEMM kernels of `level` (≥ 1): no packing, no zeroing pass, the epilogue applied in
+    /// small-GEMM kernels of `level` (not `.blas`): no packing, no zeroing pass, the epilogue applied in
     /// registers. For the engine's tall, narrow products (m cells by a few dozen features).
     ///
     /// With `blocks` > 1, A (m × blocks·k) is that many column blocks of k columns, block q at
     /// a + q·aBlockStride (rows lda apart), and B the matching row blocks, block q at
     /// b + q·bBlockStride (rows ldb apart): a product whose operands are stored in pieces.
     public static func productNN(
-        level: Int, m: Int, n: Int, k: Int, blocks: Int = 1, a: UnsafePointer<Float>, lda: Int, aBlockStride: Int = 0,
+        level: KernelLevel, m: Int, n: Int, k: Int, blocks: Int = 1, a: UnsafePointer<Float>, lda: Int, aBlockStride: Int = 0,
         b: UnsafePointer<Float>, ldb: Int, bBlockStride: Int = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
         accumulate: Bool, bias: UnsafePointer<Float>? = nil, epilogue: Epilogue = .none
     ) {
-        precondition(level >= 1 && level <= kernelLevelOfCPU, "productNN: kernel level \(level) is not available here")
+        precondition(level != .blas && level.isAvailable, "productNN: kernel level \(level) is not available here")
         precondition(
             m >= 0 && n >= 0 && k >= 0 && blocks >= 1 && lda >= k && ldb >= n && ldc >= n, "productNN: bad sizes")
         if m == 0 || n == 0 { return }
@@ -147,33 +122,33 @@ public enum LinearAlgebra {
         case .none, .relu: break
         }
         nca_sgemm_nn(
-            Int32(level), m, n, blocks, k, a, lda, aBlockStride, b, ldb, bBlockStride, c, ldc, accumulate ? 1 : 0,
+            Int32(level.rawValue), m, n, blocks, k, a, lda, aBlockStride, b, ldb, bBlockStride, c, ldc, accumulate ? 1 : 0,
             epilogue.code, g, ldg, bias, source)
     }
 
     /// Row-major `C += Aᵀ·B` with A stored k × m and B stored k × n (C m × n): a sum over k rows,
-    /// such as a weight gradient summed over cells, by the small-GEMM kernels of `level` (≥ 1).
+    /// such as a weight gradient summed over cells, by the small-GEMM kernels of `level` (not `.blas`).
     public static func productTNAccumulate(
-        level: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        level: KernelLevel, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        precondition(level >= 1 && level <= kernelLevelOfCPU, "productTNAccumulate: kernel level \(level) is not available here")
+        precondition(level != .blas && level.isAvailable, "productTNAccumulate: kernel level \(level) is not available here")
         precondition(m >= 0 && n >= 0 && k >= 0 && lda >= m && ldb >= n && ldc >= n, "productTNAccumulate: bad sizes")
         if m == 0 || n == 0 || k == 0 { return }
-        nca_sgemm_tn_acc(Int32(level), m, n, k, a, lda, b, ldb, c, ldc)
+        nca_sgemm_tn_acc(Int32(level.rawValue), m, n, k, a, lda, b, ldb, c, ldc)
     }
 
     /// The product with B's rows gathered (im2col by indirection): for r < rows, i < m,
     /// j < width, `C[i·ldc + r·cRowStride + j] = Σ_p A[i, p] · base[offsets[p] + r·bRowStride + j]`
-    /// over p < k, by the kernels of `level` (≥ 1).
+    /// over p < k, by the kernels of `level` (not `.blas`).
     public static func productGathered(
-        level: Int, m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Float>, lda: Int, base: UnsafePointer<Float>,
+        level: KernelLevel, m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Float>, lda: Int, base: UnsafePointer<Float>,
         offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cRowStride: Int
     ) {
-        precondition(level >= 1 && level <= kernelLevelOfCPU, "productGathered: kernel level \(level) is not available here")
+        precondition(level != .blas && level.isAvailable, "productGathered: kernel level \(level) is not available here")
         precondition(m >= 0 && rows >= 0 && width >= 0 && k >= 0 && lda >= k, "productGathered: bad sizes")
         if m == 0 || rows == 0 || width == 0 { return }
-        nca_sgemm_gather(Int32(level), m, rows, width, k, a, lda, base, offsets, bRowStride, c, ldc, cRowStride)
+        nca_sgemm_gather(Int32(level.rawValue), m, rows, width, k, a, lda, base, offsets, bRowStride, c, ldc, cRowStride)
     }
 
     /// The pullback of the residual update x ← x + σ ⊙ F for F: df = σ ⊙ g over cells × channels
@@ -184,9 +159,6 @@ public enum LinearAlgebra {
     ) {
         nca_residual_pullback(g, sigma, df, cells, channels, perCell ? 1 : 0, dv)
     }
-
-    /// The kernel level the CPU supports, whatever `NCA_KERNELS` says.
-    public static let kernelLevelOfCPU = Int(nca_kernel_level())
 
     /// `y ← y + x` over `count` contiguous elements.
     public static func add<T: BLASScalar>(_ x: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, count: Int) {

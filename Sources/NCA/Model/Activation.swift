@@ -50,7 +50,7 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
     @inlinable
     public func apply<T: BLASScalar>(_ a: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, count: Int) {
         switch self {
-        case .relu: ReluLoops.forward(a, into: out, count: count)
+        case .relu: T.reluForward(a, into: out, count: count)
         case .linear: out.update(from: a, count: count)
         default: for i in 0..<count { out[i] = value(a[i]) }
         }
@@ -60,7 +60,7 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
     @inlinable
     public func multiplyByDerivative<T: BLASScalar>(_ g: UnsafeMutablePointer<T>, at a: UnsafePointer<T>, count: Int) {
         switch self {
-        case .relu: ReluLoops.pullback(g, at: a, count: count)
+        case .relu: T.reluPullback(g, at: a, count: count)
         case .linear: break
         default: for i in 0..<count { g[i] *= derivative(a[i]) }
         }
@@ -75,41 +75,19 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
     }
 }
 
-/// relu's forward and pullback loops, eight lanes at a time for Float and Double. Written out
-/// per type because the compiler vectorises neither the generic loop (possibly aliasing
-/// pointers) nor generic SIMD code (unspecialised witnesses); and without branches, because
-/// relu's pattern is data-dependent and a per-element branch mispredicts half the time.
-@usableFromInline
+/// relu's forward and pullback loops, eight lanes at a time, without branches (relu's pattern
+/// is data-dependent and a per-element branch mispredicts half the time). Generic over the lane
+/// type, called only from the concrete `BLASScalar` conformances (`reluForward`, `reluPullback`),
+/// where they are specialised and vectorised: the compiler vectorises neither a loop over a
+/// generic `T` (possibly aliasing pointers) nor unspecialised SIMD code.
 enum ReluLoops {
-    @inlinable
-    static func forward<T: BLASScalar>(_ a: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, count: Int) {
-        if T.self == Float.self {
-            forward(UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), count)
-        } else if T.self == Double.self {
-            forward(UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), UnsafeMutableRawPointer(out).assumingMemoryBound(to: Double.self), count)
-        } else {
-            for i in 0..<count { out[i] = a[i] > 0 ? a[i] : 0 }
-        }
-    }
-
-    @inlinable
-    static func pullback<T: BLASScalar>(_ g: UnsafeMutablePointer<T>, at a: UnsafePointer<T>, count: Int) {
-        if T.self == Float.self {
-            pullback(UnsafeMutableRawPointer(g).assumingMemoryBound(to: Float.self), UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), count)
-        } else if T.self == Double.self {
-            pullback(UnsafeMutableRawPointer(g).assumingMemoryBound(to: Double.self), UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), count)
-        } else {
-            for i in 0..<count { g[i] = a[i] > 0 ? g[i] : 0 }
-        }
-    }
-
-    @usableFromInline
-    static func forward(_ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
+    @inline(__always)
+    static func forward<S: SIMDScalar & BinaryFloatingPoint>(_ a: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ count: Int) {
         var i = 0
-        let zero = SIMD8<Float>(repeating: 0)
+        let zero = SIMD8<S>(repeating: 0)
         while i + 8 <= count {
-            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(out + i).storeBytes(of: v.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<Float>.self)
+            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<S>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: v.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<S>.self)
             i += 8
         }
         while i < count {
@@ -118,45 +96,14 @@ enum ReluLoops {
         }
     }
 
-    @usableFromInline
-    static func forward(_ a: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, _ count: Int) {
+    @inline(__always)
+    static func pullback<S: SIMDScalar & BinaryFloatingPoint>(_ g: UnsafeMutablePointer<S>, _ a: UnsafePointer<S>, _ count: Int) {
         var i = 0
-        let zero = SIMD8<Double>(repeating: 0)
+        let zero = SIMD8<S>(repeating: 0)
         while i + 8 <= count {
-            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Double>.self)
-            UnsafeMutableRawPointer(out + i).storeBytes(of: v.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<Double>.self)
-            i += 8
-        }
-        while i < count {
-            out[i] = a[i] > 0 ? a[i] : 0
-            i += 1
-        }
-    }
-
-    @usableFromInline
-    static func pullback(_ g: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ count: Int) {
-        var i = 0
-        let zero = SIMD8<Float>(repeating: 0)
-        while i + 8 <= count {
-            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-            let w = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(g + i).storeBytes(of: w.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count {
-            g[i] = a[i] > 0 ? g[i] : 0
-            i += 1
-        }
-    }
-
-    @usableFromInline
-    static func pullback(_ g: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ count: Int) {
-        var i = 0
-        let zero = SIMD8<Double>(repeating: 0)
-        while i + 8 <= count {
-            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Double>.self)
-            let w = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Double>.self)
-            UnsafeMutableRawPointer(g + i).storeBytes(of: w.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<Double>.self)
+            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<S>.self)
+            let w = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<S>.self)
+            UnsafeMutableRawPointer(g + i).storeBytes(of: w.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<S>.self)
             i += 8
         }
         while i < count {

@@ -8,8 +8,10 @@
 /// are Z = Gᵀ · P ((K × 9)·(9 × n·C), G the 9 × K kernel matrix): plane k of Z is kernel k's
 /// response for every (cell, channel). The dense layer reads the K planes in place (SPEC's
 /// channel-major (c, k) rows of W2 are read with a stride). The pullback is dP = G · dZ
-/// followed by col2im, the shifted adds that transpose the gather.
+/// followed by col2im, the shifted adds that transpose the gather. The products run on
+/// `backend`; one that `gathers` reads whole lattice rows as shifted views of a padded block.
 struct Perception<T: BLASScalar> {
+    let backend: any DenseBackend<T>
     let batch: Int
     let size: Int
     let channels: Int
@@ -35,7 +37,8 @@ struct Perception<T: BLASScalar> {
     let transposeWeights: [T]
     let transposeTaps: [(kernel: Int, offset: Int)]
 
-    init(kernels: [Kernel], boundary: Boundary, batch: Int, size: Int, channels: Int) {
+    init(kernels: [Kernel], boundary: Boundary, batch: Int, size: Int, channels: Int, backend: any DenseBackend<T>) {
+        self.backend = backend
         self.batch = batch
         self.size = size
         self.channels = channels
@@ -94,17 +97,15 @@ struct Perception<T: BLASScalar> {
     var chunkCells: Int { max(1, 1024 / channels) }
 
     /// The perception planes z (K × n·C: plane k, then cell, then channel) for the n cells in
-    /// `cells`, from the whole state x (N × C); `patches` needs 9·n·C elements. `level` picks
-    /// the product's kernels (see `LinearAlgebra.kernelLevel`; 0 = BLAS). Whole lattice rows on
-    /// the kernels go through `forwardPadded`; otherwise the range is worked through in chunks
-    /// of `chunkCells`: im2col of the chunk, then its columns of Z = Gᵀ·P.
+    /// `cells`, from the whole state x (N × C); `patches` needs 9·n·C elements. Whole lattice
+    /// rows on a backend that `gathers` go through `forwardPadded`; otherwise the range is worked
+    /// through in chunks of `chunkCells`: im2col of the chunk, then its columns of Z = Gᵀ·P.
     func forward(
-        _ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>,
-        level: Int = 0
+        _ x: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>
     ) {
         let width = cells.count * channels
-        if level > 0 && cells.lowerBound % size == 0 && cells.upperBound % size == 0 {
-            forwardPadded(x, cells: cells, padded: patches, into: z, level: level)
+        if backend.gathers && wholeRows(cells) {
+            forwardPadded(x, cells: cells, padded: patches, into: z)
             return
         }
         kernelMatrixTransposed.withUnsafeBufferPointer { gt in
@@ -114,27 +115,24 @@ struct Perception<T: BLASScalar> {
                 let chunkWidth = chunk.count * channels
                 let out = z + (start - cells.lowerBound) * channels
                 im2col(x, cells: chunk, into: patches)
-                if level > 0 {
-                    LinearAlgebra.productNN(
-                        level: level, m: kernelCount, n: chunkWidth, k: 9, a: Self.floats(gt.baseAddress!), lda: 9,
-                        b: Self.floats(patches), ldb: chunkWidth, c: Self.mutableFloats(out), ldc: width, accumulate: false)
-                } else {
-                    LinearAlgebra.gemm(
-                        .none, .none, m: kernelCount, n: chunkWidth, k: 9, a: gt.baseAddress!, lda: 9, b: patches,
-                        ldb: chunkWidth, c: out, ldc: width)
-                }
+                backend.product(
+                    m: kernelCount, n: chunkWidth, k: 9, a: gt.baseAddress!, lda: 9, b: patches, ldb: chunkWidth, c: out,
+                    ldc: width)
                 start = chunk.upperBound
             }
         }
     }
 
-    /// `forward` for whole lattice rows with the small-GEMM kernels: per lattice, the rows and
+    /// Whether `cells` covers whole lattice rows.
+    func wholeRows(_ cells: Range<Int>) -> Bool { cells.lowerBound % size == 0 && cells.upperBound % size == 0 }
+
+    /// `forward` for whole lattice rows with a gathered product: per lattice, the rows and
     /// one neighbour row above and below are copied once into a padded block (the boundary
     /// decides the padding), and the product reads the nine neighbour planes as shifted views
     /// of it — im2col by indirection, no nine-fold copy. `padded` needs (rows + 2)·(S + 2)·C
     /// elements, at most 9·n·C.
     private func forwardPadded(
-        _ x: UnsafePointer<T>, cells: Range<Int>, padded pad: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>, level: Int
+        _ x: UnsafePointer<T>, cells: Range<Int>, padded pad: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>
     ) {
         let s = size
         let c = channels
@@ -165,10 +163,10 @@ struct Perception<T: BLASScalar> {
                             (target + (s + 1) * c).update(from: sourceRow + right * c, count: c)
                         }
                     }
-                    LinearAlgebra.productGathered(
-                        level: level, m: kernelCount, rows: count, width: s * c, k: 9, a: Self.floats(gt.baseAddress!), lda: 9,
-                        base: Self.floats(UnsafePointer(pad)), offsets: offsets.baseAddress!, bRowStride: paddedRow,
-                        c: Self.mutableFloats(z + (row * s - cells.lowerBound) * c), ldc: width, cRowStride: s * c)
+                    backend.productGathered(
+                        m: kernelCount, rows: count, width: s * c, k: 9, a: gt.baseAddress!, lda: 9, base: pad,
+                        offsets: offsets.baseAddress!, bRowStride: paddedRow, c: z + (row * s - cells.lowerBound) * c,
+                        ldc: width, cRowStride: s * c)
                 }
             }
         }
@@ -202,8 +200,7 @@ struct Perception<T: BLASScalar> {
     /// the whole state's gradient (neighbours outside the range receive their share).
     /// `patches` is scratch of 9·n·C elements (9 planes of a chunk are used). Chunk by chunk: dP = G·dZ, then col2im.
     func backward(
-        _ dz: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, accumulateInto dx: UnsafeMutablePointer<T>,
-        level: Int = 0
+        _ dz: UnsafePointer<T>, cells: Range<Int>, patches: UnsafeMutablePointer<T>, accumulateInto dx: UnsafeMutablePointer<T>
     ) {
         let width = cells.count * channels
         kernelMatrix.withUnsafeBufferPointer { g in
@@ -212,22 +209,16 @@ struct Perception<T: BLASScalar> {
                 let chunk = start..<min(start + chunkCells, cells.upperBound)
                 let chunkWidth = chunk.count * channels
                 let source = dz + (start - cells.lowerBound) * channels
-                if level > 0 {
-                    LinearAlgebra.productNN(
-                        level: level, m: 9, n: chunkWidth, k: kernelCount, a: Self.floats(g.baseAddress!), lda: kernelCount,
-                        b: Self.floats(source), ldb: width, c: Self.mutableFloats(patches), ldc: chunkWidth, accumulate: false)
-                } else {
-                    LinearAlgebra.gemm(
-                        .none, .none, m: 9, n: chunkWidth, k: kernelCount, a: g.baseAddress!, lda: kernelCount, b: source,
-                        ldb: width, c: patches, ldc: chunkWidth)
-                }
+                backend.product(
+                    m: 9, n: chunkWidth, k: kernelCount, a: g.baseAddress!, lda: kernelCount, b: source, ldb: width,
+                    c: patches, ldc: chunkWidth)
                 col2imAdd(patches, cells: chunk, into: dx)
                 start = chunk.upperBound
             }
         }
     }
 
-    /// `backward` for whole lattice rows with the small-GEMM kernels, as the transpose of
+    /// `backward` for whole lattice rows on a backend that `gathers`, as the transpose of
     /// `forwardPadded`: the K gradient planes are copied into blocks padded by two zero cells
     /// (`planes`: K · paddedPlaneStride(rows: maxRows) elements, zero on allocation, borders never
     /// written); one gathered product sums, for every cell of a padded block ((rows + 2) ×
@@ -237,7 +228,7 @@ struct Perception<T: BLASScalar> {
     /// (at least 9·K entries).
     func backwardPadded(
         _ dz: UnsafePointer<T>, cells: Range<Int>, planes: UnsafeMutablePointer<T>, maxRows: Int, sum: UnsafeMutablePointer<T>,
-        offsets: UnsafeMutablePointer<Int>, accumulateInto dx: UnsafeMutablePointer<T>, level: Int
+        offsets: UnsafeMutablePointer<Int>, accumulateInto dx: UnsafeMutablePointer<T>
     ) {
         let s = size
         let c = channels
@@ -263,10 +254,9 @@ struct Perception<T: BLASScalar> {
                 for tap in 0..<transposeTaps.count {
                     offsets[tap] = transposeTaps[tap].kernel * planeStride + transposeTaps[tap].offset
                 }
-                LinearAlgebra.productGathered(
-                    level: level, m: 1, rows: count + 2, width: sumRow, k: weights.count, a: Self.floats(weights.baseAddress!),
-                    lda: weights.count, base: Self.floats(UnsafePointer(planes)), offsets: UnsafePointer(offsets),
-                    bRowStride: paddedRow, c: Self.mutableFloats(sum), ldc: sumRow, cRowStride: sumRow)
+                backend.productGathered(
+                    m: 1, rows: count + 2, width: sumRow, k: weights.count, a: weights.baseAddress!, lda: weights.count,
+                    base: planes, offsets: offsets, bRowStride: paddedRow, c: sum, ldc: sumRow, cRowStride: sumRow)
                 // Fold: padded cell (t, j) was a copy of (source row, source column).
                 for t in 0..<(count + 2) {
                     let source = paddedSource(t, i0, i1)
@@ -350,14 +340,5 @@ struct Perception<T: BLASScalar> {
                 }
             }
         }
-    }
-
-    /// The same memory as Float: only called with a kernel level > 0, i.e. T is Float.
-    @inline(__always) static func floats(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
-        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
-    }
-
-    @inline(__always) static func mutableFloats(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
-        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
     }
 }

@@ -1,0 +1,214 @@
+/// The seam between the engine and the code that runs its dense products: every product and
+/// fused epilogue one NCA step needs, forward and backward, for one tile of n cells. The engine
+/// and `Perception` call these and never ask which implementation they hold.
+///
+/// Two implementations: `BLASBackend` (OpenBLAS products followed by separate element-wise
+/// passes; Float and Double) and `SIMDKernelBackend` (nca's AVX2/AVX-512 small-GEMM kernels with
+/// the element-wise work fused into the products' epilogues; Float only). `makeDenseBackend`
+/// picks one for a `KernelLevel`. All matrices are row-major with the given row strides.
+protocol DenseBackend<Scalar>: Sendable {
+    associatedtype Scalar: BLASScalar
+
+    /// The level this backend runs.
+    var level: KernelLevel { get }
+
+    /// Whether `productGathered` is available: perception then reads shifted views of a padded
+    /// block of rows instead of copying nine planes.
+    var gathers: Bool { get }
+
+    /// C = A·B: A m × k, B k × n, C m × n.
+    func product(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, b: UnsafePointer<Scalar>, ldb: Int,
+        c: UnsafeMutablePointer<Scalar>, ldc: Int)
+
+    /// C = Σ_q A_q·B_q over `blocks` column blocks of A (m × k each, a + q·aBlockStride) and the
+    /// matching row blocks of B (k × n each, b + q·bBlockStride), then max(C, 0) when `relu`.
+    func blockProduct(
+        m: Int, n: Int, k: Int, blocks: Int, a: UnsafePointer<Scalar>, lda: Int, aBlockStride: Int,
+        b: UnsafePointer<Scalar>, ldb: Int, bBlockStride: Int, c: UnsafeMutablePointer<Scalar>, ldc: Int, relu: Bool)
+
+    /// C += Aᵀ·B: A stored k × m, B stored k × n, C m × n (a weight gradient summed over k cells).
+    func accumulateTransposed(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, b: UnsafePointer<Scalar>, ldb: Int,
+        c: UnsafeMutablePointer<Scalar>, ldc: Int)
+
+    /// The residual update of n cells × C channels: output = input + σ ⊙ (hidden·W1 + 1·vᵀ), hidden
+    /// n × H, W1 H × C; σ per cell or per element. `scratch` (n × C) may be used for F.
+    func residualUpdate(
+        cells n: Int, channels c: Int, hidden h: Int, hiddenValues: UnsafePointer<Scalar>, w1: UnsafePointer<Scalar>,
+        v: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>, granularity: MaskGranularity,
+        output: UnsafeMutablePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>)
+
+    /// The residual update's pullback for F: dF = σ ⊙ g (n × C), and dv += Σ over cells of dF.
+    func residualPullback(
+        _ g: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>, granularity: MaskGranularity, cells n: Int, channels c: Int,
+        into df: UnsafeMutablePointer<Scalar>, biasGradient dv: UnsafeMutablePointer<Scalar>)
+
+    /// The hidden layer's pullback: dA = (dF·W1ᵀ) ⊙ u′(A), dF n × C, W1ᵀ C × H, dA n × H. For relu,
+    /// `a` may hold u(A) instead of A (u′ is 1 exactly where u(a) > 0).
+    func hiddenPullback(
+        cells n: Int, hidden h: Int, channels c: Int, df: UnsafePointer<Scalar>, w1Transposed: UnsafePointer<Scalar>,
+        activation: Activation, at a: UnsafePointer<Scalar>, into da: UnsafeMutablePointer<Scalar>)
+
+    /// The product with B's rows gathered (see `LinearAlgebra.productGathered`); only when `gathers`.
+    func productGathered(
+        m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, base: UnsafePointer<Scalar>,
+        offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Scalar>, ldc: Int, cRowStride: Int)
+}
+
+/// The backend for `level` and scalar type T: the SIMD kernels for Float at an available level
+/// above `.blas`, else OpenBLAS. `maxCells` bounds the tiles the backend will see.
+func makeDenseBackend<T: BLASScalar>(_ level: KernelLevel, scalar: T.Type, maxCells: Int) -> any DenseBackend<T> {
+    if level != .blas, level.isAvailable, let kernels = SIMDKernelBackend(level: level) as? any DenseBackend<T> {
+        return kernels
+    }
+    return BLASBackend<T>(maxCells: maxCells)
+}
+
+/// OpenBLAS products, with the activation, mask and bias as separate passes.
+struct BLASBackend<Scalar: BLASScalar>: DenseBackend, @unchecked Sendable {
+    var level: KernelLevel { .blas }
+    var gathers: Bool { false }
+    /// `maxCells` ones, for column sums by GEMV.
+    private let ones: Buffer<Scalar>
+
+    init(maxCells: Int) {
+        ones = Buffer(capacity: max(1, maxCells))
+        ones.fill(1, count: max(1, maxCells))
+    }
+
+    func product(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, b: UnsafePointer<Scalar>, ldb: Int,
+        c: UnsafeMutablePointer<Scalar>, ldc: Int
+    ) {
+        LinearAlgebra.gemm(.none, .none, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+    }
+
+    func blockProduct(
+        m: Int, n: Int, k: Int, blocks: Int, a: UnsafePointer<Scalar>, lda: Int, aBlockStride: Int,
+        b: UnsafePointer<Scalar>, ldb: Int, bBlockStride: Int, c: UnsafeMutablePointer<Scalar>, ldc: Int, relu: Bool
+    ) {
+        for q in 0..<blocks {
+            LinearAlgebra.gemm(
+                .none, .none, m: m, n: n, k: k, a: a + q * aBlockStride, lda: lda, b: b + q * bBlockStride, ldb: ldb,
+                beta: q == 0 ? 0 : 1, c: c, ldc: ldc)
+        }
+        if relu { Activation.relu.apply(c, into: c, count: m * ldc) }
+    }
+
+    func accumulateTransposed(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, b: UnsafePointer<Scalar>, ldb: Int,
+        c: UnsafeMutablePointer<Scalar>, ldc: Int
+    ) {
+        LinearAlgebra.gemm(.transposed, .none, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+    }
+
+    func residualUpdate(
+        cells n: Int, channels c: Int, hidden h: Int, hiddenValues: UnsafePointer<Scalar>, w1: UnsafePointer<Scalar>,
+        v: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>, granularity: MaskGranularity,
+        output: UnsafeMutablePointer<Scalar>, scratch f: UnsafeMutablePointer<Scalar>
+    ) {
+        for cell in 0..<n { (f + cell * c).update(from: v, count: c) }
+        LinearAlgebra.gemm(.none, .none, m: n, n: c, k: h, a: hiddenValues, lda: h, b: w1, ldb: c, beta: 1, c: f, ldc: c)
+        output.update(from: input, count: n * c)
+        StochasticMask.applyResidual(f, sigma: sigma, to: output, cells: n, channels: c, granularity: granularity)
+    }
+
+    func residualPullback(
+        _ g: UnsafePointer<Scalar>, sigma: UnsafePointer<Scalar>, granularity: MaskGranularity, cells n: Int, channels c: Int,
+        into df: UnsafeMutablePointer<Scalar>, biasGradient dv: UnsafeMutablePointer<Scalar>
+    ) {
+        StochasticMask.pullback(g, sigma: sigma, into: df, cells: n, channels: c, granularity: granularity)
+        LinearAlgebra.gemv(.transposed, m: n, n: c, a: df, lda: c, x: ones.pointer, beta: 1, y: dv)
+    }
+
+    func hiddenPullback(
+        cells n: Int, hidden h: Int, channels c: Int, df: UnsafePointer<Scalar>, w1Transposed: UnsafePointer<Scalar>,
+        activation: Activation, at a: UnsafePointer<Scalar>, into da: UnsafeMutablePointer<Scalar>
+    ) {
+        LinearAlgebra.gemm(.none, .none, m: n, n: h, k: c, a: df, lda: c, b: w1Transposed, ldb: h, c: da, ldc: h)
+        activation.multiplyByDerivative(da, at: a, count: n * h)
+    }
+
+    func productGathered(
+        m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, base: UnsafePointer<Scalar>,
+        offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Scalar>, ldc: Int, cRowStride: Int
+    ) {
+        preconditionFailure("BLASBackend has no gathered product; check `gathers` first")
+    }
+}
+
+/// nca's small-GEMM kernels (Float, AVX2 or AVX-512): no packing, no zeroing pass, relu, the
+/// residual update and relu's pullback applied in registers.
+struct SIMDKernelBackend: DenseBackend {
+    typealias Scalar = Float
+    let level: KernelLevel
+    var gathers: Bool { true }
+
+    init(level: KernelLevel) {
+        precondition(level != .blas && level.isAvailable, "SIMDKernelBackend: \(level.name) is not available on this CPU")
+        self.level = level
+    }
+
+    func product(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        LinearAlgebra.productNN(level: level, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: false)
+    }
+
+    func blockProduct(
+        m: Int, n: Int, k: Int, blocks: Int, a: UnsafePointer<Float>, lda: Int, aBlockStride: Int,
+        b: UnsafePointer<Float>, ldb: Int, bBlockStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, relu: Bool
+    ) {
+        LinearAlgebra.productNN(
+            level: level, m: m, n: n, k: k, blocks: blocks, a: a, lda: lda, aBlockStride: aBlockStride, b: b, ldb: ldb,
+            bBlockStride: bBlockStride, c: c, ldc: ldc, accumulate: false, epilogue: relu ? .relu : .none)
+    }
+
+    func accumulateTransposed(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        LinearAlgebra.productTNAccumulate(level: level, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+    }
+
+    func residualUpdate(
+        cells n: Int, channels c: Int, hidden h: Int, hiddenValues: UnsafePointer<Float>, w1: UnsafePointer<Float>,
+        v: UnsafePointer<Float>, input: UnsafePointer<Float>, sigma: UnsafePointer<Float>, granularity: MaskGranularity,
+        output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        // F never goes to memory: x + σ ⊙ F is the product's epilogue.
+        LinearAlgebra.productNN(
+            level: level, m: n, n: c, k: h, a: hiddenValues, lda: h, b: w1, ldb: c, c: output, ldc: c, accumulate: false,
+            bias: v, epilogue: .addMasked(sigma, ldg: granularity == .cell ? 0 : c, source: input))
+    }
+
+    func residualPullback(
+        _ g: UnsafePointer<Float>, sigma: UnsafePointer<Float>, granularity: MaskGranularity, cells n: Int, channels c: Int,
+        into df: UnsafeMutablePointer<Float>, biasGradient dv: UnsafeMutablePointer<Float>
+    ) {
+        LinearAlgebra.residualPullback(
+            g, sigma: sigma, into: df, cells: n, channels: c, perCell: granularity == .cell, biasGradient: dv)
+    }
+
+    func hiddenPullback(
+        cells n: Int, hidden h: Int, channels c: Int, df: UnsafePointer<Float>, w1Transposed: UnsafePointer<Float>,
+        activation: Activation, at a: UnsafePointer<Float>, into da: UnsafeMutablePointer<Float>
+    ) {
+        let relu = activation == .relu
+        LinearAlgebra.productNN(
+            level: level, m: n, n: h, k: c, a: df, lda: c, b: w1Transposed, ldb: h, c: da, ldc: h, accumulate: false,
+            epilogue: relu ? .keepWherePositive(a, ldg: h) : .none)
+        if !relu { activation.multiplyByDerivative(da, at: a, count: n * h) }
+    }
+
+    func productGathered(
+        m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Float>, lda: Int, base: UnsafePointer<Float>,
+        offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cRowStride: Int
+    ) {
+        LinearAlgebra.productGathered(
+            level: level, m: m, rows: rows, width: width, k: k, a: a, lda: lda, base: base, offsets: offsets,
+            bRowStride: bRowStride, c: c, ldc: ldc, cRowStride: cRowStride)
+    }
+}
