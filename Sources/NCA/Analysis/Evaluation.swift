@@ -62,7 +62,7 @@ public struct RolloutEvaluation: Equatable, Sendable {
         let last = (shape[0] - 1) * count
         var x = Tensor(shape: Array(shape.dropFirst()), scalars: Array(evaluation.trajectory.scalars[last..<(last + count)]))
         let engine = NCAEngine<Float>(configuration: model.configuration, batch: shape[1], size: shape[2])
-        var rng = RandomGenerator(seed: seed ^ 0xBE40_0D00)
+        var rng = RandomGenerator(seed: seed, stream: .extrapolation)
         let (c, o) = (model.configuration.channels, model.configuration.observableChannels)
         var (steps, losses): ([Int], [Double]) = ([], [])
         var kept: [(step: Int, state: Tensor<Float>)] = []

@@ -259,7 +259,7 @@ public struct StateAmplification: Codable, Sendable {
         func normal(_ v: [Double]) -> [Double] {  // JᵀJ v
             engine.backward(model, outputGradient: Tensor(shape: [1, s, s, c], scalars: jvp(v))).initialState.scalars
         }
-        var noise = RandomGenerator(seed: seed &+ 17)
+        var noise = RandomGenerator(seed: seed, stream: .stabilityStart)
         var q = (0..<count).map { _ in noise.nextUniform(-1, 1) }
         let n0 = norm(q)
         q = q.map { $0 / n0 }

@@ -149,7 +149,7 @@ public struct AdversarialPerturbation: Sendable {
         let lattice = s * s * c
         let x0 = Tensor(shape: [1, s, s, c], scalars: Array(initial.scalars[0..<lattice]))
         let engine = NCAEngine<Float>(configuration: cfg, batch: 1, size: s)
-        var noise = RandomGenerator(seed: seed ^ 0x9E37_79B9_7F4A_7C15)
+        var noise = RandomGenerator(seed: seed, stream: .perturbationStart)
         var perturbation = [Double](repeating: 0, count: lattice)
         for cell in 0..<(s * s) { for ch in 0..<o { perturbation[cell * c + ch] = noise.nextUniform(-initialScale, initialScale) } }
         var m = [Double](repeating: 0, count: lattice)
@@ -162,7 +162,7 @@ public struct AdversarialPerturbation: Sendable {
         var best: (kappa: Double, x: [Double], norm: Double, change: Double)? = nil
         var stopped: String? = nil
         for iteration in 0..<iterations {
-            let maskSeed = stochastic ? seed &+ UInt64(iteration) : seed
+            let maskSeed = stochastic ? SeedStream.perturbationIteration(iteration).seed(from: seed) : seed
             let reference: Tensor<Float>
             if let fixed = fixedReference {
                 reference = fixed

@@ -52,14 +52,7 @@ public struct Workload: Sendable {
         let (loss, dPrediction) = LossFunction.euclidean.evaluate(
             prediction: prediction, target: target, observableChannels: configuration.observableChannels)
         let g = engine.backward(model, outputGradient: dPrediction)
-        var gradients = [g.w2, g.w1, g.v]
-        for p in gradients.indices {
-            let norm = Float(gradients[p].scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
-            for i in gradients[p].scalars.indices { gradients[p].scalars[i] /= norm + 1e-8 }
-        }
-        var parameters = [model.w2, model.w1, model.v]
-        optimizer.update(&parameters, gradients: gradients, learningRate: learningRate)
-        (model.w2, model.w1, model.v) = (parameters[0], parameters[1], parameters[2])
+        model.update(with: WeightGradients(g), optimizer: &optimizer, learningRate: learningRate, normalise: true)
         return loss
     }
 

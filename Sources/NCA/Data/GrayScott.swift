@@ -117,7 +117,7 @@ public enum GrayScottInitialCondition: String, CaseIterable, Codable, Sendable {
     /// and `paper-test` use no randomness). The binary families are laid out on a 64 × 64 grid;
     /// on another lattice size cell (i, j) takes the value of grid cell (⌊64 i / S⌋, ⌊64 j / S⌋).
     public func states(batch: Int, size s: Int, seed: UInt64) -> Tensor<Double> {
-        var rng = RandomGenerator(seed: seed ^ (self == .random ? 0x5EED_0001 : 0x5EED_0002))
+        var rng = RandomGenerator(seed: seed, stream: .grayScottInitial(random: self == .random))
         var x = [Double](repeating: 0, count: batch * s * s * 2)
         for r in 0..<batch {
             func set(_ i: Int, _ j: Int, a: Double, b: Double) {
@@ -189,7 +189,7 @@ public enum GrayScottInitialCondition: String, CaseIterable, Codable, Sendable {
 public func addMeasurementNoise(_ y: inout Tensor<Double>, intensity xi: Double, seed: UInt64) {
     precondition(xi >= 0 && xi <= 1, "addMeasurementNoise: ξ must be in [0, 1], got \(xi)")
     guard xi > 0, let lo = y.scalars.min(), let hi = y.scalars.max() else { return }
-    var rng = RandomGenerator(seed: seed ^ 0x0015_E000)
+    var rng = RandomGenerator(seed: seed, stream: .measurementNoise)
     for i in y.scalars.indices {
         y.scalars[i] = (1 - xi) * y.scalars[i] + xi * rng.nextUniform(lo, hi)
     }

@@ -192,7 +192,7 @@ public struct ImageSequence: Sendable {
 
     /// The shift of each batch entry (entry 0: none).
     public var shifts: [(Int, Int)] {
-        var rng = RandomGenerator(seed: seed ^ 0x5348_4946_5453_0001)
+        var rng = RandomGenerator(seed: seed, stream: .imageShifts)
         return (0..<copies).map { r in
             guard r > 0, pad > 0 else { return (0, 0) }
             return (rng.nextIndex(below: 2 * pad + 1) - pad, rng.nextIndex(below: 2 * pad + 1) - pad)
