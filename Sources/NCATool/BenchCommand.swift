@@ -31,7 +31,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "t, steps of the pass (HEAD uses 32).")
     var steps: Int = 32
 
-    @Option(name: .customLong("recompute-every"), help: "Gradient checkpointing: keep every k-th state, recompute in between (1 = store every step).")
+    @Option(
+        name: .customLong("recompute-every"),
+        help: "Gradient checkpointing: keep every k-th state, recompute in between (1 = store every step).")
     var recomputeEvery: Int = 1
 
     @Flag(help: "Print one JSON object instead of text.")
@@ -44,9 +46,26 @@ struct BenchCommand: ParsableCommand {
         guard recomputeEvery >= 1 else { throw ValidationError("--recompute-every must be at least 1 (got \(recomputeEvery))") }
     }
 
+    /// What one `nca bench` run measured (median seconds).
+    struct Timings {
+        var training: Double
+        var backward: Double
+        var forward: Double
+        var rolloutStep: Double
+        var peakMB: Double
+        var sgemmPeak: Double
+        var threads: Int
+        var kernels: String
+    }
+
     func run() throws {
         var head = config == .head ? Workload.head : Workload.big
         head.steps = steps
+        let timings = measure(head)
+        if json { printJSON(head, timings) } else { printText(head, timings) }
+    }
+
+    private func measure(_ head: Workload) -> Timings {
         let (configuration, size) = (head.configuration, head.size)
         let model = head.model()
         let x0 = head.state()
@@ -84,7 +103,6 @@ struct BenchCommand: ParsableCommand {
         let training = (0..<repeats).map { _ in trainingStep() }.sorted()[repeats / 2]
         let backward = median(forwardOnly: false)
         let forward = median(forwardOnly: true)
-        let cellSteps = Double(head.cellSteps)
         // A free rollout of one lattice (R 1), 256 steps: how fast a trained rule runs.
         var single = head
         single.batch = 1
@@ -103,38 +121,47 @@ struct BenchCommand: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakMB = Double(usage.ru_maxrss) / 1024  // before the sgemm peak's own matrices
         let peak = Self.sgemmPeak(threads: engine.threads)
-        if json {
-            say(
-                String(
-                    format:
-                        "{\"config\": \"%@\", \"steps\": %d, \"recompute_every\": %d, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"engine_kernels\": \"%@\", \"peak_rss_mb\": %.1f, \"sgemm_peak_gflops\": %.1f, \"rollout_step_s\": %.8f}",
-                    head.name, steps, recomputeEvery, training, backward, forward, cellSteps, engine.threads, LinearAlgebra.kernelName,
-                    engine.kernelLevel.name, peakMB,
-                    peak, rolloutStep))
-        } else {
-            say(
-                "\(head.name) (S \(size), C \(configuration.channels), \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), R \(head.batch), t \(steps), p \(configuration.skipProbability)\(recomputeEvery > 1 ? ", recompute every \(recomputeEvery)" : "")), \(engine.threads) threads, dense layers on \(engine.kernelLevel.name) kernels, OpenBLAS \(LinearAlgebra.kernelName):"
-            )
-            say(
-                String(
-                    format: "  training step     %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", training * 1e3,
-                    cellSteps / training / 1e6, cellSteps * Double(head.forwardBackwardFLOPs) / training / 1e9))
-            say(
-                String(
-                    format: "  forward+backward  %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", backward * 1e3,
-                    cellSteps / backward / 1e6, cellSteps * Double(head.forwardBackwardFLOPs) / backward / 1e9))
-            say(
-                String(
-                    format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3,
-                    cellSteps / forward / 1e6, cellSteps * Double(head.forwardFLOPs) / forward / 1e9))
-            say(String(format: "  rollout, R 1      %7.1f µs per step (256 steps)", rolloutStep * 1e6))
-            say(String(format: "  peak memory       %7.0f MB", peakMB))
-            let trainingRate = cellSteps * Double(head.forwardBackwardFLOPs) / training / 1e9
-            say(
-                String(
-                    format: "  sgemm peak        %7.1f GFLOP/s (1024³ on each of %d threads); the training step reaches %.0f%% of it", peak,
-                    engine.threads, 100 * trainingRate / peak))
-        }
+        return Timings(
+            training: training, backward: backward, forward: forward, rolloutStep: rolloutStep, peakMB: peakMB, sgemmPeak: peak,
+            threads: engine.threads, kernels: engine.kernelLevel.name)
+    }
+
+    private func printJSON(_ head: Workload, _ m: Timings) {
+        say(
+            String(
+                format:
+                    "{\"config\": \"%@\", \"steps\": %d, \"recompute_every\": %d, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"engine_kernels\": \"%@\", \"peak_rss_mb\": %.1f, \"sgemm_peak_gflops\": %.1f, \"rollout_step_s\": %.8f}",
+                head.name, steps, recomputeEvery, m.training, m.backward, m.forward, Double(head.cellSteps), m.threads,
+                LinearAlgebra.kernelName, m.kernels, m.peakMB, m.sgemmPeak, m.rolloutStep))
+    }
+
+    private func printText(_ head: Workload, _ m: Timings) {
+        let (configuration, size) = (head.configuration, head.size)
+        let (training, backward, forward) = (m.training, m.backward, m.forward)
+        let cellSteps = Double(head.cellSteps)
+        say(
+            "\(head.name) (S \(size), C \(configuration.channels), \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), R \(head.batch), t \(steps), p \(configuration.skipProbability)\(recomputeEvery > 1 ? ", recompute every \(recomputeEvery)" : "")), \(m.threads) threads, dense layers on \(m.kernels) kernels, OpenBLAS \(LinearAlgebra.kernelName):"
+        )
+        say(
+            String(
+                format: "  training step     %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", training * 1e3,
+                cellSteps / training / 1e6, cellSteps * Double(head.forwardBackwardFLOPs) / training / 1e9))
+        say(
+            String(
+                format: "  forward+backward  %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", backward * 1e3,
+                cellSteps / backward / 1e6, cellSteps * Double(head.forwardBackwardFLOPs) / backward / 1e9))
+        say(
+            String(
+                format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3,
+                cellSteps / forward / 1e6, cellSteps * Double(head.forwardFLOPs) / forward / 1e9))
+        say(String(format: "  rollout, R 1      %7.1f µs per step (256 steps)", m.rolloutStep * 1e6))
+        say(String(format: "  peak memory       %7.0f MB", m.peakMB))
+        let trainingRate = cellSteps * Double(head.forwardBackwardFLOPs) / training / 1e9
+        say(
+            String(
+                format: "  sgemm peak        %7.1f GFLOP/s (1024³ on each of %d threads); the training step reaches %.0f%% of it",
+                m.sgemmPeak,
+                m.threads, 100 * trainingRate / m.sgemmPeak))
     }
 }
 

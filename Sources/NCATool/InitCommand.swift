@@ -35,7 +35,7 @@ struct InitCommand: ParsableCommand {
     var initialisation: WeightInitialisation { WeightInitialisation(kind: weightInit, scale: weightScale) }
 
     func validate() throws {
-        do { try initialisation.validate() } catch { throw ValidationError(error.description) }
+        do { try initialisation.validate() } catch { throw ValidationError(userMessage(error)) }
     }
 
     func run() throws {
@@ -43,9 +43,11 @@ struct InitCommand: ParsableCommand {
             let configuration = try model.configuration()
             switch precision {
             case .float32:
-                try ModelFile.write(NCAModel<Float>(configuration: configuration, seed: seed, initialisation: initialisation), to: out)
+                try ModelFile.write(
+                    NCAModel<Float>(configuration: configuration, seed: seed, initialisation: initialisation), to: out)
             case .float64:
-                try ModelFile.write(NCAModel<Double>(configuration: configuration, seed: seed, initialisation: initialisation), to: out)
+                try ModelFile.write(
+                    NCAModel<Double>(configuration: configuration, seed: seed, initialisation: initialisation), to: out)
             }
             say(
                 "wrote \(out): \(configuration.parameterCount) parameters (C \(configuration.channels), O \(configuration.observableChannels), kernels \(Kernel.listDescription(configuration.kernels)), H \(configuration.hiddenSize), \(configuration.activation.rawValue), \(configuration.boundary.rawValue))"

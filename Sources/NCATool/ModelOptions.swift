@@ -68,7 +68,7 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         do { _ = try configuration() } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
+            throw ValidationError(userMessage(error))
         }
     }
 }

@@ -8,7 +8,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as NCAUserError {
-        printError(error.description)
+        printError(userMessage(error))
         switch error.category {
         case .usage: throw ExitCode(64)
         case .inputData: throw ExitCode(65)

@@ -208,7 +208,7 @@ struct FileFormatTests {
         let frame2: Tensor<Double> = try StateFile.readState(folder + "/t.npy", channels: 2, observable: 2, frame: 2)
         #expect(frame2.shape == [1, 3, 3, 2] && frame2.scalars == (36..<54).map(Double.init))
         #expect { try StateFile.readState(folder + "/t.npy", channels: 2, observable: 2, as: Double.self) } throws: {
-            "\($0)".contains("pick one with --frame (0 … 2)")
+            "\($0)".contains("pick one with the frame (0 … 2)")
         }
         #expect { try StateFile.readState(folder + "/t.npy", channels: 2, observable: 2, frame: 3, as: Double.self) } throws: {
             "\($0)".contains("frame 3 does not exist")

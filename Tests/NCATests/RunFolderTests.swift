@@ -296,7 +296,7 @@ struct RunFolderTests {
     @Test func lossAboveTheBoundCountsAsDivergence() throws {
         let folder = temporaryFolder() + "/run"
         let run = try tinyRun(folder, epochs: 2) { $0.maxLoss = 1e-6 }
-        #expect { try run.train() } throws: { "\($0)".contains("above --max-loss") }
+        #expect { try run.train() } throws: { "\($0)".contains("above the divergence bound") }
     }
 
     @Test func refusesToOverwriteARun() throws {

@@ -104,3 +104,17 @@ public struct RolloutEvaluation: Equatable, Sendable {
         return total / Double(max(1, count - 1))
     }
 }
+
+extension Tensor {
+    /// Batch entry `entry` of a trajectory ((M+1) × R × S × S × C) as a one-entry trajectory
+    /// ((M+1) × 1 × S × S × C).
+    public func trajectoryEntry(_ entry: Int) -> Tensor {
+        precondition(rank >= 2 && entry >= 0 && entry < shape[1], "trajectoryEntry: no entry \(entry) in shape \(shape)")
+        let (frames, r) = (shape[0], shape[1])
+        let per = count / Swift.max(1, frames * r)
+        var out: [Scalar] = []
+        out.reserveCapacity(frames * per)
+        for f in 0..<frames { out += scalars[((f * r + entry) * per)..<((f * r + entry) * per + per)] }
+        return Tensor(shape: [frames, 1] + Array(shape.dropFirst(2)), scalars: out)
+    }
+}

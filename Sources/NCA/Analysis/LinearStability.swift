@@ -48,7 +48,8 @@ public struct FourierStability: Codable, Sendable {
     /// Scans every wavenumber of an S × S lattice about the uniform state `about` (C values).
     public init(_ model: NCAModel<Double>, about: [Double], size: Int) throws(LinearAlgebraError) {
         let cfg = model.configuration
-        precondition(about.count == cfg.channels && size >= 1, "FourierStability: need \(cfg.channels) channel values and a positive size")
+        precondition(
+            about.count == cfg.channels && size >= 1, "FourierStability: need \(cfg.channels) channel values and a positive size")
         self.size = size
         self.about = about
         let (b, drift) = FourierStability.linearisation(model, about: about)
@@ -58,7 +59,8 @@ public struct FourierStability: Codable, Sendable {
             for n in 0..<size {
                 modes.append(
                     try FourierStability.mode(
-                        b, configuration: model.configuration, xi: FourierStability.angle(m, size), eta: FourierStability.angle(n, size)))
+                        b, configuration: model.configuration, xi: FourierStability.angle(m, size),
+                        eta: FourierStability.angle(n, size)))
             }
         }
         uniform = modes[0]
@@ -107,11 +109,15 @@ public struct FourierStability: Codable, Sendable {
     }
 
     /// The fastest-growing eigenvalue of the symbol J(ξ, η) about the uniform state `about`.
-    public static func mode(_ model: NCAModel<Double>, about: [Double], xi: Double, eta: Double) throws(LinearAlgebraError) -> Mode {
+    public static func mode(_ model: NCAModel<Double>, about: [Double], xi: Double, eta: Double) throws(LinearAlgebraError)
+        -> Mode
+    {
         try mode(linearisation(model, about: about).b, configuration: model.configuration, xi: xi, eta: eta)
     }
 
-    static func mode(_ b: [Double], configuration cfg: ModelConfiguration, xi: Double, eta: Double) throws(LinearAlgebraError) -> Mode {
+    static func mode(_ b: [Double], configuration cfg: ModelConfiguration, xi: Double, eta: Double) throws(LinearAlgebraError)
+        -> Mode
+    {
         let (c, kCount) = (cfg.channels, cfg.kernels.count)
         let keep = 1 - cfg.skipProbability
         var real = [Double](repeating: 0, count: c * c)
@@ -168,7 +174,8 @@ public struct FourierStability: Codable, Sendable {
         } else {
             out.append(
                 String(
-                    format: "The uniform state (%@) is not a fixed point: one step moves it by %.3g, so the linearisation describes only the first steps.",
+                    format:
+                        "The uniform state (%@) is not a fixed point: one step moves it by %.3g, so the linearisation describes only the first steps.",
                     state, driftNorm))
         }
         let tolerance = 1e-9
@@ -179,16 +186,19 @@ public struct FourierStability: Codable, Sendable {
                     Foundation.exp(fastest.growthRate)))
             return out
         }
-        let channels = fastest.channelWeights.enumerated().sorted { $0.element > $1.element }.prefix(3).filter { $0.element >= 0.05 }
-            .map { String(format: "%d%@ (%.0f%%)", $0.offset, $0.offset < observable ? "" : " hidden", 100 * $0.element) }
-            .joined(separator: ", ")
+        let channels = fastest.channelWeights.enumerated().sorted { $0.element > $1.element }.prefix(3).filter {
+            $0.element >= 0.05
+        }
+        .map { String(format: "%d%@ (%.0f%%)", $0.offset, $0.offset < observable ? "" : " hidden", 100 * $0.element) }
+        .joined(separator: ", ")
         let where_ =
             fastest.wavenumber == 0
             ? "in the uniform mode"
             : String(format: "at wavelength %.1f cells (|k| = %.3f)", fastest.wavelength ?? 0, fastest.wavenumber)
         out.append(
             String(
-                format: "Perturbations grow fastest %@: growth rate %.3g per step (×e every %.2g steps), mostly along channel(s) %@.",
+                format:
+                    "Perturbations grow fastest %@: growth rate %.3g per step (×e every %.2g steps), mostly along channel(s) %@.",
                 where_, fastest.growthRate, 1 / fastest.growthRate, channels))
         let unstable = radial.filter { $0.growthRate > tolerance && $0.wavenumber > 0 }
         if uniform.growthRate <= tolerance, let shortest = unstable.compactMap(\.wavelength).min(),
@@ -196,7 +206,8 @@ public struct FourierStability: Codable, Sendable {
         {
             out.append(
                 String(
-                    format: "The uniform mode is stable but wavelengths %.1f–%.1f cells grow: a Turing-type (pattern-forming) instability.",
+                    format:
+                        "The uniform mode is stable but wavelengths %.1f–%.1f cells grow: a Turing-type (pattern-forming) instability.",
                     shortest, longest))
         } else if uniform.growthRate > tolerance {
             out.append(String(format: "The uniform mode itself grows (rate %.3g per step).", uniform.growthRate))
@@ -229,18 +240,13 @@ public struct StateAmplification: Codable, Sendable {
         _ model: NCAModel<Double>, state: Tensor<Double>, steps: Int, krylovSize: Int = 50, seed: UInt64 = 0
     ) throws(LinearAlgebraError) -> StateAmplification {
         let cfg = model.configuration
-        precondition(state.rank == 4 && state.shape[0] == 1 && steps >= 1, "StateAmplification: need a 1 × S × S × C state and n ≥ 1")
+        precondition(
+            state.rank == 4 && state.shape[0] == 1 && steps >= 1, "StateAmplification: need a 1 × S × S × C state and n ≥ 1")
         let (s, c) = (state.shape[1], cfg.channels)
         let count = s * s * c
         let engine = NCAEngine<Double>(configuration: cfg, batch: 1, size: s)
         var rng = RandomGenerator(seed: seed)
         _ = engine.forward(model, from: state, steps: steps, rng: &rng)
-        func dot(_ a: [Double], _ b: [Double]) -> Double {
-            var total = 0.0
-            for i in 0..<a.count { total += a[i] * b[i] }
-            return total
-        }
-        func norm(_ x: [Double]) -> Double { dot(x, x).squareRoot() }
         let scale = max(1, norm(state.scalars) / Double(count).squareRoot())
         func jvp(_ v: [Double]) -> [Double] {
             let epsilon = 1e-6 * scale
@@ -260,7 +266,29 @@ public struct StateAmplification: Codable, Sendable {
             engine.backward(model, outputGradient: Tensor(shape: [1, s, s, c], scalars: jvp(v))).initialState.scalars
         }
         var noise = RandomGenerator(seed: seed, stream: .stabilityStart)
-        var q = (0..<count).map { _ in noise.nextUniform(-1, 1) }
+        let start = (0..<count).map { _ in noise.nextUniform(-1, 1) }
+        let (v, k) = try topEigenvector(of: normal, start: start, krylovSize: krylovSize)
+        let image = jvp(v)
+        let amplification = norm(image)
+        let check = normal(v)
+        let sigma2 = amplification * amplification
+        let residual = sigma2 > 0 ? norm((0..<count).map { check[$0] - sigma2 * v[$0] }) / sigma2 : 0
+        return StateAmplification(
+            steps: steps, amplification: amplification,
+            growthRatePerStep: Foundation.log(max(amplification, 1e-300)) / Double(steps),
+            inputChannelWeights: channelShares(v, channels: c), outputChannelWeights: channelShares(image, channels: c),
+            iterations: k, residual: residual)
+    }
+
+    /// The eigenvector of the largest eigenvalue of a symmetric positive semi-definite operator
+    /// (`apply`, on vectors of `start.count` entries) by Lanczos from `start` with full
+    /// reorthogonalisation, at most `krylovSize` vectors; returns it (unit length) and the
+    /// number of vectors used.
+    static func topEigenvector(of apply: ([Double]) -> [Double], start: [Double], krylovSize: Int) throws(LinearAlgebraError)
+        -> (vector: [Double], iterations: Int)
+    {
+        let count = start.count
+        var q = start
         let n0 = norm(q)
         q = q.map { $0 / n0 }
         var basis: [[Double]] = []
@@ -269,7 +297,7 @@ public struct StateAmplification: Codable, Sendable {
         let m = max(1, min(krylovSize, count))
         for j in 0..<m {
             basis.append(q)
-            var w = normal(q)
+            var w = apply(q)
             let a = dot(q, w)
             alpha.append(a)
             // Full reorthogonalisation (twice is enough) against every earlier vector.
@@ -307,20 +335,23 @@ public struct StateAmplification: Codable, Sendable {
         for (i, b) in basis.prefix(k).enumerated() { for t in 0..<count { v[t] += y[i] * b[t] } }
         let vNorm = norm(v)
         v = v.map { $0 / vNorm }
-        let image = jvp(v)
-        let amplification = norm(image)
-        let check = normal(v)
-        let sigma2 = amplification * amplification
-        let residual = sigma2 > 0 ? norm((0..<count).map { check[$0] - sigma2 * v[$0] }) / sigma2 : 0
-        func channelShares(_ x: [Double]) -> [Double] {
-            var shares = [Double](repeating: 0, count: c)
-            for (i, value) in x.enumerated() { shares[i % c] += value * value }
-            let total = shares.reduce(0, +)
-            return total > 0 ? shares.map { $0 / total } : shares
-        }
-        return StateAmplification(
-            steps: steps, amplification: amplification, growthRatePerStep: Foundation.log(max(amplification, 1e-300)) / Double(steps),
-            inputChannelWeights: channelShares(v), outputChannelWeights: channelShares(image), iterations: k, residual: residual)
+        return (v, k)
+    }
+
+    private static func dot(_ a: [Double], _ b: [Double]) -> Double {
+        var total = 0.0
+        for i in 0..<a.count { total += a[i] * b[i] }
+        return total
+    }
+
+    private static func norm(_ x: [Double]) -> Double { dot(x, x).squareRoot() }
+
+    /// Each channel's share of |x|² (x cell-major with `channels` channels).
+    private static func channelShares(_ x: [Double], channels c: Int) -> [Double] {
+        var shares = [Double](repeating: 0, count: c)
+        for (i, value) in x.enumerated() { shares[i % c] += value * value }
+        let total = shares.reduce(0, +)
+        return total > 0 ? shares.map { $0 / total } : shares
     }
 
     /// The finding in words.
@@ -330,7 +361,8 @@ public struct StateAmplification: Codable, Sendable {
             .joined(separator: ", ")
         let verb = amplification > 1 ? "grow" : "shrink"
         return String(
-            format: "At the given state, the most amplified perturbation can %@ by ×%.4g over %d step(s) (%.3g per step), and it starts mostly in channel(s) %@.",
+            format:
+                "At the given state, the most amplified perturbation can %@ by ×%.4g over %d step(s) (%.3g per step), and it starts mostly in channel(s) %@.",
             verb, amplification, steps, Foundation.exp(growthRatePerStep), channels)
     }
 }

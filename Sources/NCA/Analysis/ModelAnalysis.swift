@@ -23,10 +23,39 @@ public struct PruningCheck: Codable, Sendable {
         _ model: NCAModel<Float>, analysis: WeightAnalysis, data: Tensor<Float>, timeSampling: Int, loss: LossFunction,
         frames: Int? = nil, seed: UInt64 = 0
     ) throws(LinearAlgebraError) -> PruningCheck {
-        let cfg = model.configuration
-        let (c, h, kCount) = (cfg.channels, cfg.hiddenSize, cfg.kernels.count)
         var candidates: [(String, String, NCAModel<Float>)] = [("full", "the model as trained", model)]
 
+        candidates += try lowRankVariants(model, analysis: analysis)
+        candidates += weakUnitVariants(model, analysis: analysis)
+        candidates += channelVariants(model, analysis: analysis)
+
+        // The baseline every variant should beat: keep the initial state.
+        var nothing = model
+        nothing.w1 = Tensor(zeros: model.w1.shape)
+        nothing.v = Tensor(zeros: model.v.shape)
+        candidates.append(("do nothing", "W1 = 0 and v = 0: the initial state is kept (the baseline)", nothing))
+
+        var variants: [Variant] = []
+        var snapshots = 0
+        for (name, description, variant) in candidates {
+            let result = RolloutEvaluation.evaluate(
+                variant, data: data, timeSampling: timeSampling, loss: loss, frames: frames, seed: seed)
+            snapshots = result.losses.count
+            let value = result.meanLoss.isFinite ? result.meanLoss : nil
+            var change: Double? = nil
+            if let value, let base = variants.first?.loss, base > 0 { change = value / base - 1 }
+            variants.append(Variant(name: name, description: description, loss: value, relativeChange: change))
+        }
+        return PruningCheck(timeSampling: timeSampling, snapshots: snapshots, lossFunction: loss.rawValue, variants: variants)
+    }
+
+    /// W2 truncated to its top r singular directions, r = 1, 2, 4, … below its rank and the rank holding 99 % of its energy.
+    private static func lowRankVariants(_ model: NCAModel<Float>, analysis: WeightAnalysis) throws(LinearAlgebraError) -> [(
+        String, String, NCAModel<Float>
+    )] {
+        let cfg = model.configuration
+        let h = cfg.hiddenSize
+        var variants: [(String, String, NCAModel<Float>)] = []
         // Low-rank W2.
         let svd = try LinearAlgebra.svd(Tensor<Double>(converting: model.w2))
         let rank = analysis.w2.thresholdRank
@@ -50,10 +79,23 @@ public struct PruningCheck: Codable, Sendable {
             }
             pruned.w2 = Tensor(shape: [cfg.perceptionSize, h], scalars: matrix.map { Float($0) })
             let energy = analysis.w2.cumulativeEnergy[r - 1]
-            candidates.append(
-                ("W2 rank \(r)", String(format: "W2 truncated to its top %d singular direction(s) (%.2f%% of its energy)", r, 100 * energy), pruned))
+            variants.append(
+                (
+                    "W2 rank \(r)",
+                    String(format: "W2 truncated to its top %d singular direction(s) (%.2f%% of its energy)", r, 100 * energy),
+                    pruned
+                ))
         }
+        return variants
+    }
 
+    /// The weakest quarter and half of the hidden units zeroed.
+    private static func weakUnitVariants(_ model: NCAModel<Float>, analysis: WeightAnalysis) -> [(
+        String, String, NCAModel<Float>
+    )] {
+        let cfg = model.configuration
+        let (c, h) = (cfg.channels, cfg.hiddenSize)
+        var variants: [(String, String, NCAModel<Float>)] = []
         // Weakest hidden units.
         for fraction in [0.25, 0.5] {
             let count = Int((Double(h) * fraction).rounded(.down))
@@ -64,12 +106,26 @@ public struct PruningCheck: Codable, Sendable {
                 for row in 0..<cfg.perceptionSize { pruned.w2.scalars[row * h + j] = 0 }
                 for ch in 0..<c { pruned.w1.scalars[j * c + ch] = 0 }
             }
-            candidates.append(
-                ("drop \(count) units", "the \(count) weakest of \(h) hidden units zeroed (units \(weakest.sorted().map(String.init).joined(separator: ",")))", pruned))
+            variants.append(
+                (
+                    "drop \(count) units",
+                    "the \(count) weakest of \(h) hidden units zeroed (units \(weakest.sorted().map(String.init).joined(separator: ",")))",
+                    pruned
+                ))
         }
+        return variants
+    }
 
+    /// Hidden channels neither read nor written: the prunable ones, the least important, the weaker half.
+    private static func channelVariants(_ model: NCAModel<Float>, analysis: WeightAnalysis) -> [(String, String, NCAModel<Float>)]
+    {
+        let cfg = model.configuration
+        let (c, h, kCount) = (cfg.channels, cfg.hiddenSize, cfg.kernels.count)
+        var variants: [(String, String, NCAModel<Float>)] = []
         // Least important hidden channels.
-        let hiddenChannels = Array(cfg.observableChannels..<c).sorted { analysis.channelImportance[$0] < analysis.channelImportance[$1] }
+        let hiddenChannels = Array(cfg.observableChannels..<c).sorted {
+            analysis.channelImportance[$0] < analysis.channelImportance[$1]
+        }
         var channelSets: [[Int]] = []
         if !analysis.prunableChannels.isEmpty { channelSets.append(analysis.prunableChannels) }
         if let least = hiddenChannels.first, !channelSets.contains([least]) { channelSets.append([least]) }
@@ -85,26 +141,10 @@ public struct PruningCheck: Codable, Sendable {
                 pruned.v.scalars[ch] = 0
             }
             let list = set.map(String.init).joined(separator: ",")
-            candidates.append(("drop channel\(set.count > 1 ? "s" : "") \(list)", "hidden channel(s) \(list) neither read nor written", pruned))
+            variants.append(
+                ("drop channel\(set.count > 1 ? "s" : "") \(list)", "hidden channel(s) \(list) neither read nor written", pruned))
         }
-
-        // The baseline every variant should beat: keep the initial state.
-        var nothing = model
-        nothing.w1 = Tensor(zeros: model.w1.shape)
-        nothing.v = Tensor(zeros: model.v.shape)
-        candidates.append(("do nothing", "W1 = 0 and v = 0: the initial state is kept (the baseline)", nothing))
-
-        var variants: [Variant] = []
-        var snapshots = 0
-        for (name, description, variant) in candidates {
-            let result = RolloutEvaluation.evaluate(variant, data: data, timeSampling: timeSampling, loss: loss, frames: frames, seed: seed)
-            snapshots = result.losses.count
-            let value = result.meanLoss.isFinite ? result.meanLoss : nil
-            var change: Double? = nil
-            if let value, let base = variants.first?.loss, base > 0 { change = value / base - 1 }
-            variants.append(Variant(name: name, description: description, loss: value, relativeChange: change))
-        }
-        return PruningCheck(timeSampling: timeSampling, snapshots: snapshots, lossFunction: loss.rawValue, variants: variants)
+        return variants
     }
 }
 
@@ -151,10 +191,13 @@ public struct ModelAnalysis: Codable, Sendable {
             if let baseline = pruning.variants.last, baseline.name == "do nothing", let loss = baseline.loss {
                 text += String(format: " (doing nothing: %.4g)", loss)
             }
-            text += harmless.isEmpty ? "; no pruned variant stays within 5%" : "; within 5%: " + harmless.map(\.name).joined(separator: ", ")
+            text +=
+                harmless.isEmpty
+                ? "; no pruned variant stays within 5%" : "; within 5%: " + harmless.map(\.name).joined(separator: ", ")
             if let best = better.min(by: { $0.relativeChange! < $1.relativeChange! }) {
                 text += String(
-                    format: "; %d variant(s) do clearly better (best: %@, %+.0f%%), so the full model's rollout drifts and removing parts damps it",
+                    format:
+                        "; %d variant(s) do clearly better (best: %@, %+.0f%%), so the full model's rollout drifts and removing parts damps it",
                     better.count, best.name, 100 * best.relativeChange!)
             }
             out.append(text + ".")

@@ -47,11 +47,6 @@ public struct LocalPerturbation: Sendable {
         var counts = [Int](repeating: 0, count: positions.count)
         var reach = [Int](repeating: -1, count: positions.count)
         var finals: [Int: [Float]] = [:]
-        let periodic = cfg.boundary == .periodic
-        func distance(_ a: Int, _ b: Int) -> Int {
-            let d = abs(a - b)
-            return periodic ? min(d, s - d) : d
-        }
         let centre = (s / 2 / stride) * grid + (s / 2 / stride)
         var done = 0
         while done < positions.count {
@@ -68,25 +63,9 @@ public struct LocalPerturbation: Sendable {
             engine.run(model, state: &state, steps: steps, rng: &chunkRNG)
             for entry in 0..<count {
                 let index = done + entry
-                let (pi, pj) = positions[index]
-                var changed = 0
-                var farthest = -1
-                for i in 0..<s {
-                    for j in 0..<s {
-                        let base = (i * s + j) * c
-                        var moved = false
-                        for ch in 0..<o {
-                            let delta = abs(Double(state.scalars[entry * lattice + base + ch]) - Double(reference[base + ch]))
-                            if !(delta <= threshold) { moved = true }  // NaN counts as changed
-                        }
-                        if moved {
-                            changed += 1
-                            farthest = max(farthest, max(distance(i, pi), distance(j, pj)))
-                        }
-                    }
-                }
-                counts[index] = changed
-                reach[index] = farthest
+                let final = state.scalars[(entry * lattice)..<((entry + 1) * lattice)]
+                (counts[index], reach[index]) = changedCells(
+                    final, reference: reference, around: positions[index], size: s, configuration: cfg, threshold: threshold)
                 if index == centre || index == 0 || index == positions.count - 1 {
                     finals[index] = Array(state.scalars[(entry * lattice)..<((entry + 1) * lattice)])
                 }
@@ -110,6 +89,39 @@ public struct LocalPerturbation: Sendable {
         return LocalPerturbation(
             steps: steps, stride: stride, magnitude: magnitude, threshold: threshold, grid: grid, counts: counts, reach: reach,
             reference: reference, examples: examples)
+    }
+
+    /// How many cells of `final` differ from `reference` by more than `threshold` in an
+    /// observable channel (NaN counts as changed), and the farthest of them from `position`
+    /// (Chebyshev distance, wrapped on a periodic lattice; −1 when none changed).
+    static func changedCells(
+        _ final: ArraySlice<Float>, reference: [Float], around position: (Int, Int), size s: Int,
+        configuration cfg: ModelConfiguration,
+        threshold: Double
+    ) -> (count: Int, farthest: Int) {
+        let (c, o) = (cfg.channels, cfg.observableChannels)
+        let periodic = cfg.boundary == .periodic
+        func distance(_ a: Int, _ b: Int) -> Int {
+            let d = abs(a - b)
+            return periodic ? min(d, s - d) : d
+        }
+        var changed = 0
+        var farthest = -1
+        for i in 0..<s {
+            for j in 0..<s {
+                let base = (i * s + j) * c
+                var moved = false
+                for ch in 0..<o {
+                    let delta = abs(Double(final[final.startIndex + base + ch]) - Double(reference[base + ch]))
+                    if !(delta <= threshold) { moved = true }  // NaN counts as changed
+                }
+                if moved {
+                    changed += 1
+                    farthest = max(farthest, max(distance(i, position.0), distance(j, position.1)))
+                }
+            }
+        }
+        return (changed, farthest)
     }
 }
 
@@ -151,10 +163,10 @@ public struct AdversarialPerturbation: Sendable {
         let engine = NCAEngine<Float>(configuration: cfg, batch: 1, size: s)
         var noise = RandomGenerator(seed: seed, stream: .perturbationStart)
         var perturbation = [Double](repeating: 0, count: lattice)
-        for cell in 0..<(s * s) { for ch in 0..<o { perturbation[cell * c + ch] = noise.nextUniform(-initialScale, initialScale) } }
-        var m = [Double](repeating: 0, count: lattice)
-        var v = [Double](repeating: 0, count: lattice)
-        let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
+        for cell in 0..<(s * s) {
+            for ch in 0..<o { perturbation[cell * c + ch] = noise.nextUniform(-initialScale, initialScale) }
+        }
+        var adam = ObservableAdam(count: lattice, learningRate: learningRate)
         let sign: Double = mode == .destroy ? 1 : -1  // minimise sign · κ
         let stochastic = cfg.skipProbability > 0
         var fixedReference: Tensor<Float>? = nil
@@ -204,24 +216,45 @@ public struct AdversarialPerturbation: Sendable {
                 for i in 0..<lattice { gradient[i] = -Double(back.scalars[i]) }
             }
             if norm > 0 { for i in 0..<lattice { gradient[i] += perturbation[i] / norm } }
-            let t = Double(iteration + 1)
-            for cell in 0..<(s * s) {
-                for ch in 0..<o {
-                    let i = cell * c + ch
-                    let g = sign * gradient[i]
-                    m[i] = beta1 * m[i] + (1 - beta1) * g
-                    v[i] = beta2 * v[i] + (1 - beta2) * g * g
-                    let mHat = m[i] / (1 - Foundation.pow(beta1, t))
-                    let vHat = v[i] / (1 - Foundation.pow(beta2, t))
-                    perturbation[i] -= learningRate * mHat / (vHat.squareRoot() + epsilon)
-                }
-            }
+            adam.step(&perturbation, gradient: gradient.map { sign * $0 }, observable: o, channels: c)
         }
         let found = best ?? (.nan, perturbation, .nan, .nan)
         return AdversarialPerturbation(
             mode: mode, steps: steps, perturbation: Tensor(shape: [1, s, s, c], scalars: found.x.map { Float($0) }),
             kappaHistory: history, kappa: found.kappa, perturbationNorm: found.norm, finalChange: found.change,
             stoppedEarly: stopped)
+    }
+}
+
+/// Adam (β 0.9, 0.999, ε 1e-8) on the observable channels of a state, hidden channels fixed.
+struct ObservableAdam {
+    var m: [Double]
+    var v: [Double]
+    var steps = 0
+    let learningRate: Double
+    let beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8
+
+    init(count: Int, learningRate: Double) {
+        m = [Double](repeating: 0, count: count)
+        v = m
+        self.learningRate = learningRate
+    }
+
+    /// x −= η m̂ / (√v̂ + ε) for the observable entries of x (cell-major, `channels` per cell).
+    mutating func step(_ x: inout [Double], gradient: [Double], observable o: Int, channels c: Int) {
+        steps += 1
+        let t = Double(steps)
+        for cell in 0..<(x.count / c) {
+            for ch in 0..<o {
+                let i = cell * c + ch
+                let g = gradient[i]
+                m[i] = beta1 * m[i] + (1 - beta1) * g
+                v[i] = beta2 * v[i] + (1 - beta2) * g * g
+                let mHat = m[i] / (1 - Foundation.pow(beta1, t))
+                let vHat = v[i] / (1 - Foundation.pow(beta2, t))
+                x[i] -= learningRate * mHat / (vHat.squareRoot() + epsilon)
+            }
+        }
     }
 }
 

@@ -90,7 +90,7 @@ public enum AtomicFile {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
-                throw FileError(path: path, reason: "exists and is not a folder; choose another --out", category: .usage)
+                throw FileError(path: path, reason: "exists and is not a folder; choose another path", category: .usage)
             }
             return
         }

@@ -32,11 +32,28 @@ public struct ArrayFile: Equatable, Sendable {
 }
 
 /// A `.npy` file that cannot be used, with what to do about it.
-public struct NPYError: Error, Equatable, NCAUserError {
+public struct NPYError: Error, Equatable, SettingError {
     public var path: String
     public var problem: String
+    /// The setting that fixes it, when one does: the message ends "; \(before) <setting>\(after)".
+    public var fix: Fix?
     public var category: ErrorCategory { .inputData }
-    public var description: String { "\(path): \(problem)" }
+
+    public struct Fix: Equatable, Sendable {
+        public var before: String
+        public var setting: Setting
+        public var after: String
+    }
+
+    public init(path: String, problem: String, fix: Fix? = nil) {
+        self.path = path
+        self.problem = problem
+        self.fix = fix
+    }
+
+    public func message(naming spell: (Setting) -> String) -> String {
+        "\(path): \(problem)" + (fix.map { "; \($0.before) \(spell($0.setting))\($0.after)" } ?? "")
+    }
 }
 
 /// NumPy's `.npy` format (versions 1.0, 2.0 and 3.0 read; 1.0 written, 2.0 when the header

@@ -64,7 +64,8 @@ public enum StateFile {
         guard let frame else {
             throw NPYError(
                 path: path,
-                problem: "is a trajectory of \(frames) frames (shape \(array.shape)); pick one with --frame (0 … \(frames - 1))")
+                problem: "is a trajectory of \(frames) frames (shape \(array.shape))",
+                fix: .init(before: "pick one with", setting: .frame, after: " (0 … \(frames - 1))"))
         }
         guard frame >= 0 && frame < frames else {
             throw NPYError(path: path, problem: "frame \(frame) does not exist; the trajectory has frames 0 … \(frames - 1)")
@@ -122,9 +123,8 @@ public enum TrajectoryFile {
         guard array.shape[4] == observable || array.shape[4] == channels else {
             throw NPYError(
                 path: path,
-                problem:
-                    "has \(array.shape[4]) channels; the model has \(observable) observable (of \(channels)); set --observable to match"
-            )
+                problem: "has \(array.shape[4]) channels; the model has \(observable) observable (of \(channels))",
+                fix: .init(before: "set", setting: .observableChannels, after: " to match"))
         }
         if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
             throw NPYError(

@@ -61,8 +61,8 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     public static let maxParameters = 1 << 27
 }
 
-/// An impossible model setting, reported with the fix.
-public enum ConfigurationError: Error, Equatable, NCAUserError {
+/// An impossible model or training setting, reported with the fix.
+public enum ConfigurationError: Error, Equatable, SettingError {
     case channels(Int)
     case observable(Int, channels: Int)
     case noKernels
@@ -72,20 +72,20 @@ public enum ConfigurationError: Error, Equatable, NCAUserError {
     case hiddenSize(Int)
     case skipProbability(Double)
     case tooManyParameters(Int)
-    /// A training setting out of range; the message names the option and the fix.
-    case training(String)
+    /// A setting outside its range: "`setting` must be `requirement` (got `value`)", then `hint`.
+    case outOfRange(Setting, requirement: String, value: String, hint: String? = nil)
 
     public var category: ErrorCategory { .usage }
 
-    public var description: String {
+    public func message(naming spell: (Setting) -> String) -> String {
         switch self {
         case .channels(let c):
-            return "channels must be between 1 and 4096 (got \(c)); pass --channels with a positive count"
+            return "channels must be between 1 and 4096 (got \(c)); set \(spell(.channels)) to a positive count"
         case .observable(let o, let c):
             return "observable channels must be between 1 and the channel count \(c) (got \(o)); "
-                + "lower --observable or raise --channels"
+                + "lower \(spell(.observableChannels)) or raise \(spell(.channels))"
         case .noKernels:
-            return "at least one perception kernel is needed; pass e.g. --kernels identity,laplacian"
+            return "at least one perception kernel is needed; set \(spell(.kernels)), e.g. identity,laplacian"
         case .unknownKernel(let name):
             let known = Kernel.allCases.map(\.rawValue).joined(separator: ", ")
             return "unknown kernel '\(name)'; choose from \(known) (comma-separated)"
@@ -95,13 +95,14 @@ public enum ConfigurationError: Error, Equatable, NCAUserError {
         case .repeatedKernel(let name):
             return "kernel '\(name)' is listed twice; list each kernel once"
         case .hiddenSize(let h):
-            return "hidden size must be between 1 and 65536 (got \(h)); pass --hidden with a positive width"
+            return "hidden size must be between 1 and 65536 (got \(h)); set \(spell(.hiddenSize)) to a positive width"
         case .skipProbability(let p):
             return "skip probability must be in [0, 1) (got \(p)); p = 0 updates every cell every step"
         case .tooManyParameters(let count):
-            return "the model would have \(count) parameters (at most \(ModelConfiguration.maxParameters)); lower --channels, --hidden or the number of kernels"
-        case .training(let message):
-            return message
+            return "the model would have \(count) parameters (at most \(ModelConfiguration.maxParameters)); "
+                + "lower \(spell(.channels)), \(spell(.hiddenSize)) or the number of kernels"
+        case .outOfRange(let setting, let requirement, let value, let hint):
+            return "\(spell(setting)) must be \(requirement) (got \(value))" + (hint.map { "; " + $0 } ?? "")
         }
     }
 }

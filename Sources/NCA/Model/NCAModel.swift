@@ -90,7 +90,7 @@ public struct WeightInitialisation: Codable, Equatable, Sendable, CustomStringCo
 
     public func validate() throws(ConfigurationError) {
         guard scale.isFinite && scale > 0 && scale <= 100 else {
-            throw .training("--weight-scale must be a positive number up to 100 (got \(scale))")
+            throw .outOfRange(.weightScale, requirement: "a positive number up to 100", value: "\(scale)")
         }
     }
 }

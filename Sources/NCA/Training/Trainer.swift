@@ -48,7 +48,8 @@ public final class Trainer {
             state.workingStates.shape == [frames - 1, trajectories, size, size, configuration.model.channels],
             "Trainer: working states do not match the data")
         precondition(
-            configuration.poolSize == 0 ? state.pool == nil : state.pool?.shape == [configuration.poolSize, size, size, configuration.model.channels],
+            configuration.poolSize == 0
+                ? state.pool == nil : state.pool?.shape == [configuration.poolSize, size, size, configuration.model.channels],
             "Trainer: the pool does not match the configuration")
     }
 
@@ -84,7 +85,9 @@ public final class Trainer {
     }
 
     /// Pool state i ← the start state of the last transition (frame M − 1) of trajectory i mod R.
-    static func seedPoolState(_ i: Int, of pool: inout Tensor<Float>, from working: Tensor<Float>, transitions m: Int, trajectories r: Int) {
+    static func seedPoolState(
+        _ i: Int, of pool: inout Tensor<Float>, from working: Tensor<Float>, transitions m: Int, trajectories r: Int
+    ) {
         let lattice = pool.count / pool.shape[0]
         let source = ((m - 1) * r + i % r) * lattice
         pool.scalars.replaceSubrange((i * lattice)..<((i + 1) * lattice), with: working.scalars[source..<(source + lattice)])
@@ -143,7 +146,7 @@ public final class Trainer {
                 && model.v.scalars.allSatisfy({ $0.isFinite })
         else { throw DivergenceError(epoch: epochNumber, quantity: "a weight is NaN or infinite after the update") }
         if let bound = configuration.maxLoss, epochLoss > bound {
-            throw DivergenceError(epoch: epochNumber, quantity: "the loss \(epochLoss) is above the bound \(bound)")
+            throw DivergenceError(epoch: epochNumber, quantity: "the loss \(epochLoss) is above the divergence bound \(bound)")
         }
         let working = propagate(plan.startStates, predictions: predictions)
         if nextPool != nil { refreshPool(&nextPool!, from: working, afterEpoch: plan.index) }
@@ -210,7 +213,9 @@ public final class Trainer {
         }
         var pool = state.pool
         if var p = pool, redrawn {
-            for i in 0..<poolCount where i % r != 0 { Self.seedPoolState(i, of: &p, from: startStates, transitions: m, trajectories: r) }
+            for i in 0..<poolCount where i % r != 0 {
+                Self.seedPoolState(i, of: &p, from: startStates, transitions: m, trajectories: r)
+            }
             pool = p
         }
         var order = Array(0..<transitionCount)
@@ -259,7 +264,8 @@ public final class Trainer {
             let dataBase = (poolIndex == nil ? k + r : m * r + trajectory) * cellsPerState * dataChannels
             for cell in 0..<cellsPerState {
                 for ch in 0..<o {
-                    target.scalars[(slot * cellsPerState + cell) * o + ch] = plan.data.scalars[dataBase + cell * dataChannels + ch]
+                    target.scalars[(slot * cellsPerState + cell) * o + ch] =
+                        plan.data.scalars[dataBase + cell * dataChannels + ch]
                 }
             }
         }
@@ -286,7 +292,9 @@ public final class Trainer {
         let prediction = engine.forward(model, from: x0, steps: configuration.timeSampling, rng: &rng)
         var (loss, dPrediction) = configuration.loss.evaluate(
             prediction: prediction, target: target, observableChannels: configuration.model.observableChannels)
-        guard loss.isFinite else { throw DivergenceError(epoch: epoch, quantity: "the loss is \(loss.isNaN ? "NaN" : "\(loss)")") }
+        guard loss.isFinite else {
+            throw DivergenceError(epoch: epoch, quantity: "the loss is \(loss.isNaN ? "NaN" : "\(loss)")")
+        }
         let weight = Float(x0.shape[0]) / Float(transitions)
         for i in dPrediction.scalars.indices { dPrediction.scalars[i] *= weight }
         let gradients = WeightGradients(engine.backward(model, outputGradient: dPrediction, penaltyScale: weight))
@@ -298,7 +306,9 @@ public final class Trainer {
 
     /// Keeps a mini-batch's predictions: transition k < M·R's in `predictions`, pool state i's
     /// in `pool`.
-    func keep(_ prediction: Tensor<Float>, of indices: ArraySlice<Int>, in predictions: inout Tensor<Float>, pool: inout Tensor<Float>?) {
+    func keep(
+        _ prediction: Tensor<Float>, of indices: ArraySlice<Int>, in predictions: inout Tensor<Float>, pool: inout Tensor<Float>?
+    ) {
         let transitions = (frames - 1) * trajectories
         let stateCount = size * size * configuration.model.channels
         for (slot, k) in indices.enumerated() {

@@ -164,54 +164,59 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public func validate() throws(ConfigurationError) {
         try model.validate()
         guard timeSampling >= 1 && timeSampling <= 100_000 else {
-            throw .training("--time-sampling must be at least 1 (got \(timeSampling))")
+            throw .outOfRange(.timeSampling, requirement: "at least 1", value: "\(timeSampling)")
         }
-        guard epochs >= 1 else { throw .training("--epochs must be at least 1 (got \(epochs))") }
-        guard minibatchSize >= 1 else { throw .training("--minibatch-size must be at least 1 (got \(minibatchSize))") }
+        guard epochs >= 1 else { throw .outOfRange(.epochs, requirement: "at least 1", value: "\(epochs)") }
+        guard minibatchSize >= 1 else { throw .outOfRange(.minibatchSize, requirement: "at least 1", value: "\(minibatchSize)") }
         guard learningRate.isFinite && learningRate > 0 else {
-            throw .training("--lr must be a positive number (got \(learningRate))")
+            throw .outOfRange(.learningRate, requirement: "a positive number", value: "\(learningRate)")
         }
         guard learningRateDecay.isFinite && learningRateDecay > 0 && learningRateDecay <= 1 else {
-            throw .training("--lr-decay must be in (0, 1] (got \(learningRateDecay)); 1 means no decay")
+            throw .outOfRange(
+                .learningRateDecay, requirement: "in (0, 1]", value: "\(learningRateDecay)", hint: "1 means no decay")
         }
-        guard checkpointEvery >= 1 else { throw .training("--checkpoint-every must be at least 1 (got \(checkpointEvery))") }
+        guard checkpointEvery >= 1 else {
+            throw .outOfRange(.checkpointEvery, requirement: "at least 1", value: "\(checkpointEvery)")
+        }
         if let maxLoss, !(maxLoss.isFinite && maxLoss > 0) {
-            throw .training("--max-loss must be a positive number (got \(maxLoss))")
+            throw .outOfRange(.maxLoss, requirement: "a positive number", value: "\(maxLoss)")
         }
         if let rangePenalty, !(rangePenalty.isFinite && rangePenalty >= 0) {
-            throw .training("--range-penalty must be a non-negative number (got \(rangePenalty))")
+            throw .outOfRange(.rangePenalty, requirement: "a non-negative number", value: "\(rangePenalty)")
         }
         if let weightAverage, !(weightAverage >= 0 && weightAverage < 1) {
-            throw .training("--weight-average must be in [0, 1) (got \(weightAverage)); 0 means none, 0.99 averages over about 100 updates")
+            throw .outOfRange(
+                .weightAverage, requirement: "in [0, 1)", value: "\(weightAverage)",
+                hint: "0 means none, 0.99 averages over about 100 updates")
         }
         if let snapshotEvery, snapshotEvery < 1 {
-            throw .training("--snapshot-every must be at least 1 epoch (got \(snapshotEvery))")
+            throw .outOfRange(.snapshotEvery, requirement: "at least 1 epoch", value: "\(snapshotEvery)")
         }
         if let validateReach, validateReach < 1 || validateReach > 64 {
-            throw .training("--validate-reach must be between 1 and 64 horizons (got \(validateReach))")
+            throw .outOfRange(.validateReach, requirement: "between 1 and 64 horizons", value: "\(validateReach)")
         }
         if let validateEvery, validateEvery < 1 {
-            throw .training("--validate-every must be at least 1 epoch (got \(validateEvery))")
+            throw .outOfRange(.validateEvery, requirement: "at least 1 epoch", value: "\(validateEvery)")
         }
         if let pool, pool < 0 || pool > 4096 {
-            throw .training("--pool must be between 0 and 4096 states (got \(pool))")
+            throw .outOfRange(.pool, requirement: "between 0 and 4096 states", value: "\(pool)")
         }
         if let poolReach, poolReach < 1 || poolReach > 1000 {
-            throw .training("--pool-reach must be between 1 and 1000 horizons (got \(poolReach))")
+            throw .outOfRange(.poolReach, requirement: "between 1 and 1000 horizons", value: "\(poolReach)")
         }
         if let poolDamage, !(poolDamage >= 0 && poolDamage <= 1) {
-            throw .training("--pool-damage must be a fraction in [0, 1] (got \(poolDamage))")
+            throw .outOfRange(.poolDamage, requirement: "a fraction in [0, 1]", value: "\(poolDamage)")
         }
         try weightInitialisation?.validate()
         if let recomputeEvery, recomputeEvery < 1 {
-            throw .training("--recompute-every must be at least 1 (got \(recomputeEvery))")
+            throw .outOfRange(.recomputeEvery, requirement: "at least 1", value: "\(recomputeEvery)")
         }
         if let augmentation {
             guard augmentation.noise.isFinite && augmentation.noise >= 0 && augmentation.noise <= 1 else {
-                throw .training("--noise-augment must be in [0, 1] (got \(augmentation.noise))")
+                throw .outOfRange(.noiseAugment, requirement: "in [0, 1]", value: "\(augmentation.noise)")
             }
             guard augmentation.every >= 1 else {
-                throw .training("--augment-every must be at least 1 epoch (got \(augmentation.every))")
+                throw .outOfRange(.augmentEvery, requirement: "at least 1 epoch", value: "\(augmentation.every)")
             }
         }
     }

@@ -80,7 +80,7 @@ public final class TrainingRun {
         try configuration.training.validate()
         if FileManager.default.fileExists(atPath: folder + "/config.json") {
             throw FileError(
-                path: folder, reason: "already holds a training run; continue it with --resume \(folder) or choose another --out",
+                path: folder, reason: "already holds a training run; resume it or choose another folder",
                 category: .usage)
         }
         try AtomicFile.makeFolder(folder)
@@ -131,7 +131,9 @@ public final class TrainingRun {
         }
         guard (state.pool?.shape[0] ?? 0) == configuration.training.poolSize else {
             throw FileError(
-                path: folder, reason: "the checkpoint's pool of states does not match --pool in config.json; the folder was edited by hand",
+                path: folder,
+                reason:
+                    "the checkpoint's pool of states does not match the pool size in config.json; the folder was edited by hand",
                 category: .inputData)
         }
         trainer = Trainer(configuration: configuration.training, data: data, state: state)
@@ -203,7 +205,8 @@ public final class TrainingRun {
         }
         // No validated model stayed in range: keep the last one rather than none (the report
         // and the summary say so).
-        if trainer.state.epoch == total && configuration.training.selection == .rollout && trainer.state.bestValidationEpoch == 0 {
+        if trainer.state.epoch == total && configuration.training.selection == .rollout && trainer.state.bestValidationEpoch == 0
+        {
             try ModelFile.write(trainer.state.selectableModel, to: bestPath)
         }
         return reports

@@ -61,12 +61,18 @@ public struct EpochReport: Equatable, Sendable {
 }
 
 /// Training diverged; nothing was updated.
-public struct DivergenceError: Error, Equatable, NCAUserError {
+public struct DivergenceError: Error, Equatable, SettingError {
     public var epoch: Int
     public var quantity: String
     public var category: ErrorCategory { .failure }
-    public var description: String {
+
+    public init(epoch: Int, quantity: String) {
+        self.epoch = epoch
+        self.quantity = quantity
+    }
+
+    public func message(naming spell: (Setting) -> String) -> String {
         "training diverged in epoch \(epoch): \(quantity); the last checkpoint is intact. "
-            + "Lower --lr, use --on-divergence rollback, or resume from the checkpoint"
+            + "Lower \(spell(.learningRate)), set \(spell(.onDivergence)) to rollback, or resume from the checkpoint"
     }
 }

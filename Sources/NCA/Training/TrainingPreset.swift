@@ -1,0 +1,72 @@
+import Foundation
+
+/// A built-in training task with its recipe: the model, optimiser, selection and augmentation
+/// defaults that reproduce it (Docs/training.md, Docs/images.md). Everything a user does not set
+/// comes from here; `TrainingConfiguration` holds the result.
+public enum TrainingPreset: String, CaseIterable, Sendable {
+    case grayScott = "gray-scott"
+    case morph
+
+    /// The model defaults of the task (SPEC "Training": Gray-Scott and images).
+    public var modelDefaults: ModelConfiguration {
+        switch self {
+        case .grayScott: return ModelConfiguration()
+        case .morph:
+            return ModelConfiguration(
+                channels: 16, observableChannels: 4, kernels: [.identity, .gradX, .gradY, .laplacian], activation: .relu,
+                boundary: .zero, skipProbability: 0.5)
+        }
+    }
+
+    /// The epoch budget: each preset finishes in under 10 minutes on 2 cores, build included.
+    public var epochs: Int { self == .grayScott ? Self.grayScottEpochs : 1000 }
+    public static let grayScottEpochs = 600
+    /// The recipe's learning rate, update schedule and weight initialisation (the authors':
+    /// Nadam at 1e-3, a step per mini-batch, W2 ~ N(0, 0.1²) for Gray-Scott; see Docs/training.md).
+    public var learningRate: Double { 1e-3 }
+    public var update: UpdateSchedule { .perMinibatch }
+    /// Transitions per mini-batch: the authors' 64 for Gray-Scott (2 steps per epoch); 8 for the
+    /// image task, whose 16 transitions and 8 pool states per epoch then give 3 steps.
+    public var minibatchSize: Int { self == .grayScott ? 64 : 8 }
+    /// The image task's attractor recipe (Docs/images.md): a pool of 8 states run on to 8 × the
+    /// horizon, validation that holds the last frame up to 8 × the horizon, and no output bias
+    /// (an empty background is then an exact fixed point).
+    public var pool: Int { self == .morph ? 8 : 0 }
+    public var validateReach: Int { self == .morph ? 8 : 2 }
+    public var trainOutputBias: Bool { self != .morph }
+    /// Noise augmentation of the observable channels of transition start states: 0.1 for the
+    /// image task gives the last picture a basin that one-cell perturbations fall back into.
+    public var noiseAugment: Double { self == .morph ? 0.1 : 0 }
+    public var validateHold: Bool { self == .morph }
+    public var weightInit: WeightInitialisation.Kind { self == .grayScott ? .normal : .glorot }
+    /// The state-range penalty λ: 0.01 (the authors' for Gray-Scott; without it most runs give
+    /// models that leave [0, 1] past the horizon; for the image task it keeps the hidden
+    /// channels from drifting inside the picture, see Docs/images.md).
+    public var rangePenalty: Double { 0.01 }
+    /// The per-epoch learning-rate factor for a run of `epochs` epochs: Gray-Scott's falls to
+    /// 0.1 × over the run (constant 1e-3 oscillates between good and bad models), so a longer
+    /// run decays more slowly.
+    public func learningRateDecay(epochs: Int) -> Double { self == .grayScott ? pow(0.1, 1 / Double(epochs)) : 1 }
+
+    /// The Gray-Scott task's data: the authors' four binary training states over 1024 steps and
+    /// their unseen test state over 2048 (whole multiples of t; no randomness: the seed only
+    /// drives the training), as (M+1) × R × 64 × 64 × 2 trajectories sampled every t steps.
+    public static func grayScottData(timeSampling t: Int) -> GrayScottPresetData {
+        let pde = GrayScott()
+        let initial = GrayScottInitialCondition.paper.states(batch: 4, size: 64, seed: 0)
+        let steps = 1024 / t * t
+        let unseen = GrayScottInitialCondition.paperTest.states(batch: 1, size: 64, seed: 0)
+        let testSteps = 2048 / t * t
+        return GrayScottPresetData(
+            training: Tensor(converting: pde.trajectory(from: initial, steps: steps, timeSampling: t)), trainingSteps: steps,
+            test: Tensor(converting: pde.trajectory(from: unseen, steps: testSteps, timeSampling: t)), testSteps: testSteps)
+    }
+}
+
+/// The data `TrainingPreset.grayScottData` makes, with the PDE steps each trajectory covers.
+public struct GrayScottPresetData: Sendable {
+    public var training: Tensor<Float>
+    public var trainingSteps: Int
+    public var test: Tensor<Float>
+    public var testSteps: Int
+}
