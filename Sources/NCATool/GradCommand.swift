@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import NCA
 
-struct GradCommand: ParsableCommand {
+struct GradCommand: ParsableCommand, PrecisionGeneric {
     static let configuration = CommandConfiguration(
         commandName: "grad",
         abstract: "Loss and gradients after t steps from a state against a target.",
@@ -15,8 +15,7 @@ struct GradCommand: ParsableCommand {
             output; loss.json then also holds "range_penalty" (λ · P) and "total".
             """)
 
-    @Option(help: "Model file (.safetensors).")
-    var model: String
+    @OptionGroup var inputs: ModelRunOptions
 
     @Option(help: "Initial state X0 (.npy), R × S × S × C (or only the observable channels).")
     var state: String
@@ -39,14 +38,8 @@ struct GradCommand: ParsableCommand {
     @Option(name: .customLong("range-penalty"), help: "λ of the state-range penalty added to the loss (0 = none).")
     var rangePenalty: Double = 0
 
-    @Option(help: "Seed for the stochastic mask.")
-    var seed: UInt64 = 0
-
     @Option(name: .customLong("recompute-every"), help: "Gradient checkpointing: keep every k-th state, recompute in between (1 = keep all).")
     var recomputeEvery: Int = 1
-
-    @Option(help: "Arithmetic precision; also the dtype written.")
-    var precision: Precision = .float32
 
     @Option(help: "Output folder (created if missing).")
     var out: String
@@ -59,17 +52,10 @@ struct GradCommand: ParsableCommand {
         guard recomputeEvery >= 1 else { throw ValidationError("--recompute-every must be at least 1 (got \(recomputeEvery))") }
     }
 
-    func run() throws {
-        try reportingErrors {
-            switch precision {
-            case .float32: try run(Float.self)
-            case .float64: try run(Double.self)
-            }
-        }
-    }
+    func run() throws { try run(in: inputs.precision) }
 
-    private func run<T: BLASScalar>(_: T.Type) throws {
-        let nca: NCAModel<T> = try ModelFile.read(model)
+    func run<T: BLASScalar>(_: T.Type) throws {
+        let nca: NCAModel<T> = try ModelFile.read(inputs.model)
         let c = nca.configuration
         let x0: Tensor<T> = try StateFile.readState(
             state, channels: c.channels, observable: c.observableChannels, frame: stateFrame)
@@ -79,7 +65,7 @@ struct GradCommand: ParsableCommand {
         let engine = NCAEngine<T>(configuration: c, batch: x0.shape[0], size: x0.shape[1])
         engine.recomputeEvery = recomputeEvery
         engine.rangePenalty = rangePenalty
-        var rng = RandomGenerator(seed: seed)
+        var rng = RandomGenerator(seed: inputs.seed)
         let prediction = engine.forward(nca, from: x0, steps: steps, rng: &rng)
         let (value, dPrediction) = loss.evaluate(prediction: prediction, target: y, observableChannels: c.observableChannels)
         guard value.isFinite else {

@@ -11,6 +11,36 @@ enum Precision: String, CaseIterable, ExpressibleByArgument {
     case float64
 }
 
+/// A command that computes in either precision: `run(in:)` calls its generic body with Float
+/// or Double, reporting errors as every command does.
+protocol PrecisionGeneric {
+    func run<T: BLASScalar>(_: T.Type) throws
+}
+
+extension PrecisionGeneric {
+    func run(in precision: Precision) throws {
+        try reportingErrors {
+            switch precision {
+            case .float32: try run(Float.self)
+            case .float64: try run(Double.self)
+            }
+        }
+    }
+}
+
+/// What a command that runs a stored model from a state reads: the model file, the mask seed
+/// and the precision (shared by `step` and `grad`).
+struct ModelRunOptions: ParsableArguments {
+    @Option(help: "Model file (.safetensors).")
+    var model: String
+
+    @Option(help: "Seed for the stochastic mask.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Arithmetic precision; also the dtype written.")
+    var precision: Precision = .float32
+}
+
 /// The model options shared by `init` and `train` (SPEC's command-line contract). Unset options
 /// take the defaults of the task: SPEC's Gray-Scott defaults, or the image task's with
 /// `nca train --preset morph`.
@@ -64,6 +94,29 @@ struct ModelOptions: ParsableArguments {
             skipProbability: skipProbability ?? defaults.skipProbability, mask: mask)
         try configuration.validate()
         return configuration
+    }
+
+    /// The first option given here whose value differs from `run`'s, as a one-line message
+    /// naming the option and the run's value (nil when all given options agree). The mask
+    /// granularity, which has a default rather than "unset", counts only when it differs.
+    func conflict(with run: ModelConfiguration) -> String? {
+        let given: [(String, String?, String)] = [
+            ("--channels", channels.map(String.init), "\(run.channels)"),
+            ("--observable", observable.map(String.init), "\(run.observableChannels)"),
+            ("--kernels", try? kernels.map { try Kernel.parseList($0).map(\.rawValue).joined(separator: ",") },
+                run.kernels.map(\.rawValue).joined(separator: ",")),
+            ("--activation", activation, run.activation.rawValue),
+            ("--hidden", hidden.map(String.init), "\(run.hiddenSize)"),
+            ("--boundary", boundary?.rawValue, run.boundary.rawValue),
+            ("--skip-probability", skipProbability.map { "\($0)" }, "\(run.skipProbability)"),
+            ("--mask", mask == run.mask ? nil : mask.rawValue, run.mask.rawValue),
+        ]
+        for (flag, value, runValue) in given {
+            if let value, value != runValue {
+                return "\(flag) \(value) differs from the run's \(flag) \(runValue); a resumed run keeps its model (drop \(flag))"
+            }
+        }
+        return nil
     }
 
     func validate() throws {

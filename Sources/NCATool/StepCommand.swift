@@ -1,7 +1,7 @@
 import ArgumentParser
 import NCA
 
-struct StepCommand: ParsableCommand {
+struct StepCommand: ParsableCommand, PrecisionGeneric {
     static let configuration = CommandConfiguration(
         commandName: "step",
         abstract: "Run a model for N steps from a state and write the final state.",
@@ -10,8 +10,7 @@ struct StepCommand: ParsableCommand {
             channels gets zero hidden channels. With p > 0 the stochastic mask is drawn from --seed.
             """)
 
-    @Option(help: "Model file (.safetensors).")
-    var model: String
+    @OptionGroup var inputs: ModelRunOptions
 
     @Option(help: "Initial state (.npy).")
     var state: String
@@ -22,12 +21,6 @@ struct StepCommand: ParsableCommand {
     @Option(help: "Number of NCA steps.")
     var steps: Int
 
-    @Option(help: "Seed for the stochastic mask.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Arithmetic precision; also the dtype written.")
-    var precision: Precision = .float32
-
     @Option(help: "Output state (.npy), R × S × S × C.")
     var out: String
 
@@ -35,21 +28,14 @@ struct StepCommand: ParsableCommand {
         guard steps >= 0 else { throw ValidationError("--steps must be 0 or more (got \(steps))") }
     }
 
-    func run() throws {
-        try reportingErrors {
-            switch precision {
-            case .float32: try run(Float.self)
-            case .float64: try run(Double.self)
-            }
-        }
-    }
+    func run() throws { try run(in: inputs.precision) }
 
-    private func run<T: BLASScalar>(_: T.Type) throws {
-        let nca: NCAModel<T> = try ModelFile.read(model)
+    func run<T: BLASScalar>(_: T.Type) throws {
+        let nca: NCAModel<T> = try ModelFile.read(inputs.model)
         let c = nca.configuration
         var x: Tensor<T> = try StateFile.readState(state, channels: c.channels, observable: c.observableChannels, frame: frame)
         let engine = NCAEngine<T>(configuration: c, batch: x.shape[0], size: x.shape[1])
-        var rng = RandomGenerator(seed: seed)
+        var rng = RandomGenerator(seed: inputs.seed)
         engine.run(nca, state: &x, steps: steps, rng: &rng)
         guard x.scalars.allSatisfy({ $0.isFinite }) else {
             throw FileError(path: out, reason: "the state diverged to NaN or infinity within \(steps) steps; nothing written")

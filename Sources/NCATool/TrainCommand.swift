@@ -279,6 +279,7 @@ struct TrainCommand: ParsableCommand {
             let run: TrainingRun
             if let resume {
                 run = try TrainingRun(resuming: resume)
+                if let conflict = model.conflict(with: run.configuration.training.model) { throw ValidationError(conflict) }
                 if let epochs, epochs != run.configuration.training.epochs {
                     throw ValidationError(
                         "--epochs with --resume is not supported yet; the run trains to \(run.configuration.training.epochs) epochs"

@@ -234,6 +234,13 @@ struct BinaryTests {
         // Resuming a finished run is a no-op that still succeeds; training into it again is refused.
         r = try nca(["train", "--resume", dir + "/run"])
         #expect(r.status == 0, "\(r.error)")
+        // Model options with --resume: the run's own values are accepted, others refused naming both.
+        r = try nca(["train", "--resume", dir + "/run", "--channels", "4", "--hidden", "6"])
+        #expect(r.status == 0, "\(r.error)")
+        r = try nca(["train", "--resume", dir + "/run", "--hidden", "7"])
+        #expect(r.status == 64 && r.error.contains("--hidden 7 differs from the run's --hidden 6"), "\(r.error)")
+        r = try nca(["train", "--resume", dir + "/run", "--kernels", "identity,laplacian,average"])
+        #expect(r.status == 64 && r.error.contains("--kernels"), "\(r.error)")
         r = try nca(["train", "--data", dir + "/gs.npy", "--out", dir + "/run"])
         #expect(r.status == 64 && r.error.contains("--resume"))
 
