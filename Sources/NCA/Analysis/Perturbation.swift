@@ -258,45 +258,6 @@ struct ObservableAdam {
     }
 }
 
-/// A rotation or reflection of a square lattice (channels last).
-public enum LatticeTransform: String, CaseIterable, Codable, Sendable {
-    case identity
-    case rotate90 = "rotate-90"
-    case rotate180 = "rotate-180"
-    case rotate270 = "rotate-270"
-    /// Off-lattice: bilinear resampling about the lattice centre, zero outside.
-    case rotate45 = "rotate-45"
-    /// Reverses the row order (upside down).
-    case flipRows = "flip-rows"
-    /// Reverses the column order (mirror).
-    case flipColumns = "flip-columns"
-
-    /// Applies the transform to an S × S × C lattice. Rotations turn counter-clockwise as
-    /// pictures show them (rows down, columns right), like numpy.rot90.
-    public func apply(_ cells: [Float], size s: Int, channels c: Int) -> [Float] {
-        precondition(cells.count == s * s * c, "LatticeTransform: \(cells.count) values for \(s) × \(s) × \(c)")
-        if self == .rotate45 { return LatticeOps.rotated(cells, size: s, channels: c, angle: Double.pi / 4) }
-        var out = [Float](repeating: 0, count: cells.count)
-        func copy(_ i: Int, _ j: Int, from si: Int, _ sj: Int) {
-            for ch in 0..<c { out[(i * s + j) * c + ch] = cells[(si * s + sj) * c + ch] }
-        }
-        for i in 0..<s {
-            for j in 0..<s {
-                switch self {
-                case .identity: copy(i, j, from: i, j)
-                case .rotate90: copy(i, j, from: j, s - 1 - i)
-                case .rotate180: copy(i, j, from: s - 1 - i, s - 1 - j)
-                case .rotate270: copy(i, j, from: s - 1 - j, i)
-                case .flipRows: copy(i, j, from: s - 1 - i, j)
-                case .flipColumns: copy(i, j, from: i, s - 1 - j)
-                case .rotate45: break
-                }
-            }
-        }
-        return out
-    }
-}
-
 /// Symmetry perturbations (paper §3.2.2, Fig 12): does the model commute with rotations and
 /// reflections? For each transform T, the distance ‖Φⁿ(T x0) − T Φⁿ(x0)‖ over the observable
 /// channels, also relative to ‖T Φⁿ(x0)‖. The identity row is the noise floor: with p > 0 its

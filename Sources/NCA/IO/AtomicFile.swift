@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// A file could not be read or written.
 public struct FileError: Error, Equatable, NCAUserError {
     public var path: String
@@ -34,38 +28,29 @@ public enum AtomicFile {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw FileError(path: path, reason: "folder \(folder) does not exist; create it first", category: .usage)
         }
-        var template = Array((folder + "/." + url.lastPathComponent + ".tmp-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            throw FileError(path: path, reason: "cannot create a file in \(folder): \(errnoText())\(hint(errno))")
+        guard let (fd, tempPath) = POSIX.makeTemporary(folder + "/." + url.lastPathComponent + ".tmp-XXXXXX") else {
+            let code = POSIX.lastError
+            throw FileError(path: path, reason: "cannot create a file in \(folder): \(POSIX.describe(code))\(POSIX.hint(code))")
         }
-        let tempPath = String(cString: template.map { UInt8(bitPattern: $0) })
         var failure: String?
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = "write failed: \(errnoText())\(hint(errno))"
-                    return
-                }
-                offset += n
-            }
+        if let code = data.withUnsafeBytes({ POSIX.writeAll(fd, $0) }) {
+            failure = "write failed: \(POSIX.describe(code))\(POSIX.hint(code))"
         }
-        if failure == nil && fsync(fd) != 0 { failure = "fsync failed: \(errnoText())\(hint(errno))" }
-        if close(fd) != 0 && failure == nil { failure = "close failed: \(errnoText())" }
-        if failure == nil && fchmodPath(tempPath) != 0 { failure = "chmod failed: \(errnoText())" }
-        if failure == nil && rename(tempPath, path) != 0 { failure = "rename failed: \(errnoText())" }
+        if failure == nil && !POSIX.sync(fd) { failure = "fsync failed: \(errorText())" }
+        if !POSIX.close(fd) && failure == nil { failure = "close failed: \(errorText())" }
+        if failure == nil && !POSIX.setDefaultPermissions(tempPath) { failure = "chmod failed: \(errorText())" }
+        if failure == nil && !POSIX.rename(tempPath, path) { failure = "rename failed: \(errorText())" }
         if let failure {
-            unlink(tempPath)
+            POSIX.remove(tempPath)
             throw FileError(path: path, reason: failure + " (the previous file, if any, is unchanged)")
         }
-        let dirFD = open(folder, O_RDONLY)
-        if dirFD >= 0 {
-            _ = fsync(dirFD)
-            close(dirFD)
-        }
+        POSIX.syncFolder(folder)
+    }
+
+    /// The last error's text and, for errors a user can fix, what to do.
+    private static func errorText() -> String {
+        let code = POSIX.lastError
+        return POSIX.describe(code) + POSIX.hint(code)
     }
 
     /// Reads a whole file.
@@ -99,24 +84,5 @@ public enum AtomicFile {
         } catch {
             throw FileError(path: path, reason: "cannot create folder (\(error.localizedDescription))")
         }
-    }
-
-    static func errnoText() -> String { String(cString: strerror(errno)) }
-
-    /// What to do about a failed write, for the errors a user can fix.
-    static func hint(_ code: Int32) -> String {
-        switch code {
-        case ENOSPC, EDQUOT: return " (the disk is full: free space or write elsewhere)"
-        case EFBIG: return " (over the file-size limit: raise it with ulimit -f or write elsewhere)"
-        case EACCES, EPERM, EROFS: return " (the folder is not writable: choose another or fix its permissions)"
-        default: return ""
-        }
-    }
-
-    /// mkstemp creates files 0600; give the result the usual 0644 (less the umask).
-    private static func fchmodPath(_ path: String) -> Int32 {
-        let mask = umask(0)
-        umask(mask)
-        return chmod(path, 0o666 & ~mask)
     }
 }

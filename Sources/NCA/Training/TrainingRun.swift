@@ -38,22 +38,8 @@ public protocol TrainingObserver: AnyObject {
     func rolledBack(_ error: DivergenceError, toEpoch epoch: Int, learningRateScale: Double)
 }
 
-/// A training run and its folder:
-///
-///     config.json        RunConfiguration (every setting, resolved)
-///     data.npy           the training trajectory, (M+1) × R × S × S × O
-///     test.npy           a test trajectory, when the run has one
-///     metrics.csv        epoch,loss,gradient_norm,learning_rate,wall_time_s,range_penalty,
-///                        validation_loss — appended per epoch (validation_loss empty when
-///                        the epoch was not validated)
-///     model.safetensors  the latest model (at each checkpoint and at the end)
-///     average.safetensors  the moving average of the weights, with `weightAverage`
-///     best.safetensors   the best model so far by the configured selection measure: the
-///                        lowest validation (rollout) loss, or the lowest epoch loss
-///     checkpoint.safetensors  everything needed to resume (see `Checkpoint`)
-///     snapshots/epoch-NNNNNN.safetensors  the model after every k-th epoch (`snapshotEvery`)
-///
-/// Every file is written atomically; metrics lines are appended and synced one by one.
+/// A training run and its folder (`RunFolder` says which file holds what). Every file is
+/// written atomically; metrics lines are appended and synced one by one.
 public final class TrainingRun {
     public let folder: String
     public let configuration: RunConfiguration
@@ -62,23 +48,23 @@ public final class TrainingRun {
     private var elapsedBefore: Double
     private let started = Date()
 
-    public static let metricsHeader = "epoch,loss,gradient_norm,learning_rate,wall_time_s,range_penalty,validation_loss"
-
-    public var configPath: String { folder + "/config.json" }
-    public var metricsPath: String { folder + "/metrics.csv" }
-    public var modelPath: String { folder + "/model.safetensors" }
-    public var bestPath: String { folder + "/best.safetensors" }
-    public var averagePath: String { folder + "/average.safetensors" }
-    public var checkpointPath: String { folder + "/checkpoint.safetensors" }
-    public var dataPath: String { folder + "/data.npy" }
-    public var testDataPath: String { folder + "/test.npy" }
-    public var reportPath: String { folder + "/report.html" }
+    /// Where each file of the run lives.
+    public var files: RunFolder { RunFolder(folder) }
+    public var configPath: String { files.config }
+    public var metricsPath: String { files.metrics }
+    public var modelPath: String { files.model }
+    public var bestPath: String { files.best }
+    public var averagePath: String { files.average }
+    public var checkpointPath: String { files.checkpoint }
+    public var dataPath: String { files.data }
+    public var testDataPath: String { files.testData }
+    public var reportPath: String { files.report }
 
     /// Creates the folder (which must not already hold a run) and writes the configuration, data
     /// and an initial checkpoint (epoch 0).
     public init(newRunIn folder: String, configuration: RunConfiguration, data: Tensor<Float>, testData: Tensor<Float>?) throws {
         try configuration.training.validate()
-        if FileManager.default.fileExists(atPath: folder + "/config.json") {
+        if FileManager.default.fileExists(atPath: RunFolder(folder).config) {
             throw FileError(
                 path: folder, reason: "already holds a training run; resume it or choose another folder",
                 category: .usage)
@@ -91,7 +77,7 @@ public final class TrainingRun {
         elapsedBefore = 0
         try NPY.write(data, to: dataPath)
         if let testData { try NPY.write(testData, to: testDataPath) }
-        try AtomicFile.write(Data((Self.metricsHeader + "\n").utf8), to: metricsPath)
+        try AtomicFile.write(Data((RunFolder.metricsHeader + "\n").utf8), to: metricsPath)
         try writeCheckpoint()
         // config.json last: a folder holds a run (and can be resumed) only once everything a
         // resume needs is on disk; a start that was killed earlier can simply be repeated.
@@ -104,19 +90,19 @@ public final class TrainingRun {
     /// checkpoint (by a run that was killed) are dropped, so the resumed run rewrites them.
     public init(resuming folder: String) throws {
         self.folder = folder
-        let configData = try AtomicFile.read(folder + "/config.json")
+        let files = RunFolder(folder)
+        let configData = try AtomicFile.read(files.config)
         do {
             configuration = try JSONDecoder().decode(RunConfiguration.self, from: configData)
         } catch {
             throw FileError(
-                path: folder + "/config.json",
+                path: files.config,
                 reason: "is not a run configuration (\(error)); was this folder made by nca train?", category: .inputData)
         }
-        let data = try NPY.read(folder + "/data.npy").tensor(as: Float.self)
+        let data = try NPY.read(files.data).tensor(as: Float.self)
         testData =
-            FileManager.default.fileExists(atPath: folder + "/test.npy")
-            ? try NPY.read(folder + "/test.npy").tensor(as: Float.self) : nil
-        let (state, elapsed) = try Checkpoint.read(folder + "/checkpoint.safetensors")
+            FileManager.default.fileExists(atPath: files.testData) ? try NPY.read(files.testData).tensor(as: Float.self) : nil
+        let (state, elapsed) = try Checkpoint.read(files.checkpoint)
         guard state.model.configuration == configuration.training.model else {
             throw FileError(
                 path: folder, reason: "checkpoint and config.json describe different models; the folder was edited by hand",
@@ -150,7 +136,7 @@ public final class TrainingRun {
     public func train(observer: TrainingObserver? = nil, shouldStop: () -> Bool = { false }) throws -> [EpochReport] {
         let total = configuration.training.epochs
         var reports: [EpochReport] = []
-        var metrics = try MetricsFile(path: metricsPath)
+        var metrics = try AppendOnlyFile(path: metricsPath)
         defer { metrics.close() }
         var rollbacks = 0
         while trainer.state.epoch < total {
@@ -171,7 +157,7 @@ public final class TrainingRun {
                 trainer.restore(state)
                 try truncateMetrics(after: state.epoch)
                 metrics.close()
-                metrics = try MetricsFile(path: metricsPath)  // the truncated file is a new one
+                metrics = try AppendOnlyFile(path: metricsPath)  // the truncated file is a new one
                 try writeCheckpoint()
                 observer?.rolledBack(error, toEpoch: state.epoch, learningRateScale: state.learningRateScale)
                 continue
@@ -186,15 +172,11 @@ public final class TrainingRun {
                 try ModelFile.write(report.modelBeforeUpdate, to: bestPath)
             }
             if let k = training.snapshotEvery, report.epoch % k == 0 {
-                try AtomicFile.makeFolder(folder + "/snapshots")
-                try ModelFile.write(
-                    trainer.state.selectableModel, to: folder + String(format: "/snapshots/epoch-%06d.safetensors", report.epoch))
+                try AtomicFile.makeFolder(files.snapshots)
+                try ModelFile.write(trainer.state.selectableModel, to: files.snapshot(epoch: report.epoch))
             }
             reports.append(report)
-            try metrics.append(
-                "\(report.epoch),\(report.loss),\(report.gradientNorm),\(report.learningRate),\(String(format: "%.3f", elapsedSeconds)),"
-                    + "\(report.rangePenalty),\(report.validationLoss.map { String($0) } ?? "")"
-            )
+            try metrics.append(MetricsRow(report, wallTime: elapsedSeconds).line)
             let stopping = shouldStop()
             if report.epoch % configuration.training.checkpointEvery == 0 || report.epoch == total || stopping {
                 try writeCheckpoint()
@@ -219,60 +201,30 @@ public final class TrainingRun {
         try Checkpoint.write(trainer.state, elapsedSeconds: elapsedSeconds, to: checkpointPath)
     }
 
-    /// The metrics rows so far: (epoch, loss).
-    public func lossCurve() throws -> [(epoch: Int, loss: Double)] {
-        let text = String(decoding: try AtomicFile.read(metricsPath), as: UTF8.self)
-        return text.split(separator: "\n").dropFirst().compactMap { line in
-            let fields = line.split(separator: ",")
-            guard fields.count >= 2, let epoch = Int(fields[0]), let loss = Double(fields[1]) else { return nil }
-            return (epoch, loss)
-        }
+    /// The metrics rows so far.
+    public func metricsRows() throws -> [MetricsRow] {
+        MetricsRow.rows(of: String(decoding: try AtomicFile.read(metricsPath), as: UTF8.self))
     }
+
+    /// The metrics rows so far: (epoch, loss).
+    public func lossCurve() throws -> [(epoch: Int, loss: Double)] { try metricsRows().map { ($0.epoch, $0.loss) } }
 
     /// The validation losses so far: (epoch, loss) of every validated epoch.
     public func validationCurve() throws -> [(epoch: Int, loss: Double)] {
-        let text = String(decoding: try AtomicFile.read(metricsPath), as: UTF8.self)
-        return text.split(separator: "\n").dropFirst().compactMap { line in
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard fields.count >= 7, let epoch = Int(fields[0]), let loss = Double(fields[6]) else { return nil }
-            return (epoch, loss)
-        }
+        try metricsRows().compactMap { row in row.validationLoss.map { (row.epoch, $0) } }
     }
 
+    /// Drops the metrics lines after `epoch` (written by a session that did not reach its next
+    /// checkpoint), keeping the lines as they were written.
     private func truncateMetrics(after epoch: Int) throws {
         let text =
             FileManager.default.fileExists(atPath: metricsPath)
             ? String(decoding: try AtomicFile.read(metricsPath), as: UTF8.self) : ""
-        var lines = [Self.metricsHeader]
+        var lines = [RunFolder.metricsHeader]
         for line in text.split(separator: "\n").dropFirst() {
-            guard let first = line.split(separator: ",").first, let e = Int(first), e <= epoch else { continue }
+            guard let row = MetricsRow(line: line), row.epoch <= epoch else { continue }
             lines.append(String(line))
         }
         try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: metricsPath)
     }
-}
-
-/// An append-only text file whose every line is on disk (fsync) before `append` returns.
-final class MetricsFile {
-    private let descriptor: Int32
-    let path: String
-
-    init(path: String) throws {
-        self.path = path
-        descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        guard descriptor >= 0 else {
-            throw FileError(path: path, reason: "cannot open for appending: \(String(cString: strerror(errno)))")
-        }
-    }
-
-    func append(_ line: String) throws {
-        let bytes = Array((line + "\n").utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress!, $0.count) }
-        guard written == bytes.count, fsync(descriptor) == 0 else {
-            let code = errno
-            throw FileError(path: path, reason: "cannot append a metrics line: \(AtomicFile.errnoText())\(AtomicFile.hint(code))")
-        }
-    }
-
-    func close() { Glibc.close(descriptor) }
 }
