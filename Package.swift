@@ -9,6 +9,8 @@ let optimise: [SwiftSetting] = [
 
 let package = Package(
     name: "NCA",
+    // Linux only: the library's POSIX calls use Glibc (Sources/NCA/IO/POSIX.swift stops a build
+    // elsewhere with a clear error); the macOS minimum only keeps package resolution working there.
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "NCA", targets: ["NCA"]),

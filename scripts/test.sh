@@ -4,11 +4,13 @@
 # the release-mode checks: training learns (scripts/check-training.sh, about 3 minutes; the
 # image task, scripts/check-morph.sh, about 3 minutes) and
 # kill -9 at 20 random moments loses nothing (scripts/kill-resume-check.sh, under a minute), and
-# nca grad agrees with JAX's autodiff (Benchmarks/peers/run.sh --check, installs JAX from PyPI).
+# nca grad agrees with JAX's autodiff (Benchmarks/peers/run.sh --check, installs JAX from PyPI);
+# and the sources follow .swift-format and the shape limits (scripts/check-format.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ "${NCA_RELEASE_CHECKS:-0}" = 1 ]; then
+    python3 scripts/check-format.py
     bash scripts/check-training.sh
     bash scripts/check-morph.sh
     bash scripts/kill-resume-check.sh

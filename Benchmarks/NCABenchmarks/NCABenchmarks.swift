@@ -74,7 +74,8 @@ func tileProductBenchmark(_ name: String, m: Int, k: Int, n: Int, kernels: Bool,
             let start = DispatchTime.now().uptimeNanoseconds
             switch (kernels && level != .blas, transposed) {
             case (true, false):
-                LinearAlgebra.productNN(level: level, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: false)
+                LinearAlgebra.productNN(
+                    level: level, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: false)
             case (true, true):
                 LinearAlgebra.productTNAccumulate(level: level, m: k, n: n, k: m, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
             case (false, false):
@@ -128,7 +129,8 @@ let benchmarks: @Sendable () -> Void = {
         for (label, k, n, transposed) in products {
             for kernels in [true, false] {
                 tileProductBenchmark(
-                    "\(workload) tile \(label) (\(tile) × \(k) × \(n)), \(kernels ? "nca kernels" : "OpenBLAS")", m: tile, k: k, n: n,
+                    "\(workload) tile \(label) (\(tile) × \(k) × \(n)), \(kernels ? "nca kernels" : "OpenBLAS")", m: tile, k: k,
+                    n: n,
                     kernels: kernels, transposed: transposed)
             }
         }

@@ -163,7 +163,9 @@ struct ImagesCommand: ParsableCommand {
         guard size >= 3 && size <= 1024 else { throw ValidationError("--size must be between 3 and 1024 (got \(size))") }
         guard pad >= 0 && pad <= 1024 else { throw ValidationError("--pad must be between 0 and 1024 (got \(pad))") }
         guard copies >= 1 && copies <= 1024 else { throw ValidationError("--copies must be between 1 and 1024 (got \(copies))") }
-        guard holdLast >= 0 && holdLast <= 100 else { throw ValidationError("--hold-last must be between 0 and 100 (got \(holdLast))") }
+        guard holdLast >= 0 && holdLast <= 100 else {
+            throw ValidationError("--hold-last must be between 0 and 100 (got \(holdLast))")
+        }
         let s = Double(size + 2 * pad)
         let values = Double(max(files.count, 3) + holdLast) * Double(copies) * s * s * 4
         guard values <= Double(NPY.maxElements) else {
@@ -179,7 +181,9 @@ struct ImagesCommand: ParsableCommand {
             } else {
                 for file in files {
                     let data = try AtomicFile.read(file)
-                    if let kind = try PNG.colourType(data, path: file) { say("note: \(file) is \(kind); converted to 8-bit RGBA") }
+                    if let kind = try PNG.colourType(data, path: file) {
+                        say("note: \(file) is \(kind); converted to 8-bit RGBA")
+                    }
                     pictures.append(Picture(try PNG.decode(data, path: file)))
                 }
             }

@@ -70,7 +70,8 @@ struct EvaluateCommand: ParsableCommand {
                 let per = trajectory.count / (trajectory.shape[0] * r)
                 let k = result.losses.count
                 let last = Tensor(
-                    shape: Array(trajectory.shape.dropFirst()), scalars: Array(trajectory.scalars[(k * r * per)..<((k + 1) * r * per)]))
+                    shape: Array(trajectory.shape.dropFirst()),
+                    scalars: Array(trajectory.scalars[(k * r * per)..<((k + 1) * r * per)]))
                 let run = RolloutEvaluation.beyond(nca, from: result, lastFrame: last, reach: beyond, loss: loss, seed: seed)
                 let worst = run.losses.indices.max { run.losses[$0] < run.losses[$1] || run.losses[$1].isNaN }
                 let atHorizon = result.losses.last ?? .nan
@@ -78,8 +79,10 @@ struct EvaluateCommand: ParsableCommand {
                     let range = run.range.map { String(format: "[%.4g, %.4g]", $0.lowerBound, $0.upperBound) } ?? "not finite"
                     say(
                         String(
-                            format: "beyond the horizon (step %d) to step %d: worst loss to the last frame %.6g at step %d (%.3g × its value %.6g at the horizon); observable values in %@",
-                            covered, beyond * covered, run.losses[worst], run.steps[worst], run.losses[worst] / atHorizon, atHorizon, range))
+                            format:
+                                "beyond the horizon (step %d) to step %d: worst loss to the last frame %.6g at step %d (%.3g × its value %.6g at the horizon); observable values in %@",
+                            covered, beyond * covered, run.losses[worst], run.steps[worst], run.losses[worst] / atHorizon,
+                            atHorizon, range))
                     let value = { (x: Double) in x.isFinite ? "\(x)" : "null" }
                     let rangeJSON = run.range.map { "[\($0.lowerBound), \($0.upperBound)]" } ?? "null"
                     beyondJSON =

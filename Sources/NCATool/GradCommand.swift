@@ -38,7 +38,9 @@ struct GradCommand: ParsableCommand, PrecisionGeneric {
     @Option(name: .customLong("range-penalty"), help: "λ of the state-range penalty added to the loss (0 = none).")
     var rangePenalty: Double = 0
 
-    @Option(name: .customLong("recompute-every"), help: "Gradient checkpointing: keep every k-th state, recompute in between (1 = keep all).")
+    @Option(
+        name: .customLong("recompute-every"),
+        help: "Gradient checkpointing: keep every k-th state, recompute in between (1 = keep all).")
     var recomputeEvery: Int = 1
 
     @Option(help: "Output folder (created if missing).")

@@ -103,8 +103,10 @@ struct ModelOptions: ParsableArguments {
         let given: [(String, String?, String)] = [
             ("--channels", channels.map(String.init), "\(run.channels)"),
             ("--observable", observable.map(String.init), "\(run.observableChannels)"),
-            ("--kernels", try? kernels.map { try Kernel.parseList($0).map(\.rawValue).joined(separator: ",") },
-                run.kernels.map(\.rawValue).joined(separator: ",")),
+            (
+                "--kernels", try? kernels.map { try Kernel.parseList($0).map(\.rawValue).joined(separator: ",") },
+                run.kernels.map(\.rawValue).joined(separator: ",")
+            ),
             ("--activation", activation, run.activation.rawValue),
             ("--hidden", hidden.map(String.init), "\(run.hiddenSize)"),
             ("--boundary", boundary?.rawValue, run.boundary.rawValue),

@@ -39,7 +39,9 @@ struct PerturbInputs: ParsableArguments {
     var out: String
 
     func validateCommon() throws {
-        guard steps >= 1 && steps <= 1_000_000 else { throw ValidationError("--steps must be between 1 and 1000000 (got \(steps))") }
+        guard steps >= 1 && steps <= 1_000_000 else {
+            throw ValidationError("--steps must be between 1 and 1000000 (got \(steps))")
+        }
         guard entry >= 0 else { throw ValidationError("--entry must be 0 or more (got \(entry))") }
     }
 
@@ -47,11 +49,14 @@ struct PerturbInputs: ParsableArguments {
     func load() throws -> (NCAModel<Float>, Tensor<Float>) {
         let nca: NCAModel<Float> = try ModelFile.read(model)
         let c = nca.configuration
-        let x: Tensor<Float> = try StateFile.readState(initial, channels: c.channels, observable: c.observableChannels, frame: frame)
+        let x: Tensor<Float> = try StateFile.readState(
+            initial, channels: c.channels, observable: c.observableChannels, frame: frame)
         let (r, s) = (x.shape[0], x.shape[1])
         guard entry < r else { throw ValidationError("--entry \(entry) does not exist; \(initial) has \(r) batch entries") }
         let lattice = s * s * c.channels
-        return (nca, Tensor(shape: [1, s, s, c.channels], scalars: Array(x.scalars[(entry * lattice)..<((entry + 1) * lattice)])))
+        return (
+            nca, Tensor(shape: [1, s, s, c.channels], scalars: Array(x.scalars[(entry * lattice)..<((entry + 1) * lattice)]))
+        )
     }
 }
 
@@ -119,7 +124,8 @@ struct LocalPerturbCommand: ParsableCommand {
             try NPY.write(Tensor(shape: [g, g], scalars: result.reach.map { Float($0) }), to: out + "/reach.npy")
             let most = result.counts.max() ?? 0
             let heat = RGBImage.heatmap(
-                result.counts.map(Double.init), rows: g, columns: g, lower: 0, upper: Double(max(most, 1)), scale: max(1, 256 / g))
+                result.counts.map(Double.init), rows: g, columns: g, lower: 0, upper: Double(max(most, 1)), scale: max(1, 256 / g)
+            )
             var picture = RGBImage(width: heat.width + 8, height: heat.height + 24)
             picture.drawText("changed cells, max \(most)", x: 4, y: 4)
             picture.paste(heat, x: 4, y: 20)
@@ -127,7 +133,8 @@ struct LocalPerturbCommand: ParsableCommand {
             let c = cfg.channels
             let lattices = [result.reference] + result.examples.map(\.final)
             let renderer = StateRenderer(
-                trajectory: Tensor(shape: [lattices.count, s, s, c], scalars: lattices.flatMap { $0 }), observable: cfg.observableChannels)
+                trajectory: Tensor(shape: [lattices.count, s, s, c], scalars: lattices.flatMap { $0 }),
+                observable: cfg.observableChannels)
             let sheet = renderer.contactSheet(
                 [("unperturbed", result.reference[...])]
                     + result.examples.map { ("at \($0.row),\($0.column)", $0.final[...]) }, columns: 5)
@@ -136,7 +143,8 @@ struct LocalPerturbCommand: ParsableCommand {
             let mean = counted.reduce(0, +) / Double(max(1, counted.count))
             let peak = result.counts.indices.max { result.counts[$0] < result.counts[$1] } ?? 0
             let reachMax = result.reach.max() ?? -1
-            let reachMean = Double(result.reach.filter { $0 >= 0 }.reduce(0, +)) / Double(max(1, result.reach.filter { $0 >= 0 }.count))
+            let reachMean =
+                Double(result.reach.filter { $0 >= 0 }.reduce(0, +)) / Double(max(1, result.reach.filter { $0 >= 0 }.count))
             try writeJSON(
                 [
                     "steps": inputs.steps, "stride": stride, "magnitude": magnitude, "threshold": threshold, "grid": g,
@@ -146,7 +154,8 @@ struct LocalPerturbCommand: ParsableCommand {
                 ], to: out + "/local.json")
             say(
                 String(
-                    format: "perturbing one of %d cells changes on average %.1f final cells (max %d at %d,%d); farthest change %d cells away (%d steps)",
+                    format:
+                        "perturbing one of %d cells changes on average %.1f final cells (max %d at %d,%d); farthest change %d cells away (%d steps)",
                     g * g, mean, most, (peak / g) * stride, (peak % g) * stride, reachMax, inputs.steps))
             say("wrote \(out)/heatmap.npy, reach.npy, heatmap.png, examples.png, local.json")
         }
@@ -282,7 +291,8 @@ struct SymmetryPerturbCommand: ParsableCommand {
         try transforms.split(separator: ",").map { name in
             guard let t = LatticeTransform(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
                 throw ValidationError(
-                    "unknown transform '\(name)'; choose from \(LatticeTransform.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "unknown transform '\(name)'; choose from \(LatticeTransform.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             return t
         }
@@ -314,7 +324,10 @@ struct SymmetryPerturbCommand: ParsableCommand {
                 [
                     "steps": inputs.steps,
                     "transforms": result.rows.map {
-                        ["transform": $0.transform.rawValue, "distance": jsonNumber($0.distance), "relative": jsonNumber($0.relative)]
+                        [
+                            "transform": $0.transform.rawValue, "distance": jsonNumber($0.distance),
+                            "relative": jsonNumber($0.relative),
+                        ]
                     },
                 ], to: out + "/symmetry.json")
             say("transform      ‖Φⁿ(T x0) − T Φⁿ(x0)‖   relative")

@@ -25,7 +25,9 @@ struct RolloutCommand: ParsableCommand {
     var model: String
 
     @Option(
-        name: .customLong("init"), help: ArgumentHelp("Initial state.", valueName: "FILE.npy|gray-scott-paper|gray-scott-paper-test|gray-scott-random|gray-scott-unseen")
+        name: .customLong("init"),
+        help: ArgumentHelp(
+            "Initial state.", valueName: "FILE.npy|gray-scott-paper|gray-scott-paper-test|gray-scott-random|gray-scott-unseen")
     )
     var initial: String
 
@@ -77,7 +79,8 @@ struct RolloutCommand: ParsableCommand {
             var x: Tensor<Float>
             let prefix = "gray-scott-"
             switch initial {
-            case _ where initial.hasPrefix(prefix) && GrayScottInitialCondition(rawValue: String(initial.dropFirst(prefix.count))) != nil:
+            case _
+            where initial.hasPrefix(prefix) && GrayScottInitialCondition(rawValue: String(initial.dropFirst(prefix.count))) != nil:
                 guard c.observableChannels == 2 else {
                     throw ValidationError(
                         "\(initial) gives 2 observable channels (A, B) but the model has \(c.observableChannels)")
@@ -99,7 +102,8 @@ struct RolloutCommand: ParsableCommand {
             let savedFrames = steps / every + 2
             guard Double(savedFrames) * Double(x.scalars.count) <= Double(NPY.maxElements) else {
                 throw ValidationError(
-                    "the trajectory would hold \(savedFrames) frames of \(x.scalars.count) values; raise --every or lower --steps")
+                    "the trajectory would hold \(savedFrames) frames of \(x.scalars.count) values; raise --every or lower --steps"
+                )
             }
             guard entry < r else { throw ValidationError("--entry \(entry) does not exist; the state has \(r) batch entries") }
             try AtomicFile.makeFolder(out)

@@ -118,7 +118,8 @@ struct AnalysisTests {
         }
         // Two channels: 0 diffuses, 1 anti-diffuses; the growing mode lives in channel 1 only.
         let cfg = ModelConfiguration(
-            channels: 2, observableChannels: 1, kernels: [.identity, .laplacian], activation: .linear, hiddenSize: 2, skipProbability: 0.5)
+            channels: 2, observableChannels: 1, kernels: [.identity, .laplacian], activation: .linear, hiddenSize: 2,
+            skipProbability: 0.5)
         // Rows (0,id), (0,lap), (1,id), (1,lap); hidden unit 0 carries channel 0, unit 1 channel 1.
         let model = handModel(cfg, w2: [0, 0, 0.2, 0, 0, 0, 0, -0.2], w1: [1, 0, 0, 1], v: [0.5, 0])
         let scan = try FourierStability(model, about: [0, 0], size: 8)
@@ -174,7 +175,8 @@ struct AnalysisTests {
         let cfg = ModelConfiguration(channels: 4, observableChannels: 2, kernels: [.identity, .laplacian], activation: .tanh)
         let model: NCAModel<Float> = randomModel(cfg, seed: 11, scale: 0.3)
         let x0: Tensor<Float> = randomTensor([1, 8, 8, 4], seed: 3)
-        let destroy = AdversarialPerturbation.search(model, initial: x0, steps: 4, mode: .destroy, iterations: 25, learningRate: 0.02)
+        let destroy = AdversarialPerturbation.search(
+            model, initial: x0, steps: 4, mode: .destroy, iterations: 25, learningRate: 0.02)
         let preserve = AdversarialPerturbation.search(
             model, initial: x0, steps: 4, mode: .preserve, iterations: 25, learningRate: 0.02)
         #expect(destroy.stoppedEarly == nil && preserve.stoppedEarly == nil)
@@ -195,14 +197,16 @@ struct AnalysisTests {
         for row in test.rows { #expect(row.relative < 1e-5, "\(row.transform): \(row.relative)") }
         let directional = ModelConfiguration(
             channels: 4, observableChannels: 2, kernels: [.identity, .gradX, .laplacian], activation: .tanh)
-        let broken = SymmetryTest.run(randomModel(directional, seed: 2), initial: x0, steps: 6, transforms: [.identity, .rotate90])
+        let broken = SymmetryTest.run(
+            randomModel(directional, seed: 2), initial: x0, steps: 6, transforms: [.identity, .rotate90])
         #expect(broken.rows[0].relative < 1e-5)  // identity: only rounding (entries sit in different tiles)
         #expect(broken.rows[1].relative > 1e-3)
     }
 
     @Test func pruningCheckOnAnUnusedChannel() throws {
         // Channel 2 (hidden) is never read or written: dropping it changes nothing.
-        let cfg = ModelConfiguration(channels: 3, observableChannels: 1, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 4)
+        let cfg = ModelConfiguration(
+            channels: 3, observableChannels: 1, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 4)
         var model: NCAModel<Float> = randomModel(cfg, seed: 9, scale: 0.2)
         for k in 0..<2 { for j in 0..<4 { model.w2.scalars[(2 * 2 + k) * 4 + j] = 0 } }
         for j in 0..<4 { model.w1.scalars[j * 3 + 2] = 0 }
@@ -226,7 +230,8 @@ struct AmplificationTests {
         for i in 0..<64 { x0.scalars[i] = Double(i % 5) / 5 }
         // Anti-diffusion x' = x − 0.1·∇²x is symmetric: σ_max = max|1 − 0.1·ĝ| = 1.4 per step.
         let model = handModel(
-            ModelConfiguration(channels: 1, observableChannels: 1, kernels: [.identity, .laplacian], activation: .linear, hiddenSize: 1),
+            ModelConfiguration(
+                channels: 1, observableChannels: 1, kernels: [.identity, .laplacian], activation: .linear, hiddenSize: 1),
             w2: [0, -0.1], w1: [1])
         let one = try StateAmplification.compute(model, state: x0, steps: 1)
         #expect(abs(one.amplification - 1.4) < 1e-7, "\(one.amplification)")
@@ -235,7 +240,8 @@ struct AmplificationTests {
         #expect(abs(two.amplification - 1.96) < 1e-7, "\(two.amplification)")
         #expect(abs(two.growthRatePerStep - log(1.4)) < 1e-7)
         // Two channels, only channel 1 anti-diffuses: the amplified perturbation lives there.
-        let cfg = ModelConfiguration(channels: 2, observableChannels: 1, kernels: [.identity, .laplacian], activation: .linear, hiddenSize: 2)
+        let cfg = ModelConfiguration(
+            channels: 2, observableChannels: 1, kernels: [.identity, .laplacian], activation: .linear, hiddenSize: 2)
         let split = handModel(cfg, w2: [0, 0, 0.1, 0, 0, 0, 0, -0.1], w1: [1, 0, 0, 1])
         var x2 = Tensor<Double>(zeros: [1, 8, 8, 2])
         for i in 0..<128 { x2.scalars[i] = Double(i % 7) / 7 }

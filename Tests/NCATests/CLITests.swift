@@ -203,10 +203,16 @@ struct BinaryTests {
         #expect(r.status == 0, "\(r.error)")
         #expect(try NPY.read(dir + "/gs.npy").shape == [3, 2, 12, 12, 2])
         // The authors' states: four training entries and one test entry unless told otherwise.
-        r = try nca(["data", "gray-scott", "--init", "paper", "--size", "16", "--steps", "4", "--time-sampling", "4", "--out", dir + "/p.npy"])
+        r = try nca([
+            "data", "gray-scott", "--init", "paper", "--size", "16", "--steps", "4", "--time-sampling", "4", "--out",
+            dir + "/p.npy",
+        ])
         #expect(r.status == 0, "\(r.error)")
         #expect(try NPY.read(dir + "/p.npy").shape == [2, 4, 16, 16, 2])
-        r = try nca(["data", "gray-scott", "--init", "paper-test", "--size", "16", "--steps", "4", "--time-sampling", "4", "--out", dir + "/pt.npy"])
+        r = try nca([
+            "data", "gray-scott", "--init", "paper-test", "--size", "16", "--steps", "4", "--time-sampling", "4", "--out",
+            dir + "/pt.npy",
+        ])
         #expect(r.status == 0, "\(r.error)")
         let paperTest = try NPY.read(dir + "/pt.npy")
         #expect(paperTest.shape == [2, 1, 16, 16, 2] && paperTest.values[2 * (4 * 16 + 4) + 1] == 1)
@@ -224,7 +230,9 @@ struct BinaryTests {
             #expect(FileManager.default.fileExists(atPath: dir + "/run/" + file), "\(file)")
         }
         let metrics = try String(contentsOfFile: dir + "/run/metrics.csv", encoding: .utf8).split(separator: "\n")
-        #expect(metrics.count == 4 && metrics[0] == "epoch,loss,gradient_norm,learning_rate,wall_time_s,range_penalty,validation_loss")
+        #expect(
+            metrics.count == 4 && metrics[0] == "epoch,loss,gradient_norm,learning_rate,wall_time_s,range_penalty,validation_loss"
+        )
         // Rollout selection (the default): the last epoch is validated and picks best.safetensors.
         #expect(metrics[3].split(separator: ",", omittingEmptySubsequences: false).last.map { Double($0) != nil } == true)
         #expect(r.output.contains("best model: epoch 3, chosen by the lowest validation loss"))
@@ -278,11 +286,14 @@ struct BinaryTests {
         #expect(r.status == 0, "\(r.error)")
         for model in ["run/model", "identity"] {
             r = try nca([
-                "evaluate", "--model", dir + "/\(model).safetensors", "--data", dir + "/gs.npy", "--time-sampling", "4", "--beyond", "3",
+                "evaluate", "--model", dir + "/\(model).safetensors", "--data", dir + "/gs.npy", "--time-sampling", "4",
+                "--beyond", "3",
                 "--json", dir + "/beyond.json",
             ])
             #expect(r.status == 0 && r.output.contains("beyond the horizon (step 8) to step 24"), "\(r.output) \(r.error)")
-            let beyond = try (JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/beyond.json")))
+            let beyond =
+                try
+                (JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/beyond.json")))
                 as? [String: Any])?["beyond"] as? [String: Any]
             #expect((beyond?["steps"] as? [Int]) == [12, 16, 20, 24])
             let losses = beyond?["losses"] as? [Double] ?? []

@@ -122,7 +122,9 @@ struct DataTests {
         #expect(seeded == 256 + 16 * 32)
         // Another lattice size samples the 64 × 64 layout: at 32 every other grid cell.
         let half = GrayScottInitialCondition.paperTest.states(batch: 1, size: 32, seed: 0)
-        for i in 0..<32 { for j in 0..<32 { #expect(half.scalars[(i * 32 + j) * 2 + 1] == test.scalars[(2 * i * 64 + 2 * j) * 2 + 1]) } }
+        for i in 0..<32 {
+            for j in 0..<32 { #expect(half.scalars[(i * 32 + j) * 2 + 1] == test.scalars[(2 * i * 64 + 2 * j) * 2 + 1]) }
+        }
     }
 
     @Test func measurementNoiseInterpolates() {

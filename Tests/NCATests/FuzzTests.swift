@@ -101,7 +101,9 @@ struct FuzzRegressionTests {
             switch target {
             case "npy": if (try? NPY.decode(data)) != nil { accepted += 1 }
             case "safetensors":
-                if let decoded = try? Safetensors.decode(data), (try? ModelFile.decode(decoded, path: file) as NCAModel<Float>) != nil {
+                if let decoded = try? Safetensors.decode(data),
+                    (try? ModelFile.decode(decoded, path: file) as NCAModel<Float>) != nil
+                {
                     accepted += 1
                 }
             case "png": if (try? PNG.decode(data)) != nil { accepted += 1 }

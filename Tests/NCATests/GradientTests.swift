@@ -41,7 +41,9 @@ struct GradientTests {
             // in [−1, 1], so many entries are outside [0, 1] at every step).
             Case(activation: .relu, steps: 7, p: 0.3, rangePenalty: 0.3),
             Case(steps: 8, rangePenalty: 0.05, recomputeEvery: 3),
-            Case(activation: .swish, boundary: .zero, steps: 5, p: 0.4, mask: .element, loss: .mse, rangePenalty: 1, recomputeEvery: 2),
+            Case(
+                activation: .swish, boundary: .zero, steps: 5, p: 0.4, mask: .element, loss: .mse, rangePenalty: 1,
+                recomputeEvery: 2),
         ]
 
     @Test("∂L/∂(W2, W1, v, x0) match central differences", arguments: cases)
@@ -83,7 +85,9 @@ struct GradientTests {
         let prediction = engine.forward(model, from: x0, steps: c.steps, rng: &rng)
         let (_, dPrediction) = c.loss.evaluate(prediction: prediction, target: target, observableChannels: 2)
         if c.rangePenalty > 0 {
-            #expect(engine.lastRangePenalty > 0.01 && abs(engine.lastRangePenalty - penalty(model, x0)) < 1e-12 * max(1, engine.lastRangePenalty))
+            #expect(
+                engine.lastRangePenalty > 0.01
+                    && abs(engine.lastRangePenalty - penalty(model, x0)) < 1e-12 * max(1, engine.lastRangePenalty))
         }
         let analytic = engine.backward(model, outputGradient: dPrediction)
 

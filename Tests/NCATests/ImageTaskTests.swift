@@ -84,7 +84,8 @@ struct ImageTaskTests {
     }
 
     func smallData() -> Tensor<Float> {
-        ImageSequence(pictures: ImageSequence.builtinPictures(size: 6), size: 6, pad: 4, copies: 3, holdLast: 1, seed: 1).trajectory()
+        ImageSequence(pictures: ImageSequence.builtinPictures(size: 6), size: 6, pad: 4, copies: 3, holdLast: 1, seed: 1)
+            .trajectory()
     }
 
     @Test func augmentationKeepsTheReferenceAndTheContent() {
@@ -112,7 +113,8 @@ struct ImageTaskTests {
                 }
             }
             // Reproducible from the seed alone.
-            let again = Trainer(configuration: imageConfiguration(Augmentation(every: 2, shift: shift, rotate: rotate, flip: flip)), data: data)
+            let again = Trainer(
+                configuration: imageConfiguration(Augmentation(every: 2, shift: shift, rotate: rotate, flip: flip)), data: data)
             #expect(again.trainingData(epoch: 2) == block1)
         }
     }
@@ -146,7 +148,9 @@ struct ImageTaskTests {
         #expect(resumedPool.state == wholePool.state)
         #expect(wholePool.state.model != whole.state.model)
         // Noise changes what the model sees.
-        let clean = Trainer(configuration: imageConfiguration(Augmentation(noise: 0, every: 2, shift: true, rotate: true, flip: true)), data: data)
+        let clean = Trainer(
+            configuration: imageConfiguration(Augmentation(noise: 0, every: 2, shift: true, rotate: true, flip: true)), data: data
+        )
         #expect(try clean.runEpoch().loss != losses[0])
     }
 }
@@ -157,11 +161,14 @@ struct ImageTaskBinaryTests {
 
     @Test func dataImagesAndMorphPreset() throws {
         let dir = temporaryFolder()
-        var r = try binary.nca(["data", "images", "--builtin", "--size", "8", "--pad", "2", "--copies", "3", "--out", dir + "/t.npy"])
+        var r = try binary.nca([
+            "data", "images", "--builtin", "--size", "8", "--pad", "2", "--copies", "3", "--out", dir + "/t.npy",
+        ])
         #expect(r.status == 0, "\(r.error)")
         #expect(try NPY.read(dir + "/t.npy").shape == [5, 3, 12, 12, 4])
         r = try binary.nca([
-            "data", "images", fixture("png_palette.png"), fixture("png_rgba16.png"), "--size", "4", "--pad", "1", "--hold-last", "0",
+            "data", "images", fixture("png_palette.png"), fixture("png_rgba16.png"), "--size", "4", "--pad", "1", "--hold-last",
+            "0",
             "--out", dir + "/p.npy",
         ])
         #expect(r.status == 0 && r.output.contains("8-bit palette; converted") && r.output.contains("16-bit RGBA"), "\(r.output)")
@@ -174,7 +181,9 @@ struct ImageTaskBinaryTests {
         #expect(r.status == 0, "\(r.error)")
         #expect(r.output.contains("best model past the horizon: loss to the last frame"), "\(r.output)")
         let config = try String(contentsOfFile: dir + "/run/config.json", encoding: .utf8)
-        #expect(config.contains("\"augmentation\"") && config.contains("\"rotate\" : true") && config.contains("\"noise\" : 0.1"), "\(config)")
+        #expect(
+            config.contains("\"augmentation\"") && config.contains("\"rotate\" : true") && config.contains("\"noise\" : 0.1"),
+            "\(config)")
         // The attractor recipe (Docs/images.md) is the preset's default.
         for setting in [
             "\"pool\" : 8", "\"trainOutputBias\" : false", "\"rangePenalty\" : 0.01", "\"minibatchSize\" : 8",
@@ -185,7 +194,8 @@ struct ImageTaskBinaryTests {
         let report = try String(contentsOfFile: dir + "/run/report.html", encoding: .utf8)
         #expect(report.contains("(beyond)"))
         r = try binary.nca([
-            "rollout", "--model", dir + "/run/model.safetensors", "--init", dir + "/run/data.npy", "--frame", "0", "--steps", "4", "--every",
+            "rollout", "--model", dir + "/run/model.safetensors", "--init", dir + "/run/data.npy", "--frame", "0", "--steps", "4",
+            "--every",
             "2", "--out", dir + "/roll",
         ])
         #expect(r.status == 0, "\(r.error)")

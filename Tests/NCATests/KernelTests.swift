@@ -4,7 +4,9 @@ import Testing
 
 /// The small-GEMM kernels (AVX-512, AVX2) against naive loops, and the engine's Float path on
 /// them against the same steps in Double through BLAS.
-@Suite("Small-GEMM kernels", .enabled(if: KernelLevel.ofCPU != .blas, "this CPU has neither AVX2 nor AVX-512: the kernels cannot run here"))
+@Suite(
+    "Small-GEMM kernels",
+    .enabled(if: KernelLevel.ofCPU != .blas, "this CPU has neither AVX2 nor AVX-512: the kernels cannot run here"))
 struct KernelTests {
     /// The kernel levels this CPU can run (AVX2, AVX-512).
     static let levels = KernelLevel.allCases.filter { $0 != .blas && $0.isAvailable }
@@ -173,7 +175,9 @@ struct KernelTests {
     }
 }
 
-@Suite("Perception on the kernels", .enabled(if: KernelLevel.ofCPU != .blas, "this CPU has neither AVX2 nor AVX-512: the kernels cannot run here"))
+@Suite(
+    "Perception on the kernels",
+    .enabled(if: KernelLevel.ofCPU != .blas, "this CPU has neither AVX2 nor AVX-512: the kernels cannot run here"))
 struct PerceptionKernelTests {
     @Test("padded-row perception (im2col by indirection) equals the stencil loop", arguments: Boundary.allCases)
     func paddedPerceptionMatchesStencil(boundary: Boundary) throws {

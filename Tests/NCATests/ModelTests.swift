@@ -40,7 +40,9 @@ struct ModelTests {
                 p.forward(xp.baseAddress!, cells: range, patches: patches.pointer, into: &part)
             }
             let partRows = Self.rows(fromPlanes: part, cells: range.count, channels: c, kernels: kernels.count)
-            #expect(maxAbsDifference(partRows, Array(expected[(range.lowerBound * rowLength)..<(range.upperBound * rowLength)])) < 1e-14)
+            #expect(
+                maxAbsDifference(partRows, Array(expected[(range.lowerBound * rowLength)..<(range.upperBound * rowLength)]))
+                    < 1e-14)
         }
     }
 
@@ -144,7 +146,8 @@ struct ModelTests {
     }
 
     @Test func weightInitialisationKindsAndScales() throws {
-        let cfg = ModelConfiguration(channels: 16, observableChannels: 2, kernels: [.identity, .gradX, .laplacian], hiddenSize: 64)
+        let cfg = ModelConfiguration(
+            channels: 16, observableChannels: 2, kernels: [.identity, .gradX, .laplacian], hiddenSize: 64)
         let glorot = NCAModel<Float>(configuration: cfg, seed: 8)
         // Glorot at scale 1 is the default, draw for draw; a scale multiplies the limit.
         #expect(NCAModel<Float>(configuration: cfg, seed: 8, initialisation: WeightInitialisation(kind: .glorot)) == glorot)
@@ -152,7 +155,8 @@ struct ModelTests {
         #expect(maxAbsDifference(scaled.w2.scalars, glorot.w2.scalars.map { $0 / 2 }) < 1e-6)
         // Normal: mean 0, the asked standard deviation, some values beyond 2σ, seeded.
         for sd in [0.1, 0.02] {
-            let normal = NCAModel<Double>(configuration: cfg, seed: 8, initialisation: WeightInitialisation(kind: .normal, scale: sd))
+            let normal = NCAModel<Double>(
+                configuration: cfg, seed: 8, initialisation: WeightInitialisation(kind: .normal, scale: sd))
             let w = normal.w2.scalars
             let mean = w.reduce(0, +) / Double(w.count)
             let std = (w.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(w.count)).squareRoot()
@@ -161,7 +165,10 @@ struct ModelTests {
             let beyond = Double(w.filter { abs($0 - mean) > 2 * sd }.count) / Double(w.count)
             #expect(abs(beyond - 0.0455) < 0.015, "fraction beyond 2σ \(beyond)")
             #expect(normal.w1.scalars.allSatisfy { $0 == 0 } && normal.v.scalars.allSatisfy { $0 == 0 })
-            #expect(normal == NCAModel<Double>(configuration: cfg, seed: 8, initialisation: WeightInitialisation(kind: .normal, scale: sd)))
+            #expect(
+                normal
+                    == NCAModel<Double>(
+                        configuration: cfg, seed: 8, initialisation: WeightInitialisation(kind: .normal, scale: sd)))
         }
         #expect(WeightInitialisation(kind: .normal).scale == 0.1 && WeightInitialisation().scale == 1)
         #expect(throws: ConfigurationError.self) { try WeightInitialisation(kind: .normal, scale: 0).validate() }
@@ -215,7 +222,8 @@ struct WorkloadTests {
         let before = model
         var optimizer = small.optimizer(for: model)
         let engine = NCAEngine<Float>(configuration: small.configuration, batch: 2, size: 8)
-        let loss = small.trainingStep(engine: engine, model: &model, optimizer: &optimizer, state: small.state(), target: small.target())
+        let loss = small.trainingStep(
+            engine: engine, model: &model, optimizer: &optimizer, state: small.state(), target: small.target())
         #expect(loss.isFinite && model != before)
     }
 }

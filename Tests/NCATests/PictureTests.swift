@@ -126,7 +126,9 @@ struct PNGReadingTests {
         [UInt8(40 * x + 10), UInt8(100 * y + 20), UInt8(7 * x + 9 * y), UInt8(255 - 60 * x - 50 * y)]
     }
 
-    @Test(arguments: ["png_rgba8.png", "png_rgb8.png", "png_grey8.png", "png_greyalpha8.png", "png_rgba16.png", "png_palette.png"])
+    @Test(arguments: [
+        "png_rgba8.png", "png_rgb8.png", "png_grey8.png", "png_greyalpha8.png", "png_rgba16.png", "png_palette.png",
+    ])
     func readsEveryColourType(name: String) throws {
         let image = try PNG.read(fixture(name))
         #expect(image.width == 3 && image.height == 2)

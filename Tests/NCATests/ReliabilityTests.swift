@@ -49,10 +49,16 @@ struct ReliabilityTests {
             (["init", "--boundary", "mirror", "--out", "OUT"], 64, "mirror"),
             (["init", "--channels", "4096", "--hidden", "65536", "--out", "OUT"], 64, "parameters"),
             (
-                ["rollout", "--model", model, "--init", "gray-scott-random", "--size", "4096", "--batches", "4096", "--steps", "1", "--out", "OUT"],
+                [
+                    "rollout", "--model", model, "--init", "gray-scott-random", "--size", "4096", "--batches", "4096", "--steps",
+                    "1", "--out", "OUT",
+                ],
                 64, "too many values"
             ),
-            (["rollout", "--model", model, "--init", good, "--steps", "100000000", "--every", "10000", "--out", "OUT"], 64, "frames"),
+            (
+                ["rollout", "--model", model, "--init", good, "--steps", "100000000", "--every", "10000", "--out", "OUT"], 64,
+                "frames"
+            ),
             (["init", "--skip-probability", "1", "--out", "OUT"], 64, "[0, 1)"),
             (["init", "--skip-probability", "-0.1", "--out", "OUT"], 64, "[0, 1)"),
             (["data", "gray-scott", "--size", "2", "--out", "OUT"], 64, "--size"),
@@ -74,7 +80,10 @@ struct ReliabilityTests {
     @Test func everyBadInputGetsOneLineAndNoOutput() throws {
         let dir = temporaryFolder()
         // The good state really is good for the model the table uses.
-        let ok = try binary.nca(["step", "--model", fixture("analysis_model.safetensors"), "--state", Self.bad("good.npy"), "--steps", "1", "--out", dir + "/ok.npy"])
+        let ok = try binary.nca([
+            "step", "--model", fixture("analysis_model.safetensors"), "--state", Self.bad("good.npy"), "--steps", "1", "--out",
+            dir + "/ok.npy",
+        ])
         #expect(ok.status == 0, "\(ok.error)")
         for (index, (template, status, message)) in Self.cases.enumerated() {
             let out = "\(dir)/out\(index)"
@@ -110,7 +119,9 @@ struct ReliabilityTests {
         try process.run()
         let deadline = Date().addingTimeInterval(60)
         while process.isRunning && Date() < deadline {
-            if let text = try? String(contentsOfFile: metrics, encoding: .utf8), text.split(separator: "\n").count > lines { break }
+            if let text = try? String(contentsOfFile: metrics, encoding: .utf8), text.split(separator: "\n").count > lines {
+                break
+            }
             Thread.sleep(forTimeInterval: 0.02)
         }
         if process.isRunning { process.interrupt() }
@@ -125,7 +136,8 @@ struct ReliabilityTests {
     @Test func fullDiskKeepsTheLastCheckpointAndResumes() throws {
         let dir = temporaryFolder()
         let r = try binary.nca([
-            "data", "gray-scott", "--size", "12", "--steps", "16", "--time-sampling", "4", "--batches", "2", "--out", dir + "/gs.npy",
+            "data", "gray-scott", "--size", "12", "--steps", "16", "--time-sampling", "4", "--batches", "2", "--out",
+            dir + "/gs.npy",
         ])
         #expect(r.status == 0, "\(r.error)")
         let run = dir + "/run"
@@ -141,7 +153,8 @@ struct ReliabilityTests {
         #expect(saved.count > 16 * 1024)  // larger than the limit below
 
         // Resume with a file-size limit of 16 KiB: metrics and models fit, the checkpoint does not.
-        let (limited, message) = try trainAndInterrupt(["train", "--resume", run], metrics: metrics, lines: 1_000_000, limit: "16")
+        let (limited, message) = try trainAndInterrupt(
+            ["train", "--resume", run], metrics: metrics, lines: 1_000_000, limit: "16")
         #expect(limited == 1, "\(message)")
         #expect(message.contains("file-size limit") && message.contains("nca train --resume"), "\(message)")
         #expect(message.split(separator: "\n").count == 1, "\(message)")
@@ -161,7 +174,9 @@ struct ReliabilityTests {
         if geteuid() != 0 {
             folder = temporaryFolder()
             chmod(folder, 0o555)
-        } else if FileManager.default.fileExists(atPath: "/sys"), !FileManager.default.createFile(atPath: "/sys/.nca-probe", contents: nil) {
+        } else if FileManager.default.fileExists(atPath: "/sys"),
+            !FileManager.default.createFile(atPath: "/sys/.nca-probe", contents: nil)
+        {
             folder = "/sys"
         } else {
             return  // no unwritable folder to try on this machine

@@ -146,12 +146,15 @@ struct RunFolderTests {
         func frame(_ k: Int) -> Tensor<Float> {
             Tensor(shape: [2, 6, 6, 2], scalars: Array(data.scalars[(k * lattice)..<((k + 1) * lattice)]))
         }
-        func loss(_ k: Int) -> Double { LossFunction.euclidean.evaluate(prediction: frame(0), target: frame(k), observableChannels: 2).loss }
+        func loss(_ k: Int) -> Double {
+            LossFunction.euclidean.evaluate(prediction: frame(0), target: frame(k), observableChannels: 2).loss
+        }
         let expected = (loss(1) + loss(2) + 2 * loss(2)) / 4
         #expect(abs(run.trainer.validationLoss(of: still) - expected) < 1e-6 * expected)
         var plain = run.configuration.training
         plain.validateHold = nil
-        #expect(abs(Trainer(configuration: plain, data: data).validationLoss(of: still) - (loss(1) + loss(2)) / 2) < 1e-6 * expected)
+        #expect(
+            abs(Trainer(configuration: plain, data: data).validationLoss(of: still) - (loss(1) + loss(2)) / 2) < 1e-6 * expected)
     }
 
     /// The moving average: the formula step by step, kept in the checkpoint, resumed bit for
@@ -188,7 +191,8 @@ struct RunFolderTests {
         try TrainingRun(resuming: b).train()
         for file in ["model", "best", "average"] {
             #expect(
-                try ModelFile.read(a + "/\(file).safetensors", as: Float.self) == ModelFile.read(b + "/\(file).safetensors", as: Float.self),
+                try ModelFile.read(a + "/\(file).safetensors", as: Float.self)
+                    == ModelFile.read(b + "/\(file).safetensors", as: Float.self),
                 "\(file)")
         }
         let done = try TrainingRun(resuming: a)

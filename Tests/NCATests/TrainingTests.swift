@@ -164,29 +164,39 @@ struct TrainingTests {
             }
             var rng = RandomGenerator(seed: 0)
             let prediction = engine.forward(dm, from: x0, steps: 2, rng: &rng)
-            return (LossFunction.euclidean.evaluate(prediction: prediction, target: y, observableChannels: 2).loss, prediction.scalars)
+            return (
+                LossFunction.euclidean.evaluate(prediction: prediction, target: y, observableChannels: 2).loss, prediction.scalars
+            )
         }
         var lossSum = 0.0
         for f in 0..<2 {
             for r in 0..<2 {
                 let k = f * 2 + r
-                lossSum += transition(from: initial.workingStates.scalars[(k * stateCount)..<((k + 1) * stateCount)], frame: f + 1, trajectory: r).0
+                lossSum +=
+                    transition(
+                        from: initial.workingStates.scalars[(k * stateCount)..<((k + 1) * stateCount)], frame: f + 1,
+                        trajectory: r
+                    ).0
             }
         }
         var poolPredictions: [[Double]] = []
         for i in 0..<3 {
-            let (loss, prediction) = transition(from: pool.scalars[(i * stateCount)..<((i + 1) * stateCount)], frame: 2, trajectory: i % 2)
+            let (loss, prediction) = transition(
+                from: pool.scalars[(i * stateCount)..<((i + 1) * stateCount)], frame: 2, trajectory: i % 2)
             lossSum += loss
             poolPredictions.append(prediction)
         }
         #expect(abs(report.loss - lossSum / 7) < 1e-5, "\(report.loss) vs \(lossSum / 7)")
         let after = try #require(trainer.state.pool)
         for i in 0..<2 {
-            #expect(maxAbsDifference(after.scalars[(i * stateCount)..<((i + 1) * stateCount)].map(Double.init), poolPredictions[i]) < 1e-5)
+            #expect(
+                maxAbsDifference(after.scalars[(i * stateCount)..<((i + 1) * stateCount)].map(Double.init), poolPredictions[i])
+                    < 1e-5)
         }
         // State 2 (trajectory 0) ended its life: the working state of frame 1, trajectory 0.
         let w = trainer.state.workingStates
-        #expect(Array(after.scalars[(2 * stateCount)..<(3 * stateCount)]) == Array(w.scalars[(2 * stateCount)..<(3 * stateCount)]))
+        #expect(
+            Array(after.scalars[(2 * stateCount)..<(3 * stateCount)]) == Array(w.scalars[(2 * stateCount)..<(3 * stateCount)]))
 
         // A state that leaves the data range is re-seeded at once: v pushes every observable
         // value up by 1 per step, far outside the range within t = 2 steps.
@@ -194,13 +204,16 @@ struct TrainingTests {
         pushing.v.scalars = [1, 1, 0]
         var cfgLong = cfg
         cfgLong.poolReach = 100
-        let outOfRange = Trainer(configuration: cfgLong, data: data, state: Trainer.initialState(cfgLong, data: data, model: pushing))
+        let outOfRange = Trainer(
+            configuration: cfgLong, data: data, state: Trainer.initialState(cfgLong, data: data, model: pushing))
         _ = try outOfRange.runEpoch()
         let seeded = try #require(outOfRange.state.pool)
         let frame1 = outOfRange.state.workingStates
         for i in 0..<3 {
             let source = (2 + i % 2) * stateCount
-            #expect(Array(seeded.scalars[(i * stateCount)..<((i + 1) * stateCount)]) == Array(frame1.scalars[source..<(source + stateCount)]))
+            #expect(
+                Array(seeded.scalars[(i * stateCount)..<((i + 1) * stateCount)])
+                    == Array(frame1.scalars[source..<(source + stateCount)]))
         }
     }
 

@@ -221,7 +221,8 @@ public struct WeightAnalysis: Codable, Sendable {
         } else {
             out.append(
                 String(
-                    format: "W2 (%d × %d) has effective rank %.1f of %d (entropy); %d direction(s) capture 90%% and %d capture 99%% of its energy.",
+                    format:
+                        "W2 (%d × %d) has effective rank %.1f of %d (entropy); %d direction(s) capture 90%% and %d capture 99%% of its energy.",
                     channels * kernels.count, hiddenSize, w2.entropyRank, r2, w2.directions(capturing: 0.9),
                     w2.directions(capturing: 0.99)))
         }
@@ -255,7 +256,9 @@ public struct WeightAnalysis: Codable, Sendable {
                 "Hidden channel(s) \(prunable.map(String.init).joined(separator: ", ")) carry under \(Int(WeightAnalysis.pruneThreshold * 100))% of the most important channel's read × write strength: candidates for pruning."
             )
         } else if channels > observableChannels {
-            out.append("Every hidden channel carries at least \(Int(WeightAnalysis.pruneThreshold * 100))% of the most important channel's strength.")
+            out.append(
+                "Every hidden channel carries at least \(Int(WeightAnalysis.pruneThreshold * 100))% of the most important channel's strength."
+            )
         }
         let needed = hiddenUnits(capturing: 0.9)
         if needed > 0 {

@@ -190,7 +190,9 @@ public struct ImageSequence: Sendable {
         let face = draw { u, v in
             let r = (u * u + v * v).squareRoot()
             guard r < 0.85 else { return nil }
-            let eye = min(((u - 0.3) * (u - 0.3) + (v + 0.25) * (v + 0.25)).squareRoot(), ((u + 0.3) * (u + 0.3) + (v + 0.25) * (v + 0.25)).squareRoot())
+            let eye = min(
+                ((u - 0.3) * (u - 0.3) + (v + 0.25) * (v + 0.25)).squareRoot(),
+                ((u + 0.3) * (u + 0.3) + (v + 0.25) * (v + 0.25)).squareRoot())
             let smile = ((u * u + (v - 0.05) * (v - 0.05)).squareRoot())
             if eye < 0.12 || (smile > 0.42 && smile < 0.55 && v > 0.2) { return (0.1, 0.1, 0.1, 1) }
             return (1, 0.85, 0.1, 1)

@@ -223,7 +223,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
                 if checkpointedSteps > 0 {
                     backwardBySegments(weights, gradient: g.baseAddress!, penaltyCoefficient: coefficient)
                 } else {
-                    pullBackTape(weights, gradient: g.baseAddress!, penaltyCoefficient: coefficient, lastOutput: finalState?.pointer)
+                    pullBackTape(
+                        weights, gradient: g.baseAddress!, penaltyCoefficient: coefficient, lastOutput: finalState?.pointer)
                 }
             }
         }
@@ -302,7 +303,9 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         var i = tape.count - 1
         while i >= 0 {
             if penaltyCoefficient != 0 {
-                addRangeGradient(at: i + 1 < tape.count ? UnsafePointer(tape[i + 1].state) : lastOutput!, coefficient: penaltyCoefficient, into: g)
+                addRangeGradient(
+                    at: i + 1 < tape.count ? UnsafePointer(tape[i + 1].state) : lastOutput!, coefficient: penaltyCoefficient,
+                    into: g)
             }
             stepBackward(weights, record: tape[i], gradient: g)
             i -= 1

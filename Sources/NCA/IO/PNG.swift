@@ -76,7 +76,8 @@ public enum PNG {
             guard width > 0, height > 0, width * height <= 1 << 26 else {
                 png_image_free(&png)
                 return .failure(
-                    PNGError(path: path, problem: "image of \(width) × \(height) pixels is empty or too large (at most 2^26 pixels)"))
+                    PNGError(
+                        path: path, problem: "image of \(width) × \(height) pixels is empty or too large (at most 2^26 pixels)"))
             }
             var pixels = [UInt8](repeating: 0, count: width * height * 4)
             var finished: Int32 = 0
@@ -110,7 +111,8 @@ public enum PNG {
     /// "8-bit palette", from its IHDR; nil for 8-bit RGBA. Throws for data that is not a PNG.
     public static func colourType(_ data: Data, path: String = "<data>") throws(PNGError) -> String? {
         let bytes = [UInt8](data.prefix(33))
-        guard bytes.count >= 26, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], bytes[12..<16] == [0x49, 0x48, 0x44, 0x52]
+        guard bytes.count >= 26, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
+            bytes[12..<16] == [0x49, 0x48, 0x44, 0x52]
         else {
             throw PNGError(path: path, problem: "not a readable PNG (no PNG signature and header); re-export it as PNG")
         }

@@ -82,7 +82,8 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
 /// generic `T` (possibly aliasing pointers) nor unspecialised SIMD code.
 enum ReluLoops {
     @inline(__always)
-    static func forward<S: SIMDScalar & BinaryFloatingPoint>(_ a: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ count: Int) {
+    static func forward<S: SIMDScalar & BinaryFloatingPoint>(_ a: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ count: Int)
+    {
         var i = 0
         let zero = SIMD8<S>(repeating: 0)
         while i + 8 <= count {

@@ -33,7 +33,8 @@ public enum ColorMap {
 extension RGBImage {
     /// A rows × columns grid of values in viridis (`lower` … `upper`; non-finite values grey),
     /// each value drawn as a `scale` × `scale` block.
-    public static func heatmap(_ values: [Double], rows: Int, columns: Int, lower: Double, upper: Double, scale: Int) -> RGBImage {
+    public static func heatmap(_ values: [Double], rows: Int, columns: Int, lower: Double, upper: Double, scale: Int) -> RGBImage
+    {
         precondition(values.count == rows * columns, "heatmap: \(values.count) values for \(rows) × \(columns)")
         var small = RGBImage(width: columns, height: rows)
         for i in 0..<rows {

@@ -86,7 +86,8 @@ public struct RunReport {
         var series = [SVGPlot.Series(name: "training loss", points: curve.map { (Double($0.epoch), $0.loss) }, color: "#3b528b")]
         let finite = validationCurve.filter { $0.loss.isFinite }
         if !finite.isEmpty {
-            series.append(SVGPlot.Series(name: "validation loss", points: finite.map { (Double($0.epoch), $0.loss) }, color: "#e8701a"))
+            series.append(
+                SVGPlot.Series(name: "validation loss", points: finite.map { (Double($0.epoch), $0.loss) }, color: "#e8701a"))
         }
         body += SVGPlot.lines(
             series,
@@ -108,7 +109,8 @@ public struct RunReport {
         let o = configuration.training.model.observableChannels
         let frames = eval.trajectory.shape[0]
         // Every frame of a short sequence (the image task), five picks of a long one.
-        let picks = frames <= 12 ? Array(0..<frames) : Array(Set([0, frames / 4, frames / 2, (3 * frames) / 4, frames - 1])).sorted()
+        let picks =
+            frames <= 12 ? Array(0..<frames) : Array(Set([0, frames / 4, frames / 2, (3 * frames) / 4, frames - 1])).sorted()
         let (s, c) = (eval.trajectory.shape[2], eval.trajectory.shape[4])
         let dc = comparison.data.shape[4]
         let dataRenderer = StateRenderer(trajectory: comparison.data, observable: o, scale: 1)
@@ -170,7 +172,10 @@ public struct RunReport {
             ("gradient normalisation", t.gradientNormalisation ? "on" : "off"), ("update", t.update.rawValue),
             ("weight initialisation", (t.weightInitialisation ?? WeightInitialisation()).description),
             ("range penalty λ", "\(t.rangePenalty ?? 0)"),
-            ("model selection", t.selection == .rollout ? "rollout, every \(t.validateEvery ?? 10) epochs" : t.selection.rawValue),
+            (
+                "model selection",
+                t.selection == .rollout ? "rollout, every \(t.validateEvery ?? 10) epochs" : t.selection.rawValue
+            ),
             ("seed", "\(t.seed)"),
             ("training data", configuration.dataSource),
             ("data shape", configuration.dataShape.map(String.init).joined(separator: " × ")),

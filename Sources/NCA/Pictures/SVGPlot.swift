@@ -108,7 +108,8 @@ public enum SVGPlot {
                     (r, g, b) = ColorMap.viridis(abs(value), lower: 0, upper: scale)
                 }
                 let light = diverging || (Double(r) * 0.299 + Double(g) * 0.587 + Double(b) * 0.114) > 140
-                svg += "<rect x=\"\(left + k * cell)\" y=\"\(y)\" width=\"\(cell - 2)\" height=\"20\" fill=\"rgb(\(r),\(g),\(b))\"/>"
+                svg +=
+                    "<rect x=\"\(left + k * cell)\" y=\"\(y)\" width=\"\(cell - 2)\" height=\"20\" fill=\"rgb(\(r),\(g),\(b))\"/>"
                 svg +=
                     "<text x=\"\(left + k * cell + cell / 2 - 1)\" y=\"\(y + 14)\" text-anchor=\"middle\" fill=\"\(light ? "#000" : "#fff")\">\(format(value))</text>"
             }

@@ -33,7 +33,8 @@ extension Trainer {
                 }
             }
             for (f, cells) in lattices.enumerated() {
-                out.scalars.replaceSubrange(((f * trajectories + j) * lattice)..<((f * trajectories + j + 1) * lattice), with: cells)
+                out.scalars.replaceSubrange(
+                    ((f * trajectories + j) * lattice)..<((f * trajectories + j + 1) * lattice), with: cells)
             }
         }
         augmented = (block, out)

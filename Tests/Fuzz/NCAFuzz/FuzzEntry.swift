@@ -67,7 +67,8 @@ let fuzzTarget = ProcessInfo.processInfo.environment["NCA_FUZZ_TARGET"] ?? ""
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { continue }
                 let files =
                     isFolder.boolValue
-                    ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
+                    ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 }
+                    : [path]
                 for file in files {
                     guard let data = FileManager.default.contents(atPath: file) else { continue }
                     fuzzOne(data, target: fuzzTarget)
