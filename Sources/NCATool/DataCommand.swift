@@ -140,17 +140,7 @@ struct ImagesCommand: ParsableCommand {
     @Flag(help: "Use the three built-in pictures (ring, cross, smiling face) instead of files.")
     var builtin = false
 
-    @Option(help: "Side each picture is fitted to (the paper used 60).")
-    var size: Int = 60
-
-    @Option(help: "Empty cells around the picture on every side.")
-    var pad: Int = 10
-
-    @Option(help: "R, randomly shifted copies (batch entries).")
-    var copies: Int = 8
-
-    @Option(name: .customLong("hold-last"), help: "Extra repeats of the last picture.")
-    var holdLast: Int = 2
+    @OptionGroup(title: "Picture layout") var pictureLayout: PictureLayoutOptions
 
     @Option(help: "Seed for the shifts.")
     var seed: UInt64 = 0
@@ -160,14 +150,9 @@ struct ImagesCommand: ParsableCommand {
 
     func validate() throws {
         guard builtin != !files.isEmpty else { throw ValidationError("give PNG files or --builtin (not both)") }
-        guard size >= 3 && size <= 1024 else { throw ValidationError("--size must be between 3 and 1024 (got \(size))") }
-        guard pad >= 0 && pad <= 1024 else { throw ValidationError("--pad must be between 0 and 1024 (got \(pad))") }
-        guard copies >= 1 && copies <= 1024 else { throw ValidationError("--copies must be between 1 and 1024 (got \(copies))") }
-        guard holdLast >= 0 && holdLast <= 100 else {
-            throw ValidationError("--hold-last must be between 0 and 100 (got \(holdLast))")
-        }
-        let s = Double(size + 2 * pad)
-        let values = Double(max(files.count, 3) + holdLast) * Double(copies) * s * s * 4
+        let layout = pictureLayout.layout(defaults: .paper)
+        let s = Double(layout.size + 2 * layout.pad)
+        let values = Double(max(files.count, 3) + layout.holdLast) * Double(layout.copies) * s * s * 4
         guard values <= Double(NPY.maxElements) else {
             throw ValidationError("the trajectory would hold \(Int(values)) values; lower --size, --pad or --copies")
         }
@@ -175,9 +160,10 @@ struct ImagesCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            let layout = pictureLayout.layout(defaults: .paper)
             var pictures: [Picture] = []
             if builtin {
-                pictures = ImageSequence.builtinPictures(size: size)
+                pictures = ImageSequence.builtinPictures(size: layout.size)
             } else {
                 for file in files {
                     let data = try AtomicFile.read(file)
@@ -187,7 +173,7 @@ struct ImagesCommand: ParsableCommand {
                     pictures.append(Picture(try PNG.decode(data, path: file)))
                 }
             }
-            let sequence = ImageSequence(pictures: pictures, size: size, pad: pad, copies: copies, holdLast: holdLast, seed: seed)
+            let sequence = ImageSequence(pictures: pictures, layout: layout, seed: seed)
             let trajectory = sequence.trajectory()
             try NPY.write(trajectory, to: out)
             say(

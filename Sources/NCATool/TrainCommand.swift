@@ -90,7 +90,14 @@ struct TrainCommand: ParsableCommand {
     var resume: String?
 
     @OptionGroup var model: ModelOptions
-    @OptionGroup(title: "Picture data") var morphData: MorphDataOptions
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "With --preset morph: the pictures to morph through (PNG), instead of the built-in ones.", valueName: "A.png B.png …")
+    )
+    var images: [String] = []
+
+    @OptionGroup(title: "Picture layout (with --preset morph)") var pictureLayout: PictureLayoutOptions
     @OptionGroup(title: "Augmentation") var augment: AugmentationOptions
     @OptionGroup(title: "Model selection") var selection: SelectionOptions
     @OptionGroup(title: "Pool") var poolOptions: PoolOptions
@@ -199,7 +206,7 @@ struct TrainCommand: ParsableCommand {
             guard (preset == nil) != (data == nil) else {
                 throw ValidationError("give exactly one of --preset gray-scott|morph and --data T.npy (or --resume RUN)")
             }
-            if !morphData.images.isEmpty && preset != .morph {
+            if !images.isEmpty && preset != .morph {
                 throw ValidationError("--images goes with --preset morph (or build the data with 'nca data images')")
             }
         } else {
@@ -208,20 +215,8 @@ struct TrainCommand: ParsableCommand {
             }
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
-        guard morphData.imageSize >= 3 && morphData.imageSize <= 1024 else {
-            throw ValidationError("--image-size must be between 3 and 1024 (got \(morphData.imageSize))")
-        }
-        guard morphData.pad >= 0 && morphData.pad <= 1024 else {
-            throw ValidationError("--pad must be between 0 and 1024 (got \(morphData.pad))")
-        }
-        guard morphData.copies >= 1 && morphData.copies <= 1024 else {
-            throw ValidationError("--copies must be between 1 and 1024 (got \(morphData.copies))")
-        }
         if (poolOptions.pool ?? preset?.pool ?? 0) == 0 && (poolOptions.poolDamage ?? 0) != 0 {
             throw ValidationError("--pool-damage damages pool states: give --pool n too")
-        }
-        guard morphData.holdLast >= 0 && morphData.holdLast <= 100 else {
-            throw ValidationError("--hold-last must be between 0 and 100 (got \(morphData.holdLast))")
         }
         do {
             try trainingConfiguration(
@@ -333,16 +328,15 @@ struct TrainCommand: ParsableCommand {
             guard modelConfiguration.observableChannels == 4 else {
                 throw ValidationError("--preset morph makes RGBA data: the model needs --observable 4")
             }
+            let layout = pictureLayout.layout(defaults: TrainingPreset.morph.pictureLayout!)
             let pictures =
-                morphData.images.isEmpty
-                ? ImageSequence.builtinPictures(size: morphData.imageSize)
-                : try morphData.images.map { Picture(try PNG.read($0)) }
-            let sequence = ImageSequence(
-                pictures: pictures, size: morphData.imageSize, pad: morphData.pad, copies: morphData.copies,
-                holdLast: morphData.holdLast, seed: seed)
+                images.isEmpty
+                ? ImageSequence.builtinPictures(size: layout.size)
+                : try images.map { Picture(try PNG.read($0)) }
+            let sequence = ImageSequence(pictures: pictures, layout: layout, seed: seed)
             trainingData = sequence.trajectory()
             source =
-                "nca data images \(morphData.images.isEmpty ? "--builtin" : morphData.images.joined(separator: " ")) --size \(morphData.imageSize) --pad \(morphData.pad) --copies \(morphData.copies) --hold-last \(morphData.holdLast) --seed \(seed)"
+                "nca data images \(images.isEmpty ? "--builtin" : images.joined(separator: " ")) --size \(layout.size) --pad \(layout.pad) --copies \(layout.copies) --hold-last \(layout.holdLast) --seed \(seed)"
         case nil:
             trainingData = try TrajectoryFile.read(
                 data!, observable: modelConfiguration.observableChannels, channels: modelConfiguration.channels)

@@ -3,26 +3,58 @@ import NCA
 
 // Option groups of `nca train`: each a set of options that belong together.
 
-/// With --preset morph: how the built-in or given pictures become a training trajectory.
-struct MorphDataOptions: ParsableArguments {
+/// How pictures become a trajectory, shared by `nca data images` and `nca train --preset morph`:
+/// unset options take the defaults of the command's layout (`ImageSequence.Layout.paper` for
+/// `data images`, `TrainingPreset.morph.pictureLayout` for the preset), both kept in the library.
+struct PictureLayoutOptions: ParsableArguments {
+    private static let paper = ImageSequence.Layout.paper
+    private static let preset = TrainingPreset.morph.pictureLayout!
+
     @Option(
-        parsing: .upToNextOption,
-        help: ArgumentHelp(
-            "With --preset morph: the pictures to morph through (PNG), instead of the built-in ones.", valueName: "A.png B.png …")
+        name: [.customLong("image-size"), .customLong("size")],
+        help:
+            "Side each picture is fitted to (default \(Self.paper.size), the paper's; \(Self.preset.size) with train --preset morph)."
     )
-    var images: [String] = []
+    var imageSize: Int?
 
-    @Option(name: .customLong("image-size"), help: "With --preset morph: side each picture is fitted to.")
-    var imageSize: Int = 24
+    @Option(
+        help:
+            "Empty cells around the pictures on every side (default \(Self.paper.pad); \(Self.preset.pad) with train --preset morph)."
+    )
+    var pad: Int?
 
-    @Option(help: "With --preset morph: empty cells around the pictures on every side.")
-    var pad: Int = 6
+    @Option(
+        help:
+            "R, randomly shifted copies (batch entries) (default \(Self.paper.copies); \(Self.preset.copies) with train --preset morph)."
+    )
+    var copies: Int?
 
-    @Option(help: "With --preset morph: randomly shifted copies (batch entries).")
-    var copies: Int = 4
+    @Option(
+        name: .customLong("hold-last"),
+        help:
+            "Extra repeats of the last picture, which must stay put (default \(Self.paper.holdLast); \(Self.preset.holdLast) with train --preset morph)."
+    )
+    var holdLast: Int?
 
-    @Option(name: .customLong("hold-last"), help: "With --preset morph: extra repeats of the last picture (it must stay put).")
-    var holdLast: Int = 2
+    /// The layout: these options over `defaults`.
+    func layout(defaults: ImageSequence.Layout) -> ImageSequence.Layout {
+        ImageSequence.Layout(
+            size: imageSize ?? defaults.size, pad: pad ?? defaults.pad, copies: copies ?? defaults.copies,
+            holdLast: holdLast ?? defaults.holdLast)
+    }
+
+    func validate() throws {
+        if let imageSize, imageSize < 3 || imageSize > 1024 {
+            throw ValidationError("--image-size must be between 3 and 1024 (got \(imageSize))")
+        }
+        if let pad, pad < 0 || pad > 1024 { throw ValidationError("--pad must be between 0 and 1024 (got \(pad))") }
+        if let copies, copies < 1 || copies > 1024 {
+            throw ValidationError("--copies must be between 1 and 1024 (got \(copies))")
+        }
+        if let holdLast, holdLast < 0 || holdLast > 100 {
+            throw ValidationError("--hold-last must be between 0 and 100 (got \(holdLast))")
+        }
+    }
 }
 
 /// Augmentation of the training data (any task; batch entry 0 is never augmented).

@@ -124,6 +124,32 @@ public struct ImageSequence: Sendable {
 
     public var latticeSize: Int { size + 2 * pad }
 
+    /// How pictures become a lattice sequence: the picture side, the padding, the batch entries
+    /// and the extra repeats of the last picture.
+    public struct Layout: Equatable, Sendable {
+        public var size: Int
+        public var pad: Int
+        public var copies: Int
+        public var holdLast: Int
+
+        public init(size: Int, pad: Int, copies: Int, holdLast: Int) {
+            self.size = size
+            self.pad = pad
+            self.copies = copies
+            self.holdLast = holdLast
+        }
+
+        /// The paper's size (§3.2: 60 × 60 pictures, 10 cells of padding), the default of
+        /// `nca data images`.
+        public static let paper = Layout(size: 60, pad: 10, copies: 8, holdLast: 2)
+    }
+
+    /// A sequence of `pictures` laid out as `layout` says.
+    public init(pictures: [Picture], layout: Layout, seed: UInt64) {
+        self.init(
+            pictures: pictures, size: layout.size, pad: layout.pad, copies: layout.copies, holdLast: layout.holdLast, seed: seed)
+    }
+
     /// The shift of each batch entry (entry 0: none).
     public var shifts: [(Int, Int)] {
         var rng = RandomGenerator(seed: seed, stream: .imageShifts)

@@ -48,6 +48,12 @@ public enum TrainingPreset: String, CaseIterable, Sendable {
     /// run decays more slowly.
     public func learningRateDecay(epochs: Int) -> Double { self == .grayScott ? pow(0.1, 1 / Double(epochs)) : 1 }
 
+    /// The picture layout of the image task (smaller than the paper's 60 + 2·10, so that the
+    /// preset trains in minutes on 2 cores); nil for Gray-Scott.
+    public var pictureLayout: ImageSequence.Layout? {
+        self == .morph ? ImageSequence.Layout(size: 24, pad: 6, copies: 4, holdLast: 2) : nil
+    }
+
     /// The Gray-Scott task's data: the authors' four binary training states over 1024 steps and
     /// their unseen test state over 2048 (whole multiples of t; no randomness: the seed only
     /// drives the training), as (M+1) × R × 64 × 64 × 2 trajectories sampled every t steps.
