@@ -53,6 +53,7 @@ extension NCAEngine {
         sigma s: UnsafeMutablePointer<T>
     ) {
         let c = configuration.channels
+        let backend = self.backend
         // (Index loop: an array iterator allocates per element in unoptimised builds.)
         for t in 0..<worker.tiles.count {
             let range = worker.tiles[t]
