@@ -31,8 +31,8 @@ struct AnalyseCommand: ParsableCommand {
     @Option(help: "Trajectory (.npy, (M+1) × R × S × S × O) for the pruning check and the default uniform state.")
     var data: String?
 
-    @Option(name: .customLong("time-sampling"), help: "t, NCA steps between the trajectory's frames.")
-    var timeSampling: Int = 32
+    @OptionGroup var sampling: TimeSamplingOption
+    var timeSampling: Int { sampling.value }
 
     @Option(help: "Pruning check: compare only the snapshots within this many steps (default: all of --data).")
     var steps: Int?
@@ -64,7 +64,6 @@ struct AnalyseCommand: ParsableCommand {
     var out: String?
 
     func validate() throws {
-        guard timeSampling >= 1 else { throw ValidationError("--time-sampling must be at least 1 (got \(timeSampling))") }
         if let steps, steps < timeSampling {
             throw ValidationError("--steps must cover at least one interval of \(timeSampling) steps")
         }

@@ -25,8 +25,8 @@ struct GrayScottCommand: ParsableCommand {
     @Option(help: "N, PDE steps to simulate (a multiple of --time-sampling).")
     var steps: Int = 1024
 
-    @Option(name: .customLong("time-sampling"), help: "t, keep every t-th step.")
-    var timeSampling: Int = 32
+    @OptionGroup var sampling: TimeSamplingOption
+    var timeSampling: Int { sampling.value }
 
     @Option(help: "R, independent trajectories (batch entries); default 4 with --init paper, else 1.")
     var batches: Int?
@@ -65,7 +65,6 @@ struct GrayScottCommand: ParsableCommand {
         guard size >= StateFile.minimumSize && size <= 4096 else {
             throw ValidationError("--size must be between 3 and 4096 (got \(size))")
         }
-        guard timeSampling >= 1 else { throw ValidationError("--time-sampling must be at least 1 (got \(timeSampling))") }
         guard steps >= 0 && steps % timeSampling == 0 else {
             throw ValidationError("--steps (\(steps)) must be a non-negative multiple of --time-sampling (\(timeSampling))")
         }
@@ -103,7 +102,7 @@ struct GrayScottCommand: ParsableCommand {
             guard trajectory.scalars.allSatisfy({ $0.isFinite }) else {
                 throw FileError(
                     path: out,
-                    reason: "the simulation blew up (NaN or infinity); lower --da/--db (explicit Euler needs D ≤ 0.25 or so)",
+                    problem: "the simulation blew up (NaN or infinity); lower --da/--db (explicit Euler needs D ≤ 0.25 or so)",
                     category: .usage)
             }
             addMeasurementNoise(&trajectory, intensity: noise, seed: seed)

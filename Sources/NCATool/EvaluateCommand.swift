@@ -25,8 +25,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Trajectory (.npy), (M+1) × R × S × S × O.")
     var data: String
 
-    @Option(name: .customLong("time-sampling"), help: "t, NCA steps between the trajectory's frames.")
-    var timeSampling: Int = 32
+    @OptionGroup var sampling: TimeSamplingOption
+    var timeSampling: Int { sampling.value }
 
     @Option(help: "Compare only the snapshots within this many steps (default: all).")
     var steps: Int?
@@ -44,7 +44,6 @@ struct EvaluateCommand: ParsableCommand {
     var json: String?
 
     func validate() throws {
-        guard timeSampling >= 1 else { throw ValidationError("--time-sampling must be at least 1 (got \(timeSampling))") }
         guard beyond >= 1 && beyond <= 1000 else { throw ValidationError("--beyond must be between 1 and 1000 (got \(beyond))") }
         if let steps, steps < timeSampling {
             throw ValidationError("--steps must cover at least one interval of \(timeSampling) steps")

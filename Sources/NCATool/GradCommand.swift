@@ -71,7 +71,7 @@ struct GradCommand: ParsableCommand, PrecisionGeneric {
         let prediction = engine.forward(nca, from: x0, steps: steps, rng: &rng)
         let (value, dPrediction) = loss.evaluate(prediction: prediction, target: y, observableChannels: c.observableChannels)
         guard value.isFinite else {
-            throw FileError(path: out, reason: "the loss is \(value) (the rollout diverged); nothing written")
+            throw FileError(path: out, problem: "the loss is \(value) (the rollout diverged); nothing written")
         }
         let gradients = engine.backward(nca, outputGradient: dPrediction)
         try AtomicFile.makeFolder(out)

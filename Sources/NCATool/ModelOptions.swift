@@ -28,6 +28,21 @@ extension PrecisionGeneric {
     }
 }
 
+/// t, the steps between a trajectory's frames: one option with one default for `data
+/// gray-scott`, `train`, `evaluate` and `analyse`.
+struct TimeSamplingOption: ParsableArguments {
+    @Option(
+        name: .customLong("time-sampling"),
+        help: "t, steps between a trajectory's frames (PDE steps for data, NCA steps for a model; the paper's 32).")
+    var value: Int = 32
+
+    func validate() throws {
+        guard value >= 1 && value <= 100_000 else {
+            throw ValidationError("--time-sampling must be between 1 and 100000 (got \(value))")
+        }
+    }
+}
+
 /// What a command that runs a stored model from a state reads: the model file, the mask seed
 /// and the precision (shared by `step` and `grad`).
 struct ModelRunOptions: ParsableArguments {

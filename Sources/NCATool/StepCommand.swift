@@ -38,7 +38,7 @@ struct StepCommand: ParsableCommand, PrecisionGeneric {
         var rng = RandomGenerator(seed: inputs.seed)
         engine.run(nca, state: &x, steps: steps, rng: &rng)
         guard x.scalars.allSatisfy({ $0.isFinite }) else {
-            throw FileError(path: out, reason: "the state diverged to NaN or infinity within \(steps) steps; nothing written")
+            throw FileError(path: out, problem: "the state diverged to NaN or infinity within \(steps) steps; nothing written")
         }
         try NPY.write(x, to: out)
         say("wrote \(out): \(x.shape.map(String.init).joined(separator: " × ")) after \(steps) steps")

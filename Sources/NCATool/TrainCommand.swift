@@ -102,8 +102,8 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Model selection") var selection: SelectionOptions
     @OptionGroup(title: "Pool") var poolOptions: PoolOptions
 
-    @Option(name: .customLong("time-sampling"), help: "t, NCA steps per data interval.")
-    var timeSampling: Int = 32
+    @OptionGroup var sampling: TimeSamplingOption
+    var timeSampling: Int { sampling.value }
 
     @Option(
         help:
@@ -295,7 +295,8 @@ struct TrainCommand: ParsableCommand {
                 let saved = (try? Checkpoint.read(run.checkpointPath)).map { "epoch \($0.state.epoch)" } ?? "none yet"
                 throw FileError(
                     path: error.path,
-                    reason: error.reason + "; last checkpoint: \(saved), intact. Fix this, then: nca train --resume \(run.folder)"
+                    problem: error.problem
+                        + "; last checkpoint: \(saved), intact. Fix this, then: nca train --resume \(run.folder)"
                 )
             }
             progress.finish()

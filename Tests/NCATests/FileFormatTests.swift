@@ -66,7 +66,7 @@ struct FileFormatTests {
         #expect {
             try NPY.read(fixture(name))
         } throws: { error in
-            (error as? NPYError)?.problem.contains(message) == true
+            (error as? FileError)?.problem.contains(message) == true
         }
     }
 

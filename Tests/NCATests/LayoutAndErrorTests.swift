@@ -39,9 +39,10 @@ struct LayoutAndErrorTests {
         let divergence = DivergenceError(epoch: 3, quantity: "the loss is NaN")
         #expect(!divergence.description.contains("--") && divergence.description.contains("the learning rate"))
         #expect(divergence.message(naming: { "-" + $0.rawValue }).contains("Lower -learningRate"))
-        let npy = NPYError(path: "p", problem: "bad", fix: .init(before: "pick one with", setting: .frame, after: " (0 … 2)"))
+        let npy = FileError.invalid(
+            path: "p", problem: "bad", fix: .init(before: "pick one with", setting: .frame, after: " (0 … 2)"))
         #expect(npy.description == "p: bad; pick one with the frame (0 … 2)")
-        #expect(NPYError(path: "p", problem: "bad").description == "p: bad")
+        #expect(FileError.invalid(path: "p", problem: "bad").description == "p: bad")
         for setting in Setting.allCases { #expect(!setting.name.isEmpty && !setting.name.contains("--")) }
     }
 }

@@ -38,8 +38,8 @@ struct PictureTests {
                 #expect(back.pixels[p + 3] == 255)
             }
         }
-        #expect(throws: PNGError.self) { try PNG.decode(Data("not a png".utf8)) }
-        #expect(throws: PNGError.self) { try PNG.decode(data.prefix(data.count / 2)) }
+        #expect(throws: FileError.self) { try PNG.decode(Data("not a png".utf8)) }
+        #expect(throws: FileError.self) { try PNG.decode(data.prefix(data.count / 2)) }
     }
 
     @Test func gifHasHeaderLoopAndFrames() throws {

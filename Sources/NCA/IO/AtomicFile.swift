@@ -1,18 +1,41 @@
 import Foundation
 
-/// A file could not be read or written.
-public struct FileError: Error, Equatable, NCAUserError {
+/// A file that cannot be read, written or used: the IO layer's one error (files, `.npy`,
+/// `.safetensors`, PNG, GIF). `fix` names the setting that mends it, when one does: the message
+/// then ends "; \(before) <setting>\(after)".
+public struct FileError: Error, Equatable, SettingError {
     public var path: String
-    public var reason: String
+    public var problem: String
     public var category: ErrorCategory
+    public var fix: Fix?
 
-    public init(path: String, reason: String, category: ErrorCategory = .failure) {
-        self.path = path
-        self.reason = reason
-        self.category = category
+    public struct Fix: Equatable, Sendable {
+        public var before: String
+        public var setting: Setting
+        public var after: String
+
+        public init(before: String, setting: Setting, after: String) {
+            self.before = before
+            self.setting = setting
+            self.after = after
+        }
     }
 
-    public var description: String { "\(path): \(reason)" }
+    public init(path: String, problem: String, category: ErrorCategory = .failure, fix: Fix? = nil) {
+        self.path = path
+        self.problem = problem
+        self.category = category
+        self.fix = fix
+    }
+
+    /// A file whose contents cannot be used (format, shape or values): an input-data error.
+    public static func invalid(path: String, problem: String, fix: Fix? = nil) -> FileError {
+        FileError(path: path, problem: problem, category: .inputData, fix: fix)
+    }
+
+    public func message(naming spell: (Setting) -> String) -> String {
+        (path.isEmpty ? "" : "\(path): ") + problem + (fix.map { "; \($0.before) \(spell($0.setting))\($0.after)" } ?? "")
+    }
 }
 
 /// Whole-file reads and crash-safe writes.
@@ -26,11 +49,11 @@ public enum AtomicFile {
         let folder = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw FileError(path: path, reason: "folder \(folder) does not exist; create it first", category: .usage)
+            throw FileError(path: path, problem: "folder \(folder) does not exist; create it first", category: .usage)
         }
         guard let (fd, tempPath) = POSIX.makeTemporary(folder + "/." + url.lastPathComponent + ".tmp-XXXXXX") else {
             let code = POSIX.lastError
-            throw FileError(path: path, reason: "cannot create a file in \(folder): \(POSIX.describe(code))\(POSIX.hint(code))")
+            throw FileError(path: path, problem: "cannot create a file in \(folder): \(POSIX.describe(code))\(POSIX.hint(code))")
         }
         var failure: String?
         if let code = data.withUnsafeBytes({ POSIX.writeAll(fd, $0) }) {
@@ -42,7 +65,7 @@ public enum AtomicFile {
         if failure == nil && !POSIX.rename(tempPath, path) { failure = "rename failed: \(errorText())" }
         if let failure {
             POSIX.remove(tempPath)
-            throw FileError(path: path, reason: failure + " (the previous file, if any, is unchanged)")
+            throw FileError(path: path, problem: failure + " (the previous file, if any, is unchanged)")
         }
         POSIX.syncFolder(folder)
     }
@@ -57,16 +80,17 @@ public enum AtomicFile {
     public static func read(_ path: String) throws(FileError) -> Data {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FileError(path: path, reason: "no such file; check the path", category: .inputData)
+            throw FileError(path: path, problem: "no such file; check the path", category: .inputData)
         }
         guard !isDirectory.boolValue else {
-            throw FileError(path: path, reason: "is a folder, not a file", category: .inputData)
+            throw FileError(path: path, problem: "is a folder, not a file", category: .inputData)
         }
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
             throw FileError(
-                path: path, reason: "cannot be read (\(error.localizedDescription)); check its permissions", category: .inputData)
+                path: path, problem: "cannot be read (\(error.localizedDescription)); check its permissions", category: .inputData
+            )
         }
     }
 
@@ -75,14 +99,14 @@ public enum AtomicFile {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
-                throw FileError(path: path, reason: "exists and is not a folder; choose another path", category: .usage)
+                throw FileError(path: path, problem: "exists and is not a folder; choose another path", category: .usage)
             }
             return
         }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw FileError(path: path, reason: "cannot create folder (\(error.localizedDescription))")
+            throw FileError(path: path, problem: "cannot create folder (\(error.localizedDescription))")
         }
     }
 }

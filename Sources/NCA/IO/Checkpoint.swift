@@ -61,10 +61,10 @@ public enum Checkpoint {
         try decode(Safetensors.read(path), path: path)
     }
 
-    public static func decode(_ file: Safetensors, path: String) throws(SafetensorsError) -> (
+    public static func decode(_ file: Safetensors, path: String) throws(FileError) -> (
         state: TrainingState, elapsedSeconds: Double
     ) {
-        func fail(_ problem: String) -> SafetensorsError { SafetensorsError(path: path, problem: problem) }
+        func fail(_ problem: String) -> FileError { FileError.invalid(path: path, problem: problem) }
         let meta = file.metadata
         guard meta["format"] == format else {
             throw fail("not an NCA checkpoint (format \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)')")
@@ -75,13 +75,13 @@ public enum Checkpoint {
         var modelFile = file
         modelFile.metadata["format"] = ModelFile.format
         let model: NCAModel<Float> = try ModelFile.decode(modelFile, path: path)
-        func number(_ key: String) throws(SafetensorsError) -> Double {
+        func number(_ key: String) throws(FileError) -> Double {
             guard let text = meta[key], let value = Double(text) else {
                 throw fail("checkpoint metadata '\(key)' is missing or not a number")
             }
             return value
         }
-        func integer(_ key: String) throws(SafetensorsError) -> Int {
+        func integer(_ key: String) throws(FileError) -> Int {
             guard let text = meta[key], let value = Int(text), value >= 0 else {
                 throw fail("checkpoint metadata '\(key)' is missing or not a count")
             }

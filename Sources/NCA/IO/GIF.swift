@@ -1,19 +1,12 @@
 import CGIF
 import Foundation
 
-/// A GIF could not be encoded.
-public struct GIFError: Error, Equatable, NCAUserError {
-    public var problem: String
-    public var category: ErrorCategory { .failure }
-    public var description: String { "GIF encoding failed: \(problem)" }
-}
-
 /// Animated GIFs through giflib, encoded in memory (the file is then written atomically).
 public enum GIF {
     /// Encodes frames of equal size, looping forever, `delay` hundredths of a second apart.
     /// Colours are mapped to the nearest entry of `palette` (at most 256 colours), which should
     /// hold the colours the frames use (e.g. viridis plus white).
-    public static func encode(frames: [RGBImage], delay: Int, palette: [(UInt8, UInt8, UInt8)]) throws(GIFError) -> Data {
+    public static func encode(frames: [RGBImage], delay: Int, palette: [(UInt8, UInt8, UInt8)]) throws(FileError) -> Data {
         precondition(!frames.isEmpty && palette.count >= 2 && palette.count <= 256, "GIF.encode: need frames and 2…256 colours")
         let (width, height) = (frames[0].width, frames[0].height)
         precondition(frames.allSatisfy { $0.width == width && $0.height == height }, "GIF.encode: frames differ in size")
@@ -29,7 +22,7 @@ public enum GIF {
                     Unmanaged<Sink>.fromOpaque(user).takeUnretainedValue().data.append(bytes, count: Int(count))
                     return count
                 }, &error)
-        else { throw GIFError(problem: "EGifOpen failed (giflib error \(error))") }
+        else { throw FileError(path: "", problem: "GIF encoding failed: EGifOpen failed (giflib error \(error))") }
         var failed: String?
         func check(_ result: Int32, _ what: String) {
             if result != GIF_OK && failed == nil { failed = "\(what) (giflib error \(gif.pointee.Error))" }
@@ -82,7 +75,7 @@ public enum GIF {
         var closeError: Int32 = 0
         if EGifCloseFile(gif, &closeError) != GIF_OK && failed == nil { failed = "closing (giflib error \(closeError))" }
         GifFreeMapObject(map)
-        if let failed { throw GIFError(problem: failed) }
+        if let failed { throw FileError(path: "", problem: "GIF encoding failed: " + failed) }
         return sink.data
     }
 

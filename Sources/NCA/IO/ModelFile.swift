@@ -30,26 +30,26 @@ public enum ModelFile {
     }
 
     /// Checks the metadata and that the tensor shapes agree with it.
-    public static func decode<T: BLASScalar>(_ file: Safetensors, path: String) throws(SafetensorsError) -> NCAModel<T> {
-        func fail(_ problem: String) -> SafetensorsError { SafetensorsError(path: path, problem: problem) }
+    public static func decode<T: BLASScalar>(_ file: Safetensors, path: String) throws(FileError) -> NCAModel<T> {
+        func fail(_ problem: String) -> FileError { FileError.invalid(path: path, problem: problem) }
         let meta = file.metadata
         guard meta["format"] == format else {
             throw fail(
                 "not an NCA model (metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)'); make one with nca init or nca train"
             )
         }
-        func field(_ key: String) throws(SafetensorsError) -> String {
+        func field(_ key: String) throws(FileError) -> String {
             guard let value = meta[key] else { throw fail("model metadata lacks '\(key)'") }
             return value
         }
-        func integer(_ key: String) throws(SafetensorsError) -> Int {
+        func integer(_ key: String) throws(FileError) -> Int {
             guard let value = Int(try field(key)) else { throw fail("model metadata '\(key)' is not an integer") }
             return value
         }
         let kernels: [Kernel]
         do { kernels = try Kernel.parseList(try field("kernels")) } catch let error as ConfigurationError {
             throw fail("model metadata: \(error.description)")
-        } catch let error as SafetensorsError { throw error } catch { throw fail("model metadata 'kernels' is unreadable") }
+        } catch let error as FileError { throw error } catch { throw fail("model metadata 'kernels' is unreadable") }
         guard let activation = Activation(rawValue: try field("activation")) else {
             throw fail("model metadata: unknown activation '\(meta["activation"]!)'")
         }

@@ -31,31 +31,6 @@ public struct ArrayFile: Equatable, Sendable {
     }
 }
 
-/// A `.npy` file that cannot be used, with what to do about it.
-public struct NPYError: Error, Equatable, SettingError {
-    public var path: String
-    public var problem: String
-    /// The setting that fixes it, when one does: the message ends "; \(before) <setting>\(after)".
-    public var fix: Fix?
-    public var category: ErrorCategory { .inputData }
-
-    public struct Fix: Equatable, Sendable {
-        public var before: String
-        public var setting: Setting
-        public var after: String
-    }
-
-    public init(path: String, problem: String, fix: Fix? = nil) {
-        self.path = path
-        self.problem = problem
-        self.fix = fix
-    }
-
-    public func message(naming spell: (Setting) -> String) -> String {
-        "\(path): \(problem)" + (fix.map { "; \($0.before) \(spell($0.setting))\($0.after)" } ?? "")
-    }
-}
-
 /// NumPy's `.npy` format (versions 1.0, 2.0 and 3.0 read; 1.0 written, 2.0 when the header
 /// needs it): little-endian float32/float64 in C order.
 ///
@@ -112,8 +87,8 @@ public enum NPY {
         return data
     }
 
-    public static func decode(_ data: Data, path: String = "<data>") throws(NPYError) -> ArrayFile {
-        func fail(_ problem: String) -> NPYError { NPYError(path: path, problem: problem) }
+    public static func decode(_ data: Data, path: String = "<data>") throws(FileError) -> ArrayFile {
+        func fail(_ problem: String) -> FileError { FileError.invalid(path: path, problem: problem) }
         let bytes = [UInt8](data)
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
             throw fail("not a .npy file (wrong magic bytes); save arrays with numpy.save")
@@ -185,7 +160,7 @@ public enum NPY {
     }
 
     /// Reads the three keys of the header dict literal.
-    private static func parseHeader(_ header: String, fail: (String) -> NPYError) throws(NPYError)
+    private static func parseHeader(_ header: String, fail: (String) -> FileError) throws(FileError)
         -> (descr: String, fortranOrder: Bool, shape: [Int])
     {
         func value(of key: String) -> Substring? {

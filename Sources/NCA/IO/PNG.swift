@@ -1,14 +1,6 @@
 import CPNG
 import Foundation
 
-/// A PNG file that cannot be used.
-public struct PNGError: Error, Equatable, NCAUserError {
-    public var path: String
-    public var problem: String
-    public var category: ErrorCategory { .inputData }
-    public var description: String { "\(path): \(problem)" }
-}
-
 /// An 8-bit RGBA raster as decoded from a PNG, row-major, 4 bytes per pixel, not premultiplied.
 public struct RGBAImage: Equatable, Sendable {
     public var width: Int
@@ -20,7 +12,7 @@ public struct RGBAImage: Equatable, Sendable {
 /// file itself is written atomically by `AtomicFile`).
 public enum PNG {
     /// Encodes an RGB image.
-    public static func encode(_ image: RGBImage) throws(PNGError) -> Data {
+    public static func encode(_ image: RGBImage) throws(FileError) -> Data {
         precondition(image.width > 0 && image.height > 0, "PNG.encode: empty image")
         var png = png_image()
         png.version = nca_png_image_version
@@ -32,7 +24,7 @@ public enum PNG {
             png_image_write_to_memory(&png, nil, &size, 0, raw.baseAddress, 0, nil)
         }
         guard sized != 0, size > 0 else {
-            throw PNGError(path: "<memory>", problem: "libpng could not size the image: \(message(png))")
+            throw FileError.invalid(path: "<memory>", problem: "libpng could not size the image: \(message(png))")
         }
         var data = Data(count: Int(size))
         let written = data.withUnsafeMutableBytes { out in
@@ -42,7 +34,7 @@ public enum PNG {
         }
         png_image_free(&png)
         guard written != 0 else {
-            throw PNGError(path: "<memory>", problem: "libpng could not encode the image: \(message(png))")
+            throw FileError.invalid(path: "<memory>", problem: "libpng could not encode the image: \(message(png))")
         }
         return data.prefix(Int(size))
     }
@@ -56,14 +48,14 @@ public enum PNG {
     ///
     /// libpng's simplified API keeps a pointer to the input between `begin_read` and
     /// `finish_read`, so both run inside one `withUnsafeBytes`.
-    public static func decode(_ data: Data, path: String = "<data>") throws(PNGError) -> RGBAImage {
-        let result: Result<RGBAImage, PNGError> = data.withUnsafeBytes { raw in
+    public static func decode(_ data: Data, path: String = "<data>") throws(FileError) -> RGBAImage {
+        let result: Result<RGBAImage, FileError> = data.withUnsafeBytes { raw in
             var png = png_image()
             png.version = nca_png_image_version
             guard png_image_begin_read_from_memory(&png, raw.baseAddress, raw.count) != 0 else {
                 let reason = message(png)
                 png_image_free(&png)
-                return .failure(PNGError(path: path, problem: "not a readable PNG (\(reason)); re-export it as PNG"))
+                return .failure(FileError.invalid(path: path, problem: "not a readable PNG (\(reason)); re-export it as PNG"))
             }
             // 16-bit files without a colour-space chunk hold sRGB-encoded values in practice (numpy,
             // imageio and PIL write them so); libpng would call them linear and gamma-encode them
@@ -76,7 +68,7 @@ public enum PNG {
             guard width > 0, height > 0, width * height <= 1 << 26 else {
                 png_image_free(&png)
                 return .failure(
-                    PNGError(
+                    FileError.invalid(
                         path: path, problem: "image of \(width) × \(height) pixels is empty or too large (at most 2^26 pixels)"))
             }
             var pixels = [UInt8](repeating: 0, count: width * height * 4)
@@ -99,7 +91,7 @@ public enum PNG {
             guard finished != 0 else {
                 let reason = message(png)
                 png_image_free(&png)
-                return .failure(PNGError(path: path, problem: "corrupt PNG data (\(reason))"))
+                return .failure(FileError.invalid(path: path, problem: "corrupt PNG data (\(reason))"))
             }
             png_image_free(&png)
             return .success(RGBAImage(width: width, height: height, pixels: pixels))
@@ -109,12 +101,12 @@ public enum PNG {
 
     /// How a PNG stores its pixels when that is not 8-bit RGBA, e.g. "16-bit RGBA" or
     /// "8-bit palette", from its IHDR; nil for 8-bit RGBA. Throws for data that is not a PNG.
-    public static func colourType(_ data: Data, path: String = "<data>") throws(PNGError) -> String? {
+    public static func colourType(_ data: Data, path: String = "<data>") throws(FileError) -> String? {
         let bytes = [UInt8](data.prefix(33))
         guard bytes.count >= 26, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
             bytes[12..<16] == [0x49, 0x48, 0x44, 0x52]
         else {
-            throw PNGError(path: path, problem: "not a readable PNG (no PNG signature and header); re-export it as PNG")
+            throw FileError.invalid(path: path, problem: "not a readable PNG (no PNG signature and header); re-export it as PNG")
         }
         let depth = Int(bytes[24])
         let kinds = [0: "grey", 2: "RGB", 3: "palette", 4: "grey + alpha", 6: "RGBA"]

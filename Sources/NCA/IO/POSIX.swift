@@ -79,18 +79,18 @@ final class AppendOnlyFile {
         self.path = path
         descriptor = POSIX.openForAppending(path)
         guard descriptor >= 0 else {
-            throw FileError(path: path, reason: "cannot open for appending: \(POSIX.describe(POSIX.lastError))")
+            throw FileError(path: path, problem: "cannot open for appending: \(POSIX.describe(POSIX.lastError))")
         }
     }
 
     func append(_ line: String) throws(FileError) {
         let bytes = Array((line + "\n").utf8)
         if let code = bytes.withUnsafeBytes({ POSIX.writeAll(descriptor, $0) }) {
-            throw FileError(path: path, reason: "cannot append a line: \(POSIX.describe(code))\(POSIX.hint(code))")
+            throw FileError(path: path, problem: "cannot append a line: \(POSIX.describe(code))\(POSIX.hint(code))")
         }
         guard POSIX.sync(descriptor) else {
             let code = POSIX.lastError
-            throw FileError(path: path, reason: "cannot sync an appended line: \(POSIX.describe(code))\(POSIX.hint(code))")
+            throw FileError(path: path, problem: "cannot sync an appended line: \(POSIX.describe(code))\(POSIX.hint(code))")
         }
     }
 

@@ -1,13 +1,5 @@
 import Foundation
 
-/// A `.safetensors` file that cannot be used, with what to do about it.
-public struct SafetensorsError: Error, Equatable, NCAUserError {
-    public var path: String
-    public var problem: String
-    public var category: ErrorCategory { .inputData }
-    public var description: String { "\(path): \(problem)" }
-}
-
 /// The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
 /// `{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, …,
 /// "__metadata__": {"key": "value"}}` (padded with spaces to a multiple of 8), then the tensor
@@ -62,8 +54,8 @@ public struct Safetensors: Equatable, Sendable {
         return data
     }
 
-    public static func decode(_ data: Data, path: String = "<data>") throws(SafetensorsError) -> Safetensors {
-        func fail(_ problem: String) -> SafetensorsError { SafetensorsError(path: path, problem: problem) }
+    public static func decode(_ data: Data, path: String = "<data>") throws(FileError) -> Safetensors {
+        func fail(_ problem: String) -> FileError { FileError.invalid(path: path, problem: problem) }
         let bytes = [UInt8](data)
         guard bytes.count >= 8 else { throw fail("too short to be a .safetensors file (\(bytes.count) bytes)") }
         let declared = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }

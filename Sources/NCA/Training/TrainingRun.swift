@@ -66,7 +66,7 @@ public final class TrainingRun {
         try configuration.training.validate()
         if FileManager.default.fileExists(atPath: RunFolder(folder).config) {
             throw FileError(
-                path: folder, reason: "already holds a training run; resume it or choose another folder",
+                path: folder, problem: "already holds a training run; resume it or choose another folder",
                 category: .usage)
         }
         try AtomicFile.makeFolder(folder)
@@ -97,7 +97,7 @@ public final class TrainingRun {
         } catch {
             throw FileError(
                 path: files.config,
-                reason: "is not a run configuration (\(error)); was this folder made by nca train?", category: .inputData)
+                problem: "is not a run configuration (\(error)); was this folder made by nca train?", category: .inputData)
         }
         let data = try NPY.read(files.data).tensor(as: Float.self)
         testData =
@@ -105,7 +105,7 @@ public final class TrainingRun {
         let (state, elapsed) = try Checkpoint.read(files.checkpoint)
         guard state.model.configuration == configuration.training.model else {
             throw FileError(
-                path: folder, reason: "checkpoint and config.json describe different models; the folder was edited by hand",
+                path: folder, problem: "checkpoint and config.json describe different models; the folder was edited by hand",
                 category: .inputData)
         }
         guard
@@ -113,12 +113,12 @@ public final class TrainingRun {
                 data.shape[0] - 1, data.shape[1], data.shape[2], data.shape[3], configuration.training.model.channels,
             ]
         else {
-            throw FileError(path: folder, reason: "checkpoint working states do not match data.npy", category: .inputData)
+            throw FileError(path: folder, problem: "checkpoint working states do not match data.npy", category: .inputData)
         }
         guard (state.pool?.shape[0] ?? 0) == configuration.training.poolSize else {
             throw FileError(
                 path: folder,
-                reason:
+                problem:
                     "the checkpoint's pool of states does not match the pool size in config.json; the folder was edited by hand",
                 category: .inputData)
         }
