@@ -40,11 +40,10 @@ struct AnalyseCommand: ParsableCommand {
     @Option(help: "Loss for the pruning check: euclidean or mse.")
     var loss: LossFunction = .euclidean
 
-    @Option(help: "State (.npy) whose per-channel spatial mean is the uniform state for the stability analysis.")
-    var state: String?
-
-    @Option(name: .customLong("state-frame"), help: "When --state is a trajectory, the frame to use.")
-    var stateFrame: Int?
+    @OptionGroup(title: "State (its per-channel spatial mean is the uniform state of the stability analysis)")
+    var start: StateInputOptions
+    var state: String? { start.state }
+    var stateFrame: Int? { start.frame }
 
     @Option(
         name: .customLong("amplification-steps"),

@@ -55,8 +55,8 @@ struct GrayScottCommand: ParsableCommand {
     @Option(help: "Seed for initial conditions and noise.")
     var seed: UInt64 = 0
 
-    @Option(help: "dtype written.")
-    var precision: Precision = .float32
+    @OptionGroup var precisionOption: PrecisionOption
+    var precision: Precision { precisionOption.precision }
 
     @Option(help: "Output trajectory (.npy).")
     var out: String

@@ -17,14 +17,8 @@ struct GradCommand: ParsableCommand, PrecisionGeneric {
 
     @OptionGroup var inputs: ModelRunOptions
 
-    @Option(help: "Initial state X0 (.npy), R × S × S × C (or only the observable channels).")
-    var state: String
-
     @Option(help: "Target (.npy), R × S × S × O (or all C channels; the first O are compared).")
     var target: String
-
-    @Option(name: .customLong("state-frame"), help: "When --state is a trajectory, the frame to start from.")
-    var stateFrame: Int?
 
     @Option(name: .customLong("target-frame"), help: "When --target is a trajectory, the frame to compare with.")
     var targetFrame: Int?
@@ -47,6 +41,7 @@ struct GradCommand: ParsableCommand, PrecisionGeneric {
     var out: String
 
     func validate() throws {
+        _ = try inputs.start.required()
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
         guard rangePenalty.isFinite && rangePenalty >= 0 else {
             throw ValidationError("--range-penalty must be a non-negative number (got \(rangePenalty))")
@@ -60,7 +55,7 @@ struct GradCommand: ParsableCommand, PrecisionGeneric {
         let nca: NCAModel<T> = try ModelFile.read(inputs.model)
         let c = nca.configuration
         let x0: Tensor<T> = try StateFile.readState(
-            state, channels: c.channels, observable: c.observableChannels, frame: stateFrame)
+            try inputs.start.required(), channels: c.channels, observable: c.observableChannels, frame: inputs.start.frame)
         let y: Tensor<T> = try StateFile.readTarget(
             target, batch: x0.shape[0], size: x0.shape[1], channels: c.channels, observable: c.observableChannels,
             frame: targetFrame)

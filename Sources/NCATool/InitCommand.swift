@@ -26,8 +26,8 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Seed for the weight initialisation.")
     var seed: UInt64 = 0
 
-    @Option(help: "Element type of the stored weights.")
-    var precision: Precision = .float32
+    @OptionGroup var precisionOption: PrecisionOption
+    var precision: Precision { precisionOption.precision }
 
     @Option(help: "Output model file (.safetensors).")
     var out: String

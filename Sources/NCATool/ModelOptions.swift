@@ -43,6 +43,30 @@ struct TimeSamplingOption: ParsableArguments {
     }
 }
 
+/// The state a command starts from (`step`, `grad`, `analyse`): a `.npy` state, or one frame of
+/// a trajectory. `--state-frame` is another name of `--frame`.
+struct StateInputOptions: ParsableArguments {
+    @Option(help: "State (.npy): R × S × S × C or S × S × C (hidden channels may be left out: they start at 0).")
+    var state: String?
+
+    @Option(
+        name: [.customLong("frame"), .customLong("state-frame")],
+        help: "When --state is a trajectory ((M+1) × R × S × S × C), the frame to use.")
+    var frame: Int?
+
+    /// The state file, for a command that needs one.
+    func required() throws -> String {
+        guard let state else { throw ValidationError("give the state to start from: --state FILE.npy") }
+        return state
+    }
+}
+
+/// The element type of what a command writes (and of its arithmetic, where it computes).
+struct PrecisionOption: ParsableArguments {
+    @Option(help: "float32 or float64: the element type written, and the arithmetic of step and grad.")
+    var precision: Precision = .float32
+}
+
 /// What a command that runs a stored model from a state reads: the model file, the mask seed
 /// and the precision (shared by `step` and `grad`).
 struct ModelRunOptions: ParsableArguments {
@@ -52,8 +76,10 @@ struct ModelRunOptions: ParsableArguments {
     @Option(help: "Seed for the stochastic mask.")
     var seed: UInt64 = 0
 
-    @Option(help: "Arithmetic precision; also the dtype written.")
-    var precision: Precision = .float32
+    @OptionGroup var precisionOption: PrecisionOption
+    var precision: Precision { precisionOption.precision }
+
+    @OptionGroup var start: StateInputOptions
 }
 
 /// The model options shared by `init` and `train` (SPEC's command-line contract). Unset options

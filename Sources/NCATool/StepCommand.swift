@@ -12,12 +12,6 @@ struct StepCommand: ParsableCommand, PrecisionGeneric {
 
     @OptionGroup var inputs: ModelRunOptions
 
-    @Option(help: "Initial state (.npy).")
-    var state: String
-
-    @Option(help: "When --state is a trajectory ((M+1) × R × S × S × C), the frame to start from.")
-    var frame: Int?
-
     @Option(help: "Number of NCA steps.")
     var steps: Int
 
@@ -25,6 +19,7 @@ struct StepCommand: ParsableCommand, PrecisionGeneric {
     var out: String
 
     func validate() throws {
+        _ = try inputs.start.required()
         guard steps >= 0 else { throw ValidationError("--steps must be 0 or more (got \(steps))") }
     }
 
@@ -33,7 +28,8 @@ struct StepCommand: ParsableCommand, PrecisionGeneric {
     func run<T: BLASScalar>(_: T.Type) throws {
         let nca: NCAModel<T> = try ModelFile.read(inputs.model)
         let c = nca.configuration
-        var x: Tensor<T> = try StateFile.readState(state, channels: c.channels, observable: c.observableChannels, frame: frame)
+        var x: Tensor<T> = try StateFile.readState(
+            try inputs.start.required(), channels: c.channels, observable: c.observableChannels, frame: inputs.start.frame)
         let engine = NCAEngine<T>(configuration: c, batch: x.shape[0], size: x.shape[1])
         var rng = RandomGenerator(seed: inputs.seed)
         engine.run(nca, state: &x, steps: steps, rng: &rng)

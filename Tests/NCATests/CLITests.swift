@@ -34,6 +34,8 @@ struct CLITests {
         ["grad", "--model", "m", "--state", "x", "--target", "y", "--steps", "3", "--loss", "l1", "--out", "d"],
         ["init"],
         ["train", "--epochs", "5", "--out", "r"],
+        ["step", "--model", "m", "--steps", "1", "--out", "o.npy"],
+        ["grad", "--model", "m", "--target", "t.npy", "--steps", "1", "--out", "g"],
         ["train", "--preset", "gray-scott", "--data", "t.npy"],
         ["train", "--preset", "gray-scott", "--lr", "-1"],
         ["train", "--resume", "r", "--preset", "gray-scott"],
