@@ -76,19 +76,17 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
 }
 
 /// relu's forward and pullback loops, eight lanes at a time, without branches (relu's pattern
-/// is data-dependent and a per-element branch mispredicts half the time). Generic over the lane
-/// type, called only from the concrete `BLASScalar` conformances (`reluForward`, `reluPullback`),
-/// where they are specialised and vectorised: the compiler vectorises neither a loop over a
-/// generic `T` (possibly aliasing pointers) nor unspecialised SIMD code.
+/// is data-dependent and a per-element branch mispredicts half the time). Written out per type
+/// and reached through the `BLASScalar` conformances (`reluForward`, `reluPullback`): neither a
+/// loop over a generic `T` nor generic SIMD code is vectorised (a generic body over the lane
+/// type, even pre-specialised, made the BLAS path's training step 4× slower).
 enum ReluLoops {
-    @inline(__always)
-    static func forward<S: SIMDScalar & BinaryFloatingPoint>(_ a: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ count: Int)
-    {
+    static func forward(_ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
         var i = 0
-        let zero = SIMD8<S>(repeating: 0)
+        let zero = SIMD8<Float>(repeating: 0)
         while i + 8 <= count {
-            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<S>.self)
-            UnsafeMutableRawPointer(out + i).storeBytes(of: v.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<S>.self)
+            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: v.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<Float>.self)
             i += 8
         }
         while i < count {
@@ -97,14 +95,42 @@ enum ReluLoops {
         }
     }
 
-    @inline(__always)
-    static func pullback<S: SIMDScalar & BinaryFloatingPoint>(_ g: UnsafeMutablePointer<S>, _ a: UnsafePointer<S>, _ count: Int) {
+    static func forward(_ a: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, _ count: Int) {
         var i = 0
-        let zero = SIMD8<S>(repeating: 0)
+        let zero = SIMD8<Double>(repeating: 0)
         while i + 8 <= count {
-            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<S>.self)
-            let w = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<S>.self)
-            UnsafeMutableRawPointer(g + i).storeBytes(of: w.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<S>.self)
+            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Double>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: v.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<Double>.self)
+            i += 8
+        }
+        while i < count {
+            out[i] = a[i] > 0 ? a[i] : 0
+            i += 1
+        }
+    }
+
+    static func pullback(_ g: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ count: Int) {
+        var i = 0
+        let zero = SIMD8<Float>(repeating: 0)
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            let w = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(g + i).storeBytes(of: w.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            g[i] = a[i] > 0 ? g[i] : 0
+            i += 1
+        }
+    }
+
+    static func pullback(_ g: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ count: Int) {
+        var i = 0
+        let zero = SIMD8<Double>(repeating: 0)
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Double>.self)
+            let w = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Double>.self)
+            UnsafeMutableRawPointer(g + i).storeBytes(of: w.replacing(with: zero, where: .!(v .> zero)), as: SIMD8<Double>.self)
             i += 8
         }
         while i < count {
