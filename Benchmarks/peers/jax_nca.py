@@ -4,7 +4,13 @@
            written by `nca` (float64), to check `nca grad` against JAX's own autodiff;
   bench:   time one training step (forward, loss, backward, gradient normalisation, Nadam) of
            the HEAD or BIG configuration, like `nca bench --config`;
-  rollout: time a free rollout of one HEAD lattice (256 steps, jit of a fori_loop).
+  rollout: time a free rollout of one HEAD lattice (256 steps, no gradients).
+
+Every job takes --formulation, the ways a competent JAX user would write it, all under jax.jit:
+  slices: perception as a sum of shifted slices of a wrap-padded array, the t steps unrolled;
+  scan:   the same step under lax.scan (one compiled step body, not t copies);
+  conv:   perception as one depthwise lax.conv_general_dilated, the t steps unrolled.
+Rollouts run the step under lax.fori_loop in every formulation.
 
 Only numpy, jax and safetensors; kernels, perception order and loss follow SPEC.md.
 """
@@ -17,6 +23,7 @@ from nca_peer import (
     BETA1, BETA2, CONFIGS, EPSILON, HEAD_KERNELS, KERNELS, LEARNING_RATE, NadamSchedule, cli, config_arrays, median_seconds,
     peak_rss_mb)
 
+FORMULATIONS = ["slices", "scan", "conv"]
 PAD = {"periodic": "wrap", "zero": "constant", "reflect": "symmetric"}
 ACT = {
     "relu": lambda jnp, a: jnp.maximum(a, 0),
@@ -25,12 +32,16 @@ ACT = {
 }
 
 
-def make_step(jnp, kernels, activation, boundary):
-    """x ↦ x + u(perceive(x) · W2) · W1 + v (p = 0)."""
+def make_step(jax, kernels, activation, boundary, formulation, dtype):
+    """x ↦ x + σ ⊙ (u(perceive(x) · W2) · W1 + v), σ = 1 when None."""
+    jnp = jax.numpy
 
-    def perceive(x):
+    def pad(x):
+        return jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode=PAD[boundary])
+
+    def perceive_slices(x):
         s = x.shape[1]
-        padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode=PAD[boundary])
+        padded = pad(x)
         outs = []
         for name in kernels:
             g = KERNELS[name]
@@ -39,6 +50,17 @@ def make_step(jnp, kernels, activation, boundary):
         z = jnp.stack(outs, axis=-1)  # R, S, S, C, K: channel-major (c, k) after reshape
         return z.reshape(z.shape[:3] + (-1,))
 
+    def perceive_conv(x):
+        c, k = x.shape[-1], len(kernels)
+        # HWIO with one input per group: output channel c·K + k is kernel k on channel c.
+        taps = np.array([KERNELS[name] for name in kernels], dtype=np.float64)  # K, 3, 3
+        filt = np.tile(taps.transpose(1, 2, 0)[:, :, None, :], (1, 1, c, 1)).reshape(3, 3, 1, c * k)
+        return jax.lax.conv_general_dilated(
+            pad(x), jnp.asarray(filt, dtype=dtype), (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=c)
+
+    perceive = perceive_conv if formulation == "conv" else perceive_slices
+
     def step(w2, w1, v, x, sigma=None):
         f = ACT[activation](jnp, perceive(x) @ w2) @ w1 + v
         return x + f if sigma is None else x + sigma * f  # x + f: XLA runs this grouping about 1.8x faster
@@ -46,28 +68,43 @@ def make_step(jnp, kernels, activation, boundary):
     return step
 
 
-def make_loss(jnp, kernels, activation, boundary, observable, steps, p=0.0, random=None, range_penalty=0.0):
-    """Loss of `steps` steps; with p > 0 each step updates a cell with probability 1 − p
-    (σ drawn per cell from `random`, i.e. jax.random, with the key given to the loss). With
-    range_penalty λ > 0 it adds λ × the mean over the steps of Σ relu(−x) + relu(x − 1) over
-    every entry, cell and channel of each step's output (the authors' state-range penalty)."""
-    step = make_step(jnp, kernels, activation, boundary)
+def make_loss(jax, kernels, activation, boundary, observable, steps, formulation, dtype, p=0.0, range_penalty=0.0):
+    """Loss of `steps` steps; with p > 0 each step updates a cell with probability 1 − p (σ drawn
+    per cell from jax.random with the key given to the loss). With range_penalty λ > 0 it adds
+    λ × the mean over the steps of Σ relu(−x) + relu(x − 1) over every entry, cell and channel of
+    each step's output (the authors' state-range penalty)."""
+    jnp, random = jax.numpy, jax.random
+    step = make_step(jax, kernels, activation, boundary, formulation, dtype)
 
-    def loss(w2, w1, v, x0, y, key=None):
-        x = x0
-        excess = 0.0
-        for _ in range(steps):
-            sigma = None
-            if p > 0:
-                key, sub = random.split(key)
-                sigma = (random.uniform(sub, x.shape[:3] + (1,)) >= p).astype(x.dtype)
-            x = step(w2, w1, v, x, sigma)
-            if range_penalty > 0:
-                excess = excess + jnp.sum(jnp.maximum(-x, 0) + jnp.maximum(x - 1, 0))
+    def one(w2, w1, v, x, key):
+        sigma = None
+        if p > 0:
+            sigma = (random.uniform(key, x.shape[:3] + (1,), dtype=x.dtype) >= p).astype(x.dtype)
+        x = step(w2, w1, v, x, sigma)
+        excess = jnp.sum(jnp.maximum(-x, 0) + jnp.maximum(x - 1, 0)) if range_penalty > 0 else 0.0
+        return x, excess
+
+    def loss(w2, w1, v, x0, y, key):
+        keys = random.split(key, steps)
+        if formulation == "scan":
+            def body(carry, k):
+                x, total = carry
+                x, excess = one(w2, w1, v, x, k)
+                return (x, total + excess), None
+            (x, excess), _ = jax.lax.scan(body, (x0, jnp.zeros((), x0.dtype)), keys)
+        else:
+            x, excess = x0, 0.0
+            for i in range(steps):
+                x, e = one(w2, w1, v, x, keys[i])
+                excess = excess + e
         d = x[..., :observable] - y[..., :observable]
         return jnp.mean(jnp.sqrt(jnp.sum(d * d, axis=(1, 2, 3)))) + range_penalty * excess / steps
 
     return loss
+
+
+def framework(jax, formulation):
+    return f"jax {jax.__version__} jit, {formulation}"
 
 
 def grad_mode(args):
@@ -85,10 +122,11 @@ def grad_mode(args):
     x0 = np.load(args.state).astype(np.float64)
     y = np.load(args.target).astype(np.float64)
     loss = make_loss(
-        jnp, meta["kernels"].split(","), meta["activation"], meta["boundary"], int(meta["observable"]), args.steps,
-        range_penalty=args.range_penalty)
+        jax, meta["kernels"].split(","), meta["activation"], meta["boundary"], int(meta["observable"]), args.steps,
+        args.formulation, jnp.float64, range_penalty=args.range_penalty)
     w2, w1, v = (jnp.asarray(weights[k], dtype=jnp.float64) for k in ("W2", "W1", "v"))
-    value, grads = jax.value_and_grad(loss, argnums=(0, 1, 2, 3))(w2, w1, v, jnp.asarray(x0), jnp.asarray(y))
+    grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3)))
+    value, grads = grad(w2, w1, v, jnp.asarray(x0), jnp.asarray(y), jax.random.PRNGKey(0))
     for name, g in zip(("dW2", "dW1", "dv", "dx0"), grads):
         np.save(f"{args.out}/{name}.npy", np.asarray(g))
     json.dump({"loss": float(value)}, open(f"{args.out}/loss.json", "w"))
@@ -100,7 +138,8 @@ def bench_mode(args):
 
     cfg = CONFIGS[args.config]
     w2, w1, v, x0, y = (jnp.asarray(a) for a in config_arrays(args.config))
-    loss = make_loss(jnp, cfg["kernels"], "relu", "periodic", cfg["observable"], cfg["steps"], cfg["p"], jax.random)
+    loss = make_loss(
+        jax, cfg["kernels"], "relu", "periodic", cfg["observable"], cfg["steps"], args.formulation, jnp.float32, cfg["p"])
 
     @jax.jit
     def train(params, first, second, x0, y, key, scalars):
@@ -127,7 +166,7 @@ def bench_mode(args):
         jax.block_until_ready(value)
 
     seconds = median_seconds(run, args.repeats)
-    print(json.dumps({"framework": f"jax {jax.__version__} (jit)", "config": args.config, "training_step_s": seconds,
+    print(json.dumps({"framework": framework(jax, args.formulation), "config": args.config, "training_step_s": seconds,
                       "peak_rss_mb": peak_rss_mb()}))
 
 
@@ -136,11 +175,12 @@ def rollout_mode(args):
     import jax.numpy as jnp
 
     w2, w1, v, x0, _ = (jnp.asarray(a) for a in config_arrays("head", batch=1))
-    step = make_step(jnp, HEAD_KERNELS, "relu", "periodic")
+    step = make_step(jax, HEAD_KERNELS, "relu", "periodic", args.formulation, jnp.float32)
     run = jax.jit(lambda x: jax.lax.fori_loop(0, 256, lambda _, x: step(w2, w1, v, x), x))
     seconds = median_seconds(lambda: jax.block_until_ready(run(x0)), args.repeats)
-    print(json.dumps({"framework": f"jax {jax.__version__} (jit)", "rollout_step_s": seconds / 256}))
+    print(json.dumps({"framework": framework(jax, args.formulation), "rollout_step_s": seconds / 256,
+                      "peak_rss_mb": peak_rss_mb()}))
 
 
 if __name__ == "__main__":
-    cli(__doc__, grad_mode, bench_mode, rollout_mode, range_penalty=True)
+    cli(__doc__, FORMULATIONS, grad_mode, bench_mode, rollout_mode, range_penalty=True)

@@ -80,10 +80,11 @@ def median_seconds(run, repeats):
     return times[len(times) // 2]
 
 
-def cli(doc, grad_mode, bench_mode, rollout_mode=None, range_penalty=False):
+def cli(doc, formulations, grad_mode, bench_mode, rollout_mode, range_penalty=False):
     """grad --model --state --target --steps --out [--range-penalty λ, where the peer has it]
-    | bench [--config head|big] [--repeats] | rollout [--repeats]."""
-    parser = argparse.ArgumentParser(description=doc)
+    | bench [--config head|big] [--repeats] | rollout [--repeats] | formulations; every job but
+    the last takes --formulation (one of `formulations`, the first by default)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode", required=True)
     g = sub.add_parser("grad")
     for name in ("--model", "--state", "--target", "--out"):
@@ -91,14 +92,17 @@ def cli(doc, grad_mode, bench_mode, rollout_mode=None, range_penalty=False):
     g.add_argument("--steps", type=int, required=True)
     if range_penalty:
         g.add_argument("--range-penalty", type=float, default=0.0)
-    modes = {"grad": grad_mode, "bench": bench_mode}
-    if rollout_mode is not None:
-        modes["rollout"] = rollout_mode
-    for name in modes:
+    modes = {"grad": grad_mode, "bench": bench_mode, "rollout": rollout_mode}
+    for name, mode in list(modes.items()):
+        parser_ = g if name == "grad" else sub.add_parser(name)
+        parser_.add_argument("--formulation", choices=formulations, default=formulations[0])
         if name != "grad":
-            mode = sub.add_parser(name)
-            mode.add_argument("--repeats", type=int, default=5)
-            if name == "bench":
-                mode.add_argument("--config", choices=sorted(CONFIGS), default="head")
+            parser_.add_argument("--repeats", type=int, default=5)
+        if name == "bench":
+            parser_.add_argument("--config", choices=sorted(CONFIGS), default="head")
+    sub.add_parser("formulations", help="print the formulations, one per line")
     args = parser.parse_args()
+    if args.mode == "formulations":
+        print("\n".join(formulations))
+        return
     modes[args.mode](args)
