@@ -188,6 +188,16 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
 
+        // What a user waits for: one epoch of the trainer (one mini-batch of all R transitions),
+        // so that a regression in the trainer around the engine shows.
+        Benchmark("\(workload.name) training epoch, one mini-batch, t=\(workload.steps)") { benchmark in
+            let trainer = workload.trainer()
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                blackHole(try trainer.runEpoch())
+            }
+        }
+
         Benchmark("\(workload.name) forward+backward, t=\(workload.steps)") { benchmark in
             let model = workload.model()
             let x0 = workload.state()
@@ -212,6 +222,36 @@ let benchmarks: @Sendable () -> Void = {
                 var x = x0
                 var rng = RandomGenerator(seed: 0)
                 engine.run(model, state: &x, steps: workload.steps, rng: &rng)
+                blackHole(x)
+            }
+        }
+    }
+
+    // Larger lattices, the same cells per step (R 4 at S 128, R 1 at S 256): cost per cell-step
+    // should stay flat as the lattice grows.
+    for size in [128, 256] {
+        let workload = Workload.head.resized(to: size)
+        Benchmark("HEAD S \(size), R \(workload.batch) training step, t=\(workload.steps)") { benchmark in
+            var model = workload.model()
+            var optimizer = workload.optimizer(for: model)
+            let x0 = workload.state()
+            let target = workload.target()
+            let engine = NCAEngine<Float>(configuration: workload.configuration, batch: workload.batch, size: size)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                blackHole(workload.trainingStep(engine: engine, model: &model, optimizer: &optimizer, state: x0, target: target))
+            }
+        }
+        Benchmark("HEAD S \(size) rollout, R=1, 64 steps") { benchmark in
+            var single = workload
+            single.batch = 1
+            let model = single.model()
+            var x = single.state()
+            let engine = NCAEngine<Float>(configuration: single.configuration, batch: 1, size: size)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                var rng = RandomGenerator(seed: 0)
+                engine.run(model, state: &x, steps: 64, rng: &rng)
                 blackHole(x)
             }
         }

@@ -5,12 +5,17 @@ import NCA
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time a training step, a forward+backward pass (BPTT) and a forward pass on this machine.",
+        abstract: "Time a training epoch, a training step, a forward+backward pass (BPTT), a forward pass and a rollout on this machine.",
         discussion: """
             HEAD (--config head): S 64, C 8, identity+laplacian, H 32, relu, R 16 lattices, t 32 \
             steps, p 0. BIG (--config big): S 64, C 16, identity+grad-x+grad-y+laplacian, H 64, \
             relu, R 8, t 32, p 0.5. A training step is forward, Euclidean loss, backward, gradient \
-            normalisation and a Nadam update. Prints the median time of --repeats passes after one \
+            normalisation and a Nadam update; a training epoch is what `nca train` does per epoch \
+            on data of R trajectories with one transition each, in one mini-batch (the training \
+            step, plus gathering the mini-batch and propagating the working states). --size runs \
+            the same model on S × S lattices with R scaled by 64²/S² (at least 1), so that cost per \
+            cell-step can be compared across sizes. The rollout is one lattice (R 1) of the same \
+            size, 256 steps. Prints the median time of --repeats passes after one \
             warm-up, cell-steps per second and effective GFLOP/s (per cell-step: HEAD 5 280 FLOP \
             forward+backward, 1 872 forward; BIG 33 216 and 11 488), the process's peak resident \
             memory, and the share of the machine's practical sgemm rate (one 1024³ product per \
@@ -28,6 +33,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Worker threads (default: NCA_THREADS or every core).")
     var threads: Int?
 
+    @Option(help: "S, the lattice size; R is scaled by 64²/S² (at least 1) to keep the cells per step.")
+    var size: Int = 64
+
     @Option(help: "t, steps of the pass (HEAD uses 32).")
     var steps: Int = 32
 
@@ -43,11 +51,13 @@ struct BenchCommand: ParsableCommand {
         guard repeats >= 1 && repeats <= 1000 else { throw ValidationError("--repeats must be between 1 and 1000") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
         guard steps >= 1 && steps <= 100_000 else { throw ValidationError("--steps must be between 1 and 100000 (got \(steps))") }
+        guard size >= 4 && size <= 1024 else { throw ValidationError("--size must be between 4 and 1024 (got \(size))") }
         guard recomputeEvery >= 1 else { throw ValidationError("--recompute-every must be at least 1 (got \(recomputeEvery))") }
     }
 
     /// What one `nca bench` run measured (median seconds).
     struct Timings {
+        var epoch: Double
         var training: Double
         var backward: Double
         var forward: Double
@@ -59,13 +69,13 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        var head = config == .head ? Workload.head : Workload.big
+        var head = (config == .head ? Workload.head : Workload.big).resized(to: size)
         head.steps = steps
-        let timings = measure(head)
+        let timings = try measure(head)
         if json { printJSON(head, timings) } else { printText(head, timings) }
     }
 
-    private func measure(_ head: Workload) -> Timings {
+    private func measure(_ head: Workload) throws -> Timings {
         let (configuration, size) = (head.configuration, head.size)
         let model = head.model()
         let x0 = head.state()
@@ -101,6 +111,15 @@ struct BenchCommand: ParsableCommand {
         }
         _ = trainingStep()
         let training = (0..<repeats).map { _ in trainingStep() }.sorted()[repeats / 2]
+        // An epoch of the trainer on the same geometry (its own engine, as `nca train` has).
+        let trainer = head.trainer()
+        func epoch() throws -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try trainer.runEpoch()  // the workload's weights keep the state bounded
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        _ = try epoch()
+        let epochTime = try (0..<repeats).map { _ in try epoch() }.sorted()[repeats / 2]
         let backward = median(forwardOnly: false)
         let forward = median(forwardOnly: true)
         // A free rollout of one lattice (R 1), 256 steps: how fast a trained rule runs.
@@ -122,7 +141,7 @@ struct BenchCommand: ParsableCommand {
         let peakMB = Double(usage.ru_maxrss) / 1024  // before the sgemm peak's own matrices
         let peak = Self.sgemmPeak(threads: engine.threads)
         return Timings(
-            training: training, backward: backward, forward: forward, rolloutStep: rolloutStep, peakMB: peakMB, sgemmPeak: peak,
+            epoch: epochTime, training: training, backward: backward, forward: forward, rolloutStep: rolloutStep, peakMB: peakMB, sgemmPeak: peak,
             threads: engine.threads, kernels: engine.kernelLevel.name)
     }
 
@@ -130,8 +149,8 @@ struct BenchCommand: ParsableCommand {
         say(
             String(
                 format:
-                    "{\"config\": \"%@\", \"steps\": %d, \"recompute_every\": %d, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"engine_kernels\": \"%@\", \"peak_rss_mb\": %.1f, \"sgemm_peak_gflops\": %.1f, \"rollout_step_s\": %.8f}",
-                head.name, steps, recomputeEvery, m.training, m.backward, m.forward, Double(head.cellSteps), m.threads,
+                    "{\"config\": \"%@\", \"size\": %d, \"batch\": %d, \"steps\": %d, \"recompute_every\": %d, \"epoch_s\": %.6f, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"engine_kernels\": \"%@\", \"peak_rss_mb\": %.1f, \"sgemm_peak_gflops\": %.1f, \"rollout_step_s\": %.8f}",
+                head.name, head.size, head.batch, steps, recomputeEvery, m.epoch, m.training, m.backward, m.forward, Double(head.cellSteps), m.threads,
                 LinearAlgebra.kernelName, m.kernels, m.peakMB, m.sgemmPeak, m.rolloutStep))
     }
 
@@ -144,6 +163,10 @@ struct BenchCommand: ParsableCommand {
         )
         say(
             String(
+                format: "  training epoch    %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", m.epoch * 1e3,
+                cellSteps / m.epoch / 1e6, cellSteps * Double(head.forwardBackwardFLOPs) / m.epoch / 1e9))
+        say(
+            String(
                 format: "  training step     %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", training * 1e3,
                 cellSteps / training / 1e6, cellSteps * Double(head.forwardBackwardFLOPs) / training / 1e9))
         say(
@@ -154,7 +177,10 @@ struct BenchCommand: ParsableCommand {
             String(
                 format: "  forward only      %7.1f ms   %6.2f M cell-steps/s   %6.1f GFLOP/s", forward * 1e3,
                 cellSteps / forward / 1e6, cellSteps * Double(head.forwardFLOPs) / forward / 1e9))
-        say(String(format: "  rollout, R 1      %7.1f µs per step (256 steps)", m.rolloutStep * 1e6))
+        say(
+            String(
+                format: "  rollout, R 1      %7.1f µs per step (256 steps), %.2f ns per cell-step", m.rolloutStep * 1e6,
+                m.rolloutStep / Double(size * size) * 1e9))
         say(String(format: "  peak memory       %7.0f MB", m.peakMB))
         let trainingRate = cellSteps * Double(head.forwardBackwardFLOPs) / training / 1e9
         say(

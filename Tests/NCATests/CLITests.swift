@@ -43,6 +43,7 @@ struct CLITests {
         ["data", "gray-scott", "--steps", "100", "--time-sampling", "32", "--out", "t.npy"],
         ["data", "gray-scott", "--noise", "2", "--out", "t.npy"],
         ["bench", "--repeats", "0"],
+        ["bench", "--size", "2"],
         ["train", "--preset", "gray-scott", "--max-loss", "-1"],
         ["train", "--preset", "gray-scott", "--on-divergence", "retry"],
         ["train", "--preset", "gray-scott", "--weight-init", "uniform"],

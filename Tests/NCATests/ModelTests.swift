@@ -226,6 +226,22 @@ struct WorkloadTests {
             engine: engine, model: &model, optimizer: &optimizer, state: small.state(), target: small.target())
         #expect(loss.isFinite && model != before)
     }
+
+    @Test func resizedKeepsTheCellsPerStepAndTheEpochIsOneMinibatch() throws {
+        for (size, batch) in [(64, 16), (128, 4), (256, 1), (512, 1)] {
+            let w = Workload.head.resized(to: size)
+            #expect(w.size == size && w.batch == batch && w.configuration == Workload.head.configuration)
+        }
+        #expect(Workload.big.resized(to: 128).batch == 2)
+        // The epoch workload: R transitions of t steps in one mini-batch, weights updated once.
+        var small = Workload.head
+        (small.batch, small.size, small.steps) = (3, 8, 2)
+        let trainer = small.trainer()
+        #expect(trainer.frames == 2 && trainer.trajectories == 3 && trainer.configuration.minibatchSize == 3)
+        #expect(trainer.configuration.timeSampling == 2)
+        let report = try trainer.runEpoch()
+        #expect(report.loss.isFinite && trainer.state.model != small.model() && trainer.state.epoch == 1)
+    }
 }
 
 @Suite("Saved trajectories")

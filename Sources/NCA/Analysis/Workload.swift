@@ -22,6 +22,15 @@ public struct Workload: Sendable {
             skipProbability: 0.5),
         batch: 8, size: 64, steps: 32)
 
+    /// The same model and cells per step on an S × S lattice: R scaled by 64² / S² (at least 1),
+    /// so that cost per cell-step can be compared across lattice sizes.
+    public func resized(to size: Int) -> Workload {
+        var workload = self
+        workload.batch = max(1, batch * self.size * self.size / (size * size))
+        workload.size = size
+        return workload
+    }
+
     /// Cells × steps of one pass.
     public var cellSteps: Int { batch * size * size * steps }
 
@@ -54,6 +63,20 @@ public struct Workload: Sendable {
         let g = engine.backward(model, outputGradient: dPrediction)
         model.update(with: WeightGradients(g), optimizer: &optimizer, learningRate: learningRate, normalise: true)
         return loss
+    }
+
+    /// A trainer for one epoch of `nca train` on this workload: data of two frames (one
+    /// transition) for each of R trajectories, uniform random, one mini-batch of all R transitions
+    /// of t steps each, Nadam with gradient normalisation, every other option at its default. An
+    /// epoch of it is a training step plus what the trainer does around it (gathering the
+    /// mini-batch, the loss per transition, propagating the working states).
+    public func trainer() -> Trainer {
+        var training = TrainingConfiguration(model: configuration)
+        training.timeSampling = steps
+        training.minibatchSize = batch
+        let o = configuration.observableChannels
+        let data = uniform([2, batch, size, size, o], seed: 5)
+        return Trainer(configuration: training, data: data, state: Trainer.initialState(training, data: data, model: model()))
     }
 
     /// A fresh Nadam state for `model`.
