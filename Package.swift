@@ -31,9 +31,14 @@ let package = Package(
         .systemLibrary(name: "CGIF", pkgConfig: "libgif", providers: [.apt(["libgif-dev"])]),
         // AVX-512 / AVX2 small-GEMM kernels for the engine's Float products, chosen at run time.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // libxsmm (Debian's libxsmm-dev, static) behind a row-major shim: the measured alternative
+        // to CKernels (NCA_KERNELS=libxsmm).
+        .target(
+            name: "CXSMM",
+            linkerSettings: [.linkedLibrary("xsmm"), .linkedLibrary("dl"), .linkedLibrary("rt"), .linkedLibrary("pthread")]),
         .target(
             name: "NCA",
-            dependencies: ["CBLAS", "CKernels", "CPNG", "CGIF", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CBLAS", "CKernels", "CXSMM", "CPNG", "CGIF", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: optimise
         ),
         .executableTarget(

@@ -56,10 +56,17 @@ func gemmBenchmark(_ name: String, m: Int, k: Int, n: Int, threads: Int = 1, spl
     }
 }
 
+/// Who runs a tile product in `tileProductBenchmark`.
+enum TileBackend: String, CaseIterable {
+    case kernels = "nca kernels"
+    case openBLAS = "OpenBLAS"
+    case libxsmm = "libxsmm"
+}
+
 /// The engine's products on one tile, single-threaded: C (m × n) = A (m × k) · B (k × n) by nca's
-/// small-GEMM kernels (`kernels: true`, this CPU's best level) or by OpenBLAS; with `transposed`,
-/// the weight-gradient shape C (k × n) += Aᵀ · B with A m × k and B m × n (a sum over m cells).
-func tileProductBenchmark(_ name: String, m: Int, k: Int, n: Int, kernels: Bool, transposed: Bool = false) {
+/// small-GEMM kernels (this CPU's best level), OpenBLAS or libxsmm; with `transposed`, the
+/// weight-gradient shape C (k × n) += Aᵀ · B with A m × k and B m × n (a sum over m cells).
+func tileProductBenchmark(_ name: String, m: Int, k: Int, n: Int, backend: TileBackend, transposed: Bool = false) {
     Benchmark(
         name,
         configuration: .init(
@@ -70,17 +77,23 @@ func tileProductBenchmark(_ name: String, m: Int, k: Int, n: Int, kernels: Bool,
         let a = [Float](repeating: 0.5, count: m * k)
         let b = [Float](repeating: 0.25, count: (transposed ? m : k) * n)
         var c = [Float](repeating: 0, count: (transposed ? k : m) * n)
+        // Without nca's kernels on this CPU the row times OpenBLAS, as the engine would.
+        let who = backend == .openBLAS || level == .blas ? .openBLAS : backend
         for _ in benchmark.scaledIterations {
             let start = DispatchTime.now().uptimeNanoseconds
-            switch (kernels && level != .blas, transposed) {
-            case (true, false):
+            switch (who, transposed) {
+            case (.kernels, false):
                 LinearAlgebra.productNN(
                     level: level, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: false)
-            case (true, true):
+            case (.kernels, true):
                 LinearAlgebra.productTNAccumulate(level: level, m: k, n: n, k: m, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
-            case (false, false):
+            case (.libxsmm, false):
+                LinearAlgebra.xsmmProduct(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, accumulate: false)
+            case (.libxsmm, true):
+                LinearAlgebra.xsmmProductTNAccumulate(m: k, n: n, k: m, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            case (.openBLAS, false):
                 LinearAlgebra.gemm(.none, .none, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
-            case (false, true):
+            case (.openBLAS, true):
                 LinearAlgebra.gemm(.transposed, .none, m: k, n: n, k: m, a: a, lda: k, b: b, ldb: n, beta: 1, c: &c, ldc: n)
             }
             recordRate(
@@ -127,11 +140,10 @@ let benchmarks: @Sendable () -> Void = {
             ("dZ = dA·W2ᵀ", h, kc, false), ("dW2 += Zᵀ·dA", kc, h, true), ("dW1 += u(A)ᵀ·dF", h, c, true),
         ]
         for (label, k, n, transposed) in products {
-            for kernels in [true, false] {
+            for backend in TileBackend.allCases {
                 tileProductBenchmark(
-                    "\(workload) tile \(label) (\(tile) × \(k) × \(n)), \(kernels ? "nca kernels" : "OpenBLAS")", m: tile, k: k,
-                    n: n,
-                    kernels: kernels, transposed: transposed)
+                    "\(workload) tile \(label) (\(tile) × \(k) × \(n)), \(backend.rawValue)", m: tile, k: k, n: n,
+                    backend: backend, transposed: transposed)
             }
         }
     }
@@ -185,6 +197,23 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
                 blackHole(workload.trainingStep(engine: engine, model: &model, optimizer: &optimizer, state: x0, target: target))
+            }
+        }
+
+        // The same step with the dense products on libxsmm and on OpenBLAS (each with separate
+        // element-wise passes and copied perception planes): the libxsmm decision's numbers.
+        for level in [KernelLevel.libxsmm, .blas] where level.isAvailable {
+            Benchmark("\(workload.name) training step, t=\(workload.steps), \(level.name) products") { benchmark in
+                var model = workload.model()
+                var optimizer = workload.optimizer(for: model)
+                let x0 = workload.state()
+                let target = workload.target()
+                let engine = NCAEngine<Float>(
+                    configuration: workload.configuration, batch: workload.batch, size: workload.size, kernelLevel: level)
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    blackHole(workload.trainingStep(engine: engine, model: &model, optimizer: &optimizer, state: x0, target: target))
+                }
             }
         }
 

@@ -35,7 +35,8 @@ struct NCACommand: ParsableCommand {
 
             Environment: NCA_THREADS sets the worker threads of a step (default: every core); \
             NCA_KERNELS=blas runs the dense layers on OpenBLAS instead of nca's AVX-512/AVX2 kernels \
-            (avx2 caps them at AVX2, avx512 or unset: the best this CPU has); \
+            (avx2 caps them at AVX2, avx512 or unset: the best this CPU has; libxsmm runs the \
+            products on libxsmm's JIT kernels, the measured alternative, slower here); \
             OPENBLAS_CORETYPE overrides the BLAS kernels (nca picks SkylakeX kernels itself when \
             OpenBLAS does not recognise an AVX-512 CPU, Haswell kernels for AVX2).
 

@@ -123,7 +123,7 @@ struct BinaryTests {
         try nca(["init", "--channels", "4", "--observable", "2", "--seed", "3", "--out", dir + "/m.safetensors"])
         try NPY.write(Tensor<Float>(shape: [2, 6, 6, 4], scalars: (0..<288).map { Float($0 % 17) / 17 }), to: dir + "/x.npy")
         var outputs: [Tensor<Float>] = []
-        for choice in ["blas", "avx2", "avx512"] {
+        for choice in ["blas", "avx2", "avx512", "libxsmm"] {
             let run = try nca(
                 [
                     "step", "--model", dir + "/m.safetensors", "--state", dir + "/x.npy", "--steps", "3", "--out",

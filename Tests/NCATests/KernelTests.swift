@@ -8,8 +8,10 @@ import Testing
     "Small-GEMM kernels",
     .enabled(if: KernelLevel.ofCPU != .blas, "this CPU has neither AVX2 nor AVX-512: the kernels cannot run here"))
 struct KernelTests {
-    /// The kernel levels this CPU can run (AVX2, AVX-512).
-    static let levels = KernelLevel.allCases.filter { $0 != .blas && $0.isAvailable }
+    /// nca's own kernel levels this CPU can run (AVX2, AVX-512).
+    static let levels = KernelLevel.allCases.filter { $0.isOwnKernels && $0.isAvailable }
+    /// Every Float backend besides OpenBLAS this CPU can run: nca's levels and libxsmm.
+    static let backends = KernelLevel.allCases.filter { $0 != .blas && $0.isAvailable }
 
     static func values(_ count: Int, seed: UInt64) -> [Float] {
         var rng = RandomGenerator(seed: seed)
@@ -129,6 +131,57 @@ struct KernelTests {
         }
     }
 
+    @Test("libxsmm's C ← [C +] A·B and C += Aᵀ·B equal naive loops, padded rows and remainders")
+    func libxsmmProductsMatchNaive() throws {
+        guard KernelLevel.libxsmm.isAvailable else { return }
+        var seed: UInt64 = 1300
+        for m in [1, 7, 8, 33, 2048] {
+            for n in [1, 8, 15, 16, 17, 32, 64] {
+                for k in [1, 8, 19, 64] {
+                    for accumulate in [false, true] {
+                        let (lda, ldb, ldc) = (k + 1, n + 2, n + 3)
+                        let a = Self.values(m * lda, seed: seed)
+                        let b = Self.values(k * ldb, seed: seed + 1)
+                        let c0 = Self.values(m * ldc, seed: seed + 2)
+                        seed += 3
+                        var expected = c0
+                        for i in 0..<m {
+                            for j in 0..<n {
+                                var sum = accumulate ? Double(c0[i * ldc + j]) : 0
+                                for p in 0..<k { sum += Double(a[i * lda + p]) * Double(b[p * ldb + j]) }
+                                expected[i * ldc + j] = Float(sum)
+                            }
+                        }
+                        var c = c0
+                        LinearAlgebra.xsmmProduct(
+                            m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: ldc, accumulate: accumulate)
+                        #expect(maxAbsDifference(c, expected) < 1e-4, "NN m \(m) n \(n) k \(k) accumulate \(accumulate)")
+                    }
+                    // C (m × n) += Aᵀ·B, A stored k × m, B stored k × n: here k runs over the cells.
+                    if m > 64 { continue }
+                    let (lda, ldb, ldc) = (m + 1, n + 2, n + 3)
+                    let cells = k * 31
+                    let a = Self.values(cells * lda, seed: seed)
+                    let b = Self.values(cells * ldb, seed: seed + 1)
+                    let c0 = Self.values(m * ldc, seed: seed + 2)
+                    seed += 3
+                    var expected = c0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var sum = Double(c0[i * ldc + j])
+                            for p in 0..<cells { sum += Double(a[p * lda + i]) * Double(b[p * ldb + j]) }
+                            expected[i * ldc + j] = Float(sum)
+                        }
+                    }
+                    var c = c0
+                    LinearAlgebra.xsmmProductTNAccumulate(
+                        m: m, n: n, k: cells, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: ldc)
+                    #expect(maxAbsDifference(c, expected) < 1e-3, "TN m \(m) n \(n) cells \(cells)")
+                }
+            }
+        }
+    }
+
     static let engineCases: [(Activation, Boundary, Double, MaskGranularity, [Kernel])] = [
         (.relu, .periodic, 0, .cell, [.identity, .laplacian]),
         (.relu, .zero, 0.5, .cell, [.identity, .gradX, .gradY, .laplacian]),
@@ -156,7 +209,7 @@ struct KernelTests {
         var rng = RandomGenerator(seed: 64)
         let y = doubleEngine.forward(reference, from: x, steps: steps, rng: &rng)
         let expected = doubleEngine.backward(reference, outputGradient: dy)
-        for level in [KernelLevel.blas] + Self.levels {
+        for level in [KernelLevel.blas] + Self.backends {
             let engine = NCAEngine<Float>(
                 configuration: cfg, batch: r, size: s, threads: 2, tileCells: 23, kernelLevel: level)
             var rngF = RandomGenerator(seed: 64)

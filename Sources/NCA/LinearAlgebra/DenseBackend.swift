@@ -56,11 +56,14 @@ protocol DenseBackend<Scalar>: Sendable {
         offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Scalar>, ldc: Int, cRowStride: Int)
 }
 
-/// The backend for `level` and scalar type T: the SIMD kernels for Float at an available level
-/// above `.blas`, else OpenBLAS. `maxCells` bounds the tiles the backend will see.
+/// The backend for `level` and scalar type T: for Float, nca's SIMD kernels at an available
+/// level of its own, or libxsmm when asked for and available; else OpenBLAS. `maxCells` bounds the tiles the backend will see.
 func makeDenseBackend<T: BLASScalar>(_ level: KernelLevel, scalar: T.Type, maxCells: Int) -> any DenseBackend<T> {
-    if level != .blas, level.isAvailable, let kernels = SIMDKernelBackend(level: level) as? any DenseBackend<T> {
+    if level.isOwnKernels, level.isAvailable, let kernels = SIMDKernelBackend(level: level) as? any DenseBackend<T> {
         return kernels
+    }
+    if level == .libxsmm, level.isAvailable, let xsmm = XSMMBackend(maxCells: maxCells) as? any DenseBackend<T> {
+        return xsmm
     }
     return BLASBackend<T>(maxCells: maxCells)
 }
@@ -168,7 +171,7 @@ struct SIMDKernelBackend: DenseBackend {
     var gathers: Bool { true }
 
     init(level: KernelLevel) {
-        precondition(level != .blas && level.isAvailable, "SIMDKernelBackend: \(level.name) is not available on this CPU")
+        precondition(level.isOwnKernels && level.isAvailable, "SIMDKernelBackend: \(level.name) is not available on this CPU")
         self.level = level
     }
 
@@ -232,5 +235,83 @@ struct SIMDKernelBackend: DenseBackend {
         LinearAlgebra.productGathered(
             level: level, m: m, rows: rows, width: width, k: k, a: a, lda: lda, base: base, offsets: offsets,
             bRowStride: bRowStride, c: c, ldc: ldc, cRowStride: cRowStride)
+    }
+}
+
+/// libxsmm's JIT-generated products (Float), with the activation, mask and bias as OpenBLAS's
+/// separate passes (libxsmm 1.17's products have no epilogue) and perception by copied planes
+/// (no gathered product). The measured alternative to nca's kernels; see Docs/performance.md.
+struct XSMMBackend: DenseBackend {
+    typealias Scalar = Float
+    var level: KernelLevel { .libxsmm }
+    var gathers: Bool { false }
+    /// The element-wise passes.
+    private let passes: BLASBackend<Float>
+
+    init(maxCells: Int) {
+        LinearAlgebra.initialiseXSMM()
+        passes = BLASBackend(maxCells: maxCells)
+    }
+
+    func product(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        LinearAlgebra.xsmmProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: false)
+    }
+
+    func blockProduct(
+        m: Int, n: Int, k: Int, blocks: Int, a: UnsafePointer<Float>, lda: Int, aBlockStride: Int,
+        b: UnsafePointer<Float>, ldb: Int, bBlockStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, relu: Bool
+    ) {
+        for q in 0..<blocks {
+            LinearAlgebra.xsmmProduct(
+                m: m, n: n, k: k, a: a + q * aBlockStride, lda: lda, b: b + q * bBlockStride, ldb: ldb, c: c, ldc: ldc,
+                accumulate: q > 0)
+        }
+        if relu {
+            for row in 0..<m { Activation.relu.apply(c + row * ldc, into: c + row * ldc, count: n) }
+        }
+    }
+
+    func accumulateTransposed(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        LinearAlgebra.xsmmProductTNAccumulate(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+    }
+
+    func residualUpdate(
+        cells n: Int, channels c: Int, hidden h: Int, hiddenValues: UnsafePointer<Float>, w1: UnsafePointer<Float>,
+        v: UnsafePointer<Float>, input: UnsafePointer<Float>, sigma: UnsafePointer<Float>, granularity: MaskGranularity,
+        output: UnsafeMutablePointer<Float>, scratch f: UnsafeMutablePointer<Float>
+    ) {
+        for cell in 0..<n { (f + cell * c).update(from: v, count: c) }
+        LinearAlgebra.xsmmProduct(m: n, n: c, k: h, a: hiddenValues, lda: h, b: w1, ldb: c, c: f, ldc: c, accumulate: true)
+        output.update(from: input, count: n * c)
+        StochasticMask.applyResidual(f, sigma: sigma, to: output, cells: n, channels: c, granularity: granularity)
+    }
+
+    func residualPullback(
+        _ g: UnsafePointer<Float>, sigma: UnsafePointer<Float>, granularity: MaskGranularity, cells n: Int, channels c: Int,
+        into df: UnsafeMutablePointer<Float>, biasGradient dv: UnsafeMutablePointer<Float>
+    ) {
+        LinearAlgebra.residualPullback(
+            g, sigma: sigma, into: df, cells: n, channels: c, perCell: granularity == .cell, biasGradient: dv)
+    }
+
+    func hiddenPullback(
+        cells n: Int, hidden h: Int, channels c: Int, df: UnsafePointer<Float>, w1Transposed: UnsafePointer<Float>,
+        activation: Activation, at a: UnsafePointer<Float>, into da: UnsafeMutablePointer<Float>
+    ) {
+        LinearAlgebra.xsmmProduct(m: n, n: h, k: c, a: df, lda: c, b: w1Transposed, ldb: h, c: da, ldc: h, accumulate: false)
+        activation.multiplyByDerivative(da, at: a, count: n * h)
+    }
+
+    func productGathered(
+        m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Float>, lda: Int, base: UnsafePointer<Float>,
+        offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cRowStride: Int
+    ) {
+        preconditionFailure("XSMMBackend has no gathered product; check `gathers` first")
     }
 }

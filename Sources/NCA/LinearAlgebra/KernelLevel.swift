@@ -1,24 +1,31 @@
 import CKernels
 import Foundation
 
-/// Which code runs the engine's dense products: OpenBLAS (any scalar type), or nca's own
-/// small-GEMM kernels for Float (`CKernels`: AVX2 + FMA, AVX-512F), chosen once at run time.
+/// Which code runs the engine's dense products: OpenBLAS (any scalar type), nca's own
+/// small-GEMM kernels for Float (`CKernels`: AVX2 + FMA, AVX-512F), chosen once at run time, or
+/// libxsmm's JIT-generated kernels for Float (`CXSMM`; only when asked for by `NCA_KERNELS`).
+/// The order is that of nca's own levels; `.libxsmm` sorts last but is never a default.
 public enum KernelLevel: Int, CaseIterable, Comparable, Sendable {
     /// OpenBLAS, with separate element-wise passes (the only choice for Double).
     case blas = 0
     case avx2 = 1
     case avx512 = 2
+    /// libxsmm 1.17 (Debian's libxsmm-dev) for the products, with OpenBLAS's separate
+    /// element-wise passes; kept as the measured alternative to nca's kernels (Docs/performance.md).
+    case libxsmm = 3
 
     /// The best level this CPU supports, whatever `NCA_KERNELS` says.
     public static let ofCPU = KernelLevel(rawValue: Int(nca_kernel_level())) ?? .blas
 
     /// The level the engine uses by default: the CPU's best, capped by the `NCA_KERNELS`
     /// environment variable when it names a level (see `init?(choice:)`; other values: the CPU's
-    /// best; the `nca` tool rejects them before anything runs).
+    /// best; the `nca` tool rejects them before anything runs). `libxsmm` is used when asked for
+    /// and this CPU has AVX2, else the CPU's best.
     public static let configured: KernelLevel = {
         guard let text = ProcessInfo.processInfo.environment["NCA_KERNELS"], let asked = KernelLevel(choice: text) else {
             return ofCPU
         }
+        if asked == .libxsmm { return asked.isAvailable ? asked : ofCPU }
         return min(asked, ofCPU)
     }()
 
@@ -34,6 +41,7 @@ public enum KernelLevel: Int, CaseIterable, Comparable, Sendable {
         case .blas: return "blas"
         case .avx2: return "avx2"
         case .avx512: return "avx512"
+        case .libxsmm: return "libxsmm"
         }
     }
 
@@ -43,11 +51,16 @@ public enum KernelLevel: Int, CaseIterable, Comparable, Sendable {
         case .blas: return "OpenBLAS"
         case .avx2: return "AVX2"
         case .avx512: return "AVX-512"
+        case .libxsmm: return "libxsmm"
         }
     }
 
-    /// Whether this CPU can run the level.
-    public var isAvailable: Bool { self <= Self.ofCPU }
+    /// Whether this CPU can run the level (libxsmm: from AVX2 on, as nca's kernels).
+    public var isAvailable: Bool { self == .libxsmm ? Self.ofCPU >= .avx2 : self <= Self.ofCPU }
+
+    /// Whether this is one of nca's own kernel levels (`CKernels`), the levels `LinearAlgebra`'s
+    /// `productNN`, `productTNAccumulate` and `productGathered` take.
+    public var isOwnKernels: Bool { self == .avx2 || self == .avx512 }
 
     public static func < (a: KernelLevel, b: KernelLevel) -> Bool { a.rawValue < b.rawValue }
 }

@@ -1,5 +1,6 @@
 import CBLAS
 import CKernels
+import CXSMM
 import Foundation
 
 /// Whether a matrix operand is used as stored or transposed.
@@ -101,7 +102,7 @@ public enum LinearAlgebra {
         b: UnsafePointer<Float>, ldb: Int, bBlockStride: Int = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
         accumulate: Bool, bias: UnsafePointer<Float>? = nil, epilogue: Epilogue = .none
     ) {
-        precondition(level != .blas && level.isAvailable, "productNN: kernel level \(level) is not available here")
+        precondition(level.isOwnKernels && level.isAvailable, "productNN: kernel level \(level) is not available here")
         precondition(
             m >= 0 && n >= 0 && k >= 0 && blocks >= 1 && lda >= k && ldb >= n && ldc >= n, "productNN: bad sizes")
         if m == 0 || n == 0 { return }
@@ -132,7 +133,7 @@ public enum LinearAlgebra {
         level: KernelLevel, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        precondition(level != .blas && level.isAvailable, "productTNAccumulate: kernel level \(level) is not available here")
+        precondition(level.isOwnKernels && level.isAvailable, "productTNAccumulate: kernel level \(level) is not available here")
         precondition(m >= 0 && n >= 0 && k >= 0 && lda >= m && ldb >= n && ldc >= n, "productTNAccumulate: bad sizes")
         if m == 0 || n == 0 || k == 0 { return }
         nca_sgemm_tn_acc(Int32(level.rawValue), m, n, k, a, lda, b, ldb, c, ldc)
@@ -145,10 +146,44 @@ public enum LinearAlgebra {
         level: KernelLevel, m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Float>, lda: Int, base: UnsafePointer<Float>,
         offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cRowStride: Int
     ) {
-        precondition(level != .blas && level.isAvailable, "productGathered: kernel level \(level) is not available here")
+        precondition(level.isOwnKernels && level.isAvailable, "productGathered: kernel level \(level) is not available here")
         precondition(m >= 0 && rows >= 0 && width >= 0 && k >= 0 && lda >= k, "productGathered: bad sizes")
         if m == 0 || rows == 0 || width == 0 { return }
         nca_sgemm_gather(Int32(level.rawValue), m, rows, width, k, a, lda, base, offsets, bRowStride, c, ldc, cRowStride)
+    }
+
+    /// Initialises libxsmm (once; later calls return at once). Dispatch would do it on first use.
+    public static func initialiseXSMM() { nca_xsmm_init() }
+
+    /// Row-major `C ← [C +] A·B` (A m × k, B k × n, C m × n) by a libxsmm kernel JIT-generated for
+    /// the shape (libxsmm caches them; a dispatch is a hash look-up), or OpenBLAS when libxsmm has
+    /// no kernel for it.
+    public static func xsmmProduct(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldb >= n && ldc >= n, "xsmmProduct: bad sizes")
+        if m == 0 || n == 0 { return }
+        if k > 0, let kernel = nca_xsmm_nn(m, n, k, lda, ldb, ldc, accumulate ? 1 : 0) {
+            nca_xsmm_run(kernel, a, b, c)
+        } else {
+            gemm(.none, .none, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
+        }
+    }
+
+    /// Row-major `C += Aᵀ·B` with A stored k × m and B stored k × n (C m × n) by a libxsmm kernel,
+    /// or OpenBLAS when libxsmm has none for the shape.
+    public static func xsmmProductTNAccumulate(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0 && lda >= m && ldb >= n && ldc >= n, "xsmmProductTNAccumulate: bad sizes")
+        if m == 0 || n == 0 || k == 0 { return }
+        if let kernel = nca_xsmm_tn_acc(m, n, k, lda, ldb, ldc) {
+            nca_xsmm_run(kernel, a, b, c)
+        } else {
+            gemm(.transposed, .none, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+        }
     }
 
     /// The pullback of the residual update x ← x + σ ⊙ F for F: df = σ ⊙ g over cells × channels
