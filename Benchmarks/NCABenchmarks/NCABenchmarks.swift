@@ -212,7 +212,8 @@ let benchmarks: @Sendable () -> Void = {
                     configuration: workload.configuration, batch: workload.batch, size: workload.size, kernelLevel: level)
                 benchmark.startMeasurement()
                 for _ in benchmark.scaledIterations {
-                    blackHole(workload.trainingStep(engine: engine, model: &model, optimizer: &optimizer, state: x0, target: target))
+                    blackHole(
+                        workload.trainingStep(engine: engine, model: &model, optimizer: &optimizer, state: x0, target: target))
                 }
             }
         }

@@ -5,7 +5,8 @@ import NCA
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time a training epoch, a training step, a forward+backward pass (BPTT), a forward pass and a rollout on this machine.",
+        abstract:
+            "Time a training epoch, a training step, a forward+backward pass (BPTT), a forward pass and a rollout on this machine.",
         discussion: """
             HEAD (--config head): S 64, C 8, identity+laplacian, H 32, relu, R 16 lattices, t 32 \
             steps, p 0. BIG (--config big): S 64, C 16, identity+grad-x+grad-y+laplacian, H 64, \
@@ -141,7 +142,8 @@ struct BenchCommand: ParsableCommand {
         let peakMB = Double(usage.ru_maxrss) / 1024  // before the sgemm peak's own matrices
         let peak = Self.sgemmPeak(threads: engine.threads)
         return Timings(
-            epoch: epochTime, training: training, backward: backward, forward: forward, rolloutStep: rolloutStep, peakMB: peakMB, sgemmPeak: peak,
+            epoch: epochTime, training: training, backward: backward, forward: forward, rolloutStep: rolloutStep, peakMB: peakMB,
+            sgemmPeak: peak,
             threads: engine.threads, kernels: engine.kernelLevel.name)
     }
 
@@ -150,7 +152,8 @@ struct BenchCommand: ParsableCommand {
             String(
                 format:
                     "{\"config\": \"%@\", \"size\": %d, \"batch\": %d, \"steps\": %d, \"recompute_every\": %d, \"epoch_s\": %.6f, \"training_step_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_s\": %.6f, \"cell_steps\": %.0f, \"threads\": %d, \"blas_kernels\": \"%@\", \"engine_kernels\": \"%@\", \"peak_rss_mb\": %.1f, \"sgemm_peak_gflops\": %.1f, \"rollout_step_s\": %.8f}",
-                head.name, head.size, head.batch, steps, recomputeEvery, m.epoch, m.training, m.backward, m.forward, Double(head.cellSteps), m.threads,
+                head.name, head.size, head.batch, steps, recomputeEvery, m.epoch, m.training, m.backward, m.forward,
+                Double(head.cellSteps), m.threads,
                 LinearAlgebra.kernelName, m.kernels, m.peakMB, m.sgemmPeak, m.rolloutStep))
     }
 

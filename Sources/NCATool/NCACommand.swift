@@ -46,7 +46,7 @@ struct NCACommand: ParsableCommand {
         version: version,
         subcommands: [
             InitCommand.self, StepCommand.self, GradCommand.self, DataCommand.self, TrainCommand.self, RolloutCommand.self,
-            EvaluateCommand.self, AnalyseCommand.self, PerturbCommand.self, BenchCommand.self,
+            EvaluateCommand.self, AnalyseCommand.self, PerturbCommand.self, BenchCommand.self, SweepCommand.self,
         ]
     )
 }

@@ -7,11 +7,14 @@ public enum SVGPlot {
         public var name: String
         public var points: [(x: Double, y: Double)]
         public var color: String
+        /// Draw each point as a dot instead of joining them with a line.
+        public var dots: Bool
 
-        public init(name: String, points: [(x: Double, y: Double)], color: String) {
+        public init(name: String, points: [(x: Double, y: Double)], color: String, dots: Bool = false) {
             self.name = name
             self.points = points
             self.color = color
+            self.dots = dots
         }
     }
 
@@ -60,8 +63,10 @@ public enum SVGPlot {
         svg += "<text transform=\"translate(14 \(top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>"
         for (i, s) in series.enumerated() {
             let path = usable[i].map { String(format: "%.2f,%.2f", px($0.x), py($0.y)) }.joined(separator: " ")
-            if usable[i].count == 1 {
-                svg += "<circle cx=\"\(px(usable[i][0].x))\" cy=\"\(py(usable[i][0].y))\" r=\"3\" fill=\"\(s.color)\"/>"
+            if usable[i].count == 1 || s.dots {
+                for point in usable[i] {
+                    svg += "<circle cx=\"\(px(point.x))\" cy=\"\(py(point.y))\" r=\"3\" fill=\"\(s.color)\"/>"
+                }
             } else {
                 svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.5\" points=\"\(path)\"/>"
             }

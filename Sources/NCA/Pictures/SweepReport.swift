@@ -1,0 +1,151 @@
+import Foundation
+
+/// The summary of a hyper-parameter sweep: one row per configuration, as CSV and as a
+/// self-contained HTML page with a plot of the losses against every swept option.
+public struct SweepReport: Sendable {
+    public struct Row: Sendable {
+        public var index: Int
+        /// The configuration's value of every swept option, in `options` order.
+        public var values: [String]
+        /// "finished", "stopped at epoch e of n" or "not started".
+        public var status: String
+        public var epochs: Int?
+        /// The last epoch's training loss.
+        public var finalLoss: Double?
+        /// The lowest epoch training loss.
+        public var bestLoss: Double?
+        /// The lowest rollout validation loss (metrics.csv), when the run validated.
+        public var bestValidationLoss: Double?
+        /// best.safetensors run freely from the test data's initial state, mean loss over its
+        /// frames, and that loss divided by the do-nothing model's; finished runs with test data only.
+        public var testLoss: Double?
+        public var testRatio: Double?
+        public var folder: String
+
+        public init(
+            index: Int, values: [String], status: String, epochs: Int? = nil, finalLoss: Double? = nil,
+            bestLoss: Double? = nil, bestValidationLoss: Double? = nil, testLoss: Double? = nil, testRatio: Double? = nil,
+            folder: String
+        ) {
+            self.index = index
+            self.values = values
+            self.status = status
+            self.epochs = epochs
+            self.finalLoss = finalLoss
+            self.bestLoss = bestLoss
+            self.bestValidationLoss = bestValidationLoss
+            self.testLoss = testLoss
+            self.testRatio = testRatio
+            self.folder = folder
+        }
+    }
+
+    /// The swept options' names (without dashes).
+    public var options: [String]
+    public var rows: [Row]
+    /// The options every configuration shares, as typed.
+    public var common: String
+
+    public init(options: [String], rows: [Row], common: String) {
+        self.options = options
+        self.rows = rows
+        self.common = common
+    }
+
+    private static func number(_ value: Double?) -> String {
+        guard let value else { return "" }
+        return "\(value)"
+    }
+
+    /// One line per configuration; empty fields where a value does not exist (yet).
+    public var csv: String {
+        let header =
+            ["index"] + options.map { $0.replacingOccurrences(of: "-", with: "_") }
+            + [
+                "status", "epochs", "final_loss", "best_loss", "best_validation_loss", "test_loss", "test_vs_do_nothing",
+                "folder",
+            ]
+        var lines = [header.joined(separator: ",")]
+        for row in rows {
+            let fields =
+                ["\(row.index)"] + row.values
+                + [
+                    row.status, row.epochs.map(String.init) ?? "", Self.number(row.finalLoss), Self.number(row.bestLoss),
+                    Self.number(row.bestValidationLoss), Self.number(row.testLoss), Self.number(row.testRatio), row.folder,
+                ]
+            lines.append(fields.map(Self.csvField).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func csvField(_ text: String) -> String {
+        text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+
+    private static func format(_ value: Double?) -> String {
+        guard let value else { return "–" }
+        return String(format: "%.4g", value)
+    }
+
+    /// The page: the table, then for every swept option a plot of each configuration's final
+    /// training loss (dots) and their mean per value (line), and the same for the test loss where
+    /// there is one. Non-numeric values are placed at 0, 1, 2, … in the order given.
+    public var html: String {
+        let e = SVGPlot.escape
+        var body = "<h1>Sweep: \(rows.count) configurations</h1>"
+        let finished = rows.filter { $0.status == "finished" }.count
+        body +=
+            "<p>\(finished) of \(rows.count) finished. Common options: <code>\(e(common.isEmpty ? "(none)" : common))</code></p>"
+        for (a, option) in options.enumerated() {
+            let values = uniqueInOrder(rows.map { $0.values[a] })
+            let numeric = values.allSatisfy { Double($0) != nil }
+            func x(_ value: String) -> Double { numeric ? Double(value)! : Double(values.firstIndex(of: value)!) }
+            var series: [SVGPlot.Series] = []
+            for (name, measure, dotColor, lineColor) in [
+                ("final training loss", { (r: Row) in r.finalLoss }, "#9aa7c7", "#3b528b"),
+                ("test loss of best.safetensors", { (r: Row) in r.testLoss }, "#f0a787", "#e16462"),
+            ] as [(String, (Row) -> Double?, String, String)] {
+                let points = rows.compactMap { row in measure(row).map { (x: x(row.values[a]), y: $0) } }
+                if points.isEmpty { continue }
+                series.append(SVGPlot.Series(name: name + ", each configuration", points: points, color: dotColor, dots: true))
+                let means = values.compactMap { value -> (x: Double, y: Double)? in
+                    let ys = rows.filter { $0.values[a] == value }.compactMap(measure)
+                    return ys.isEmpty ? nil : (x: x(value), y: ys.reduce(0, +) / Double(ys.count))
+                }
+                series.append(SVGPlot.Series(name: name + ", mean over the other options", points: means, color: lineColor))
+            }
+            body += "<h2>--\(e(option))</h2>"
+            if series.isEmpty {
+                body += "<p>No losses yet.</p>"
+            } else {
+                body += SVGPlot.lines(series, xLabel: option, yLabel: "loss")
+                if !numeric {
+                    body +=
+                        "<p class=\"caption\">x positions: "
+                        + values.enumerated().map { "\($0.offset) = \(e($0.element))" }.joined(separator: ", ") + "</p>"
+                }
+            }
+        }
+        body += "<h2>Configurations</h2><table class=\"numbers\"><tr><th>#</th>"
+        body += options.map { "<th>--\(e($0))</th>" }.joined()
+        body +=
+            "<th>status</th><th>epochs</th><th>final loss</th><th>best loss</th><th>best validation</th><th>test loss</th><th>test ÷ do-nothing</th><th>folder</th></tr>"
+        for row in rows {
+            body += "<tr><td>\(row.index)</td>" + row.values.map { "<td>\(e($0))</td>" }.joined()
+            body += "<td>\(e(row.status))</td><td>\(row.epochs.map(String.init) ?? "–")</td>"
+            body += [row.finalLoss, row.bestLoss, row.bestValidationLoss, row.testLoss, row.testRatio].map {
+                "<td>\(Self.format($0))</td>"
+            }.joined()
+            body += "<td>\(e(row.folder))</td></tr>"
+        }
+        body += "</table>"
+        return HTMLPage.document(
+            title: "Sweep of \(rows.count) configurations", body: body,
+            footer: "Written by nca sweep report. Test loss: best.safetensors run freely from the test data's initial state.")
+    }
+
+    private func uniqueInOrder(_ values: [String]) -> [String] {
+        var seen = Set<String>()
+        return values.filter { seen.insert($0).inserted }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+@testable import NCA
+@testable import NCATool
+
+@Suite("Sweep plans")
+struct SweepPlanTests {
+    @Test("a grid expands to every combination once, the last option fastest")
+    func gridExpands() throws {
+        let axes = try SweepPlan.parseGrid(" time-sampling=1,2,4 ; --seed=0,1;lr = 0.001 ")
+        #expect(axes.map(\.option) == ["time-sampling", "seed", "lr"])
+        let plan = SweepPlan(axes: axes, trainArguments: ["--preset", "gray-scott"], toolkitVersion: "test")
+        #expect(plan.count == 6)
+        let all = (0..<plan.count).map(plan.values(of:))
+        #expect(all[0] == ["1", "0", "0.001"] && all[1] == ["1", "1", "0.001"] && all[2] == ["2", "0", "0.001"])
+        #expect(all[5] == ["4", "1", "0.001"])
+        #expect(Set(all.map { $0.joined(separator: "|") }).count == 6)
+        #expect(
+            plan.arguments(of: 3) == ["--preset", "gray-scott", "--time-sampling", "2", "--seed", "1", "--lr", "0.001"])
+    }
+
+    @Test(
+        "bad grids are refused with a reason",
+        arguments: ["", "seed", "seed=", "seed=1,,2", "seed=1,1", "out=a,b", "seed=1;seed=2", "a b=1"])
+    func badGrids(grid: String) {
+        #expect(throws: (any Error).self) { try SweepPlan.parseGrid(grid) }
+    }
+}
+
+extension BinaryTests {
+    @Test("nca sweep: plan 8 configurations, run them, skip a finished one, report them all")
+    func sweepEndToEnd() throws {
+        let dir = temporaryFolder()
+        var r = try nca([
+            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out",
+            dir + "/gs.npy",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        let sweep = dir + "/sweep"
+        r = try nca([
+            "sweep", "plan", "--grid", "hidden=4,6;seed=0,1;lr=0.001,0.003", "--out", sweep, "--", "--data", dir + "/gs.npy",
+            "--test-data", dir + "/gs.npy", "--channels", "4", "--time-sampling", "4", "--epochs", "3", "--minibatch-size", "2",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(r.output.contains("sweep of 8 configurations") && r.output.contains("  7  --hidden 6 --seed 1 --lr 0.003"))
+        // A second plan into the same folder, and an invalid configuration, are refused before anything is written.
+        r = try nca(["sweep", "plan", "--grid", "seed=0,1", "--out", sweep, "--", "--data", dir + "/gs.npy"])
+        #expect(r.status == 64 && r.error.contains("already holds a sweep"), "\(r.error)")
+        r = try nca(["sweep", "plan", "--grid", "hidden=4,-1", "--out", dir + "/bad", "--", "--data", dir + "/gs.npy"])
+        #expect(r.status == 64 && r.error.contains("configuration 1"), "\(r.error)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/bad"))
+        r = try nca(["sweep", "run", sweep, "--index", "8"])
+        #expect(r.status == 64 && r.error.contains("0 … 7"), "\(r.error)")
+
+        r = try nca(["sweep", "run", sweep, "--index", "5"])
+        #expect(r.status == 0, "\(r.error)")
+        let five = sweep + "/runs/005"
+        let config = try String(contentsOfFile: five + "/config.json", encoding: .utf8)
+        #expect(config.contains("\"hiddenSize\" : 6") || config.contains("\"hiddenSize\":6"), "\(config.prefix(400))")
+        let metrics = try String(contentsOfFile: five + "/metrics.csv", encoding: .utf8)
+        r = try nca(["sweep", "run", sweep, "--index", "5"])
+        #expect(r.status == 0 && r.output.contains("nothing to do"), "\(r.output)")
+        #expect(try String(contentsOfFile: five + "/metrics.csv", encoding: .utf8) == metrics)
+
+        r = try nca(["sweep", "report", sweep])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(r.output.contains("1 of 8 finished"))
+        r = try nca(["sweep", "run", sweep, "--all"])
+        #expect(r.status == 0, "\(r.error)")
+        r = try nca(["sweep", "report", sweep])
+        #expect(r.status == 0 && r.output.contains("8 of 8 finished"), "\(r.output)")
+        let csv = try String(contentsOfFile: sweep + "/sweep.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 9)
+        #expect(csv[0].hasPrefix("index,hidden,seed,lr,status,epochs,final_loss,best_loss,best_validation_loss,test_loss"))
+        for (i, line) in csv.dropFirst().enumerated() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            #expect(fields[0] == "\(i)" && fields[4] == "finished" && fields[5] == "3", "\(line)")
+            #expect(Double(fields[6]) != nil && Double(fields[9]) != nil, "final and test loss of \(i): \(line)")
+        }
+        let html = try String(contentsOfFile: sweep + "/sweep.html", encoding: .utf8)
+        for option in ["--hidden", "--seed", "--lr"] { #expect(html.contains("<h2>\(option)</h2>")) }
+        #expect(html.components(separatedBy: "<svg").count == 4)
+    }
+
+    @Test("a killed sweep configuration resumes from its checkpoint and loses nothing")
+    func sweepKilledResumes() throws {
+        let dir = temporaryFolder()
+        var r = try nca([
+            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out",
+            dir + "/gs.npy",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        let sweep = dir + "/sweep"
+        r = try nca([
+            "sweep", "plan", "--grid", "seed=0,1", "--out", sweep, "--", "--data", dir + "/gs.npy", "--channels", "4",
+            "--time-sampling", "4", "--epochs", "600", "--checkpoint-every", "20",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["sweep", "run", sweep, "--index", "1"]
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        let run = sweep + "/runs/001"
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let (state, _) = try? Checkpoint.read(run + "/checkpoint.safetensors"), state.epoch >= 40 { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let (killedAt, _) = try Checkpoint.read(run + "/checkpoint.safetensors")
+        #expect(killedAt.epoch >= 40 && killedAt.epoch < 600, "killed at epoch \(killedAt.epoch)")
+        r = try nca(["sweep", "report", sweep])
+        #expect(r.output.contains("stopped at epoch"), "\(r.output)")
+        r = try nca(["sweep", "run", sweep, "--index", "1"])
+        #expect(r.status == 0 && r.output.contains("resuming"), "\(r.output) \(r.error)")
+        let epochs = try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .compactMap { Int($0.split(separator: ",")[0]) }
+        #expect(epochs == Array(1...600), "metrics.csv holds every epoch once after the resume")
+    }
+}
