@@ -4,6 +4,19 @@ import Testing
 
 @Suite("LinearAlgebra")
 struct LinearAlgebraTests {
+    @Test("OpenBLAS's kernels are replaced only when it fell back to generic ones")
+    func recommendedCoreType() {
+        let avx2: Set<String> = ["sse3", "avx", "avx2", "fma"]
+        let avx512 = avx2.union(["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"])
+        #expect(LinearAlgebra.recommendedCoreType(cpuFlags: avx512, current: "Prescott") == "SkylakeX")
+        #expect(LinearAlgebra.recommendedCoreType(cpuFlags: avx512, current: "Haswell") == nil)
+        #expect(LinearAlgebra.recommendedCoreType(cpuFlags: avx2, current: "Prescott") == "Haswell")
+        #expect(LinearAlgebra.recommendedCoreType(cpuFlags: avx2, current: "Haswell") == nil)
+        #expect(LinearAlgebra.recommendedCoreType(cpuFlags: avx512, current: "SkylakeX") == nil)
+        #expect(LinearAlgebra.recommendedCoreType(cpuFlags: avx512, current: "CooperLake") == nil)
+        #expect(LinearAlgebra.recommendedCoreType(cpuFlags: ["sse3"], current: "Prescott") == nil)
+    }
+
     static let transposes: [(Transpose, Transpose)] = [
         (.none, .none), (.none, .transposed), (.transposed, .none), (.transposed, .transposed),
     ]

@@ -292,16 +292,18 @@ public enum LinearAlgebra {
     /// The CPU kernel set OpenBLAS chose when it loaded (e.g. "Haswell", "SkylakeX", "Prescott").
     public static var kernelName: String { String(cString: openblas_get_corename()) }
 
-    /// A better `OPENBLAS_CORETYPE` for this machine, or nil when OpenBLAS's own choice is fine.
+    /// A better `OPENBLAS_CORETYPE` for this machine, or nil when OpenBLAS's own choice
+    /// (`current`, by default the kernels it loaded) is fine.
     ///
     /// OpenBLAS 0.3.21 (Debian 12) does not recognise recent CPUs (e.g. Intel family 6 model
-    /// 207) and falls back to its generic SSE3 "Prescott" kernels, about 1.5× slower here. When
+    /// 207) and falls back to its generic SSE3 "Prescott" kernels, about 1.5× slower there. When
     /// that happened on a CPU with AVX-512 (F, BW, DQ, VL, CD), its SkylakeX kernels are safe
     /// and fastest (HEAD training step 306 ms against 343 ms with Haswell's, 1024³ sgemm about
-    /// twice as fast); with AVX2 and FMA only, the Haswell kernels. The variable takes effect
-    /// only when set before OpenBLAS loads (the `nca` tool re-executes itself with it).
-    public static func recommendedCoreType(cpuFlags: Set<String>) -> String? {
-        guard kernelName.lowercased() == "prescott", cpuFlags.contains("avx2"), cpuFlags.contains("fma") else { return nil }
+    /// twice as fast); with AVX2 and FMA only, the Haswell kernels. (It does recognise AMD Zen 5
+    /// and picks Cooperlake.) The variable takes effect only when set before OpenBLAS loads (the
+    /// `nca` tool re-executes itself with it, unless the user set it).
+    public static func recommendedCoreType(cpuFlags: Set<String>, current: String = kernelName) -> String? {
+        guard current.lowercased() == "prescott", cpuFlags.contains("avx2"), cpuFlags.contains("fma") else { return nil }
         let avx512 = ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"]
         return avx512.allSatisfy(cpuFlags.contains) ? "SkylakeX" : "Haswell"
     }
