@@ -7,6 +7,13 @@ let optimise: [SwiftSetting] = [
     .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
 ]
 
+// Open MPI's headers (Debian's libopenmpi-dev) live under the multiarch folder.
+#if arch(arm64)
+let openMPIInclude = "/usr/lib/aarch64-linux-gnu/openmpi/include"
+#else
+let openMPIInclude = "/usr/lib/x86_64-linux-gnu/openmpi/include"
+#endif
+
 let package = Package(
     name: "NCA",
     // Linux only: the library's POSIX calls use Glibc (Sources/NCA/IO/POSIX.swift stops a build
@@ -33,12 +40,15 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // libxsmm (Debian's libxsmm-dev, static) behind a row-major shim: the measured alternative
         // to CKernels (NCA_KERNELS=libxsmm).
+        // Open MPI (Debian's libopenmpi-dev) behind a C shim: data-parallel training under mpirun.
+        .target(
+            name: "CMPI", cSettings: [.unsafeFlags(["-I" + openMPIInclude])], linkerSettings: [.linkedLibrary("mpi")]),
         .target(
             name: "CXSMM",
             linkerSettings: [.linkedLibrary("xsmm"), .linkedLibrary("dl"), .linkedLibrary("rt"), .linkedLibrary("pthread")]),
         .target(
             name: "NCA",
-            dependencies: ["CBLAS", "CKernels", "CXSMM", "CPNG", "CGIF", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CBLAS", "CKernels", "CXSMM", "CMPI", "CPNG", "CGIF", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: optimise
         ),
         .executableTarget(

@@ -20,6 +20,12 @@ struct NCACommand: ParsableCommand {
                         .utf8))
             Foundation.exit(64)
         }
+        // Under mpirun, the processes on one node share its cores: each engine gets its share
+        // of worker threads unless NCA_THREADS says otherwise.
+        if Communicator.isLaunchedByMPI, ProcessInfo.processInfo.environment["NCA_THREADS"] == nil {
+            let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, Communicator.processesOnThisNode))
+            setenv("NCA_THREADS", String(threads), 1)
+        }
         BLASKernels.selectBeforeRunning()
         main(nil)
     }

@@ -58,6 +58,13 @@ struct TrainCommand: ParsableCommand {
             picture and stays there up to 8 × the horizon (--validate-hold on --validate-reach \
             8). 1000 epochs take about 3 minutes on 2 cores (the paper trained far longer).
 
+            Under mpirun (Open MPI), the processes share every mini-batch (data-parallel; give \
+            --out): each takes its share of the transitions, the gradients are summed in rank \
+            order, every rank applies the same update, and rank 0 alone writes the run folder. A run \
+            started under mpirun resumes in one process and the reverse (Docs/scale.md). \
+            --stop-after N ends a session after N epochs with a checkpoint (for a job's time \
+            limit); --resume continues it.
+
             Augmentation (any task; batch entry 0 is never augmented, it stays the reference): \
             --noise-augment a adds U(−a, a) to the observable channels of every transition's \
             start state; --shift-augment, --rotate-augment (any angle, bilinear) and \
@@ -88,6 +95,13 @@ struct TrainCommand: ParsableCommand {
             "Continue the run in this folder from its checkpoint; every setting comes from its config.json."
     )
     var resume: String?
+
+    @Option(
+        name: .customLong("stop-after"),
+        help:
+            "Stop after this many epochs of this session, with a checkpoint (exit status 0), to be continued with --resume: e.g. to fit a cluster job's time limit. Also with --resume."
+    )
+    var stopAfter: Int?
 
     @OptionGroup var model: ModelOptions
     @Option(
@@ -215,6 +229,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
+        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1 (got \(stopAfter))") }
         if (poolOptions.pool ?? preset?.pool ?? 0) == 0 && (poolOptions.poolDamage ?? 0) != 0 {
             throw ValidationError("--pool-damage damages pool states: give --pool n too")
         }
@@ -270,44 +285,93 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            let run: TrainingRun
-            if let resume {
-                run = try TrainingRun(resuming: resume)
-                if let conflict = model.conflict(with: run.configuration.training.model) { throw ValidationError(conflict) }
-                if let epochs, epochs != run.configuration.training.epochs {
-                    throw ValidationError(
-                        "--epochs with --resume is not supported yet; the run trains to \(run.configuration.training.epochs) epochs"
-                    )
-                }
-                say("resuming \(resume) at epoch \(run.trainer.state.epoch) of \(run.configuration.training.epochs)")
-            } else {
-                run = try startRun()
+        // Under mpirun with several processes: data-parallel training (Docs/scale.md).
+        let world = Communicator.world.flatMap { $0.size > 1 ? $0 : nil }
+        do {
+            try reportingErrors { try train(world: world) }
+        } catch let code as ExitCode where world != nil && code != .success {
+            // One rank failed (or was interrupted): stop the whole job rather than leave the
+            // others waiting in the next collective. The checkpoint on disk is intact.
+            if code.rawValue == 130 {
+                world!.finalize()
+                throw code
             }
-            Interrupt.install()
-            let progress = ProgressPrinter(
-                startEpoch: run.trainer.state.epoch, bestValidation: run.trainer.state.bestValidationLoss)
-            do {
-                try run.train(observer: progress, shouldStop: { Interrupt.requested })
-            } catch let error as FileError {
-                // Disk full, file-size limit, unwritable folder: the last checkpoint is intact.
-                progress.finish()
-                let saved = (try? Checkpoint.read(run.checkpointPath)).map { "epoch \($0.state.epoch)" } ?? "none yet"
-                throw FileError(
-                    path: error.path,
-                    problem: error.problem
-                        + "; last checkpoint: \(saved), intact. Fix this, then: nca train --resume \(run.folder)"
+            world!.abort(code: code.rawValue)
+        } catch let error where world != nil {
+            printError(TrainCommand.message(for: error))
+            world!.abort(code: TrainCommand.exitCode(for: error).rawValue)
+        }
+        world?.finalize()
+    }
+
+    private func train(world: Communicator?) throws {
+        let leader = world?.isLeader ?? true
+        let run: TrainingRun
+        if let resume {
+            run = try TrainingRun(resuming: resume, writes: leader)
+            if let conflict = model.conflict(with: run.configuration.training.model) { throw ValidationError(conflict) }
+            if let epochs, epochs != run.configuration.training.epochs {
+                throw ValidationError(
+                    "--epochs with --resume is not supported yet; the run trains to \(run.configuration.training.epochs) epochs"
                 )
             }
+            if leader { say("resuming \(resume) at epoch \(run.trainer.state.epoch) of \(run.configuration.training.epochs)") }
+        } else if let world {
+            // Rank 0 makes the run folder (data, configuration, the epoch-0 checkpoint); the
+            // others then open it as a resume would, so every rank starts from the same state.
+            guard let folder = out else {
+                throw ValidationError("under mpirun give --out RUN, so that every process trains the same run folder")
+            }
+            if world.isLeader { _ = try startRun() }
+            try world.barrier()
+            run = try TrainingRun(resuming: folder, writes: world.isLeader)
+        } else {
+            run = try startRun()
+        }
+        if let world {
+            run.trainer.communicator = world
+            if leader {
+                say(
+                    "data-parallel over \(world.size) processes: each takes its share of every mini-batch; rank 0 writes \(run.folder)"
+                )
+            }
+        }
+        Interrupt.install()
+        let progress = ProgressPrinter(
+            startEpoch: run.trainer.state.epoch, bestValidation: run.trainer.state.bestValidationLoss)
+        // Under MPI every rank must stop after the same epoch: stop when any rank was asked to.
+        let sessionStart = run.trainer.state.epoch
+        let shouldStop: () -> Bool = {
+            if let stopAfter, run.trainer.state.epoch - sessionStart >= stopAfter { return true }
+            guard let world else { return Interrupt.requested }
+            var flag = [Interrupt.requested ? 1.0 : 0]
+            do { try world.sumInRankOrder(&flag) } catch { return true }
+            return flag[0] > 0
+        }
+        do {
+            try run.train(observer: leader ? progress : nil, shouldStop: shouldStop)
+        } catch let error as FileError {
+            // Disk full, file-size limit, unwritable folder: the last checkpoint is intact.
             progress.finish()
-            if Interrupt.requested {
+            let saved = (try? Checkpoint.read(run.checkpointPath)).map { "epoch \($0.state.epoch)" } ?? "none yet"
+            throw FileError(
+                path: error.path,
+                problem: error.problem
+                    + "; last checkpoint: \(saved), intact. Fix this, then: nca train --resume \(run.folder)"
+            )
+        }
+        if leader { progress.finish() }
+        if run.trainer.state.epoch < run.configuration.training.epochs {
+            if leader {
                 say(
                     "stopped at epoch \(run.trainer.state.epoch); checkpoint written. Continue with: nca train --resume \(run.folder)"
                 )
-                throw ExitCode(130)
             }
-            try writeReport(run)
+            // Asked for (--stop-after) is a success; Ctrl-C or kill is an interruption.
+            if let stopAfter, run.trainer.state.epoch - sessionStart >= stopAfter { return }
+            throw ExitCode(130)
         }
+        if leader { try writeReport(run) }
     }
 
     private func startRun() throws -> TrainingRun {

@@ -122,3 +122,50 @@ extension BinaryTests {
         #expect(epochs == Array(1...600), "metrics.csv holds every epoch once after the resume")
     }
 }
+
+@Suite("Data-parallel shares")
+struct ShareTests {
+    @Test("a mini-batch splits into contiguous shares covering every entry once, sizes within one")
+    func sharesCoverTheBatch() {
+        for size in 1...7 {
+            for count in 0...20 {
+                let shares = Communicator.shares(of: count, among: size)
+                #expect(shares.count == size)
+                #expect(shares.first?.lowerBound == 0 && shares.last?.upperBound == count)
+                for (a, b) in zip(shares, shares.dropFirst()) { #expect(a.upperBound == b.lowerBound) }
+                let sizes = shares.map(\.count)
+                #expect(sizes.max()! - sizes.min()! <= 1 && sizes == sizes.sorted(by: >))
+            }
+        }
+        #expect(Communicator.shares(of: 5, among: 3) == [0..<2, 2..<4, 4..<5])
+    }
+}
+
+extension BinaryTests {
+    @Test("--stop-after ends a session with a checkpoint and status 0; --resume continues it to the same end")
+    func stopAfterAndResume() throws {
+        let dir = temporaryFolder()
+        var r = try nca([
+            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out",
+            dir + "/gs.npy",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        let train = [
+            "train", "--data", dir + "/gs.npy", "--channels", "4", "--time-sampling", "4", "--epochs", "7", "--seed", "5",
+        ]
+        r = try nca(train + ["--out", dir + "/whole"])
+        #expect(r.status == 0, "\(r.error)")
+        r = try nca(train + ["--stop-after", "3", "--out", dir + "/parts"])
+        #expect(r.status == 0 && r.output.contains("stopped at epoch 3"), "\(r.output) \(r.error)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/parts/report.html"))
+        r = try nca(["train", "--resume", dir + "/parts", "--stop-after", "3"])
+        #expect(r.status == 0 && r.output.contains("stopped at epoch 6"), "\(r.output)")
+        r = try nca(["train", "--resume", dir + "/parts", "--stop-after", "3"])
+        #expect(r.status == 0 && r.output.contains("report.html"), "\(r.output)")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: dir + "/whole/model.safetensors"))
+        let parts = try Data(contentsOf: URL(fileURLWithPath: dir + "/parts/model.safetensors"))
+        #expect(whole == parts, "three sessions end bit for bit where one does")
+        r = try nca(train + ["--stop-after", "0", "--out", dir + "/bad"])
+        #expect(r.status == 64 && r.error.contains("--stop-after"), "\(r.error)")
+    }
+}

@@ -71,6 +71,20 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
     }
     /// λ · P of the last `forward` (0 when `rangePenalty` is 0).
     public private(set) var lastRangePenalty: Double = 0
+
+    /// Data-parallel training: this engine's batch is entries `first` ..< `first + batch` of a
+    /// mini-batch of `entries`. Each step then draws σ for all `entries` (the random stream a
+    /// single process would draw) and uses its own entries' part, so that the ranks of a job
+    /// together make the draws of one process. nil (default): the batch is the whole mini-batch.
+    public var maskShare: (first: Int, entries: Int)? {
+        didSet {
+            guard let share = maskShare else { return }
+            precondition(share.first >= 0 && share.first + batch <= share.entries, "NCAEngine: maskShare outside the mini-batch")
+            let needed = maskCount / batch * share.entries
+            if (allMasks?.capacity ?? 0) < needed { allMasks = Buffer(capacity: needed) }
+        }
+    }
+    private var allMasks: Buffer<T>?
     /// The last `forward`'s final state, kept for the penalty's gradient there.
     private var finalState: Buffer<T>?
     private var recordedSteps = 0
@@ -338,7 +352,14 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         _ weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, sigma s: UnsafeMutablePointer<T>,
         rng: inout RandomGenerator
     ) {
-        StochasticMask.draw(into: s, count: maskCount, skipProbability: configuration.skipProbability, rng: &rng)
+        if let share = maskShare, configuration.skipProbability > 0, let all = allMasks {
+            let perEntry = maskCount / batch
+            StochasticMask.draw(
+                into: all.pointer, count: perEntry * share.entries, skipProbability: configuration.skipProbability, rng: &rng)
+            s.update(from: all.pointer + share.first * perEntry, count: maskCount)
+        } else {
+            StochasticMask.draw(into: s, count: maskCount, skipProbability: configuration.skipProbability, rng: &rng)
+        }
         runJob(.forward(weights: weights, input: input, output: output, sigma: s))
     }
 

@@ -22,6 +22,9 @@ public final class Trainer {
     /// span on each side.
     let validationRange: ClosedRange<Float>
     private var engines: [Int: NCAEngine<Float>] = [:]
+    /// The processes of an MPI job to share every mini-batch with (`Trainer+DataParallel`);
+    /// nil or one process: this process trains alone.
+    public var communicator: Communicator?
     /// The data with this block's geometric augmentation, and the block it belongs to.
     var augmented: (block: Int, data: Tensor<Float>)?
 
@@ -101,13 +104,14 @@ public final class Trainer {
             "Trainer: data must be (M+1) × R × S × S × O with M ≥ 1, got \(data.shape)")
     }
 
-    /// Runs one epoch and returns what it measured. Throws, changing nothing, when the loss
-    /// or a gradient is not finite.
+    /// Runs one epoch and returns what it measured. Throws, changing nothing, a `DivergenceError`
+    /// when the loss or a gradient is not finite (or a `CommunicationError` when a process of a
+    /// data-parallel job is lost).
     ///
     /// In three parts: `planEpoch` draws the epoch's order (and resets what the augmentation
     /// re-drew), each mini-batch is gathered (`gather`), run forward and backward (`runMinibatch`)
     /// and its predictions kept, and `propagate` / `refreshPool` make the next working states.
-    public func runEpoch() throws(DivergenceError) -> EpochReport {
+    public func runEpoch() throws -> EpochReport {
         var rng = state.rng
         var model = state.model
         var average = state.averageModel
@@ -126,8 +130,15 @@ public final class Trainer {
             start += indices.count
             let (x0, target) = gather(indices, plan: plan, rng: &rng)
             let (b, all) = (Double(indices.count), Double(plan.transitionCount))
-            let result = try runMinibatch(
-                x0, target: target, model: model, transitions: plan.transitionCount, epoch: epochNumber, rng: &rng)
+            let result: MinibatchResult
+            if let world = communicator, world.size > 1 {
+                result = try runShared(
+                    x0, target: target, model: model, transitions: plan.transitionCount, epoch: epochNumber, rng: &rng,
+                    world: world)
+            } else {
+                result = try runMinibatch(
+                    x0, target: target, model: model, transitions: plan.transitionCount, epoch: epochNumber, rng: &rng)
+            }
             epochLoss += result.loss * b / all
             epochPenalty += result.rangePenalty * b / all
             keep(result.prediction, of: indices, in: &predictions, pool: &nextPool)
@@ -370,7 +381,7 @@ public final class Trainer {
             holdOutputBias: configuration.trainOutputBias == false)
     }
 
-    private func engine(batch: Int) -> NCAEngine<Float> {
+    func engine(batch: Int) -> NCAEngine<Float> {
         if let engine = engines[batch] { return engine }
         let engine = NCAEngine<Float>(configuration: configuration.model, batch: batch, size: size)
         engine.recomputeEvery = configuration.recomputeEvery ?? 1

@@ -45,6 +45,9 @@ public final class TrainingRun {
     public let configuration: RunConfiguration
     public let trainer: Trainer
     public let testData: Tensor<Float>?
+    /// Whether this process writes the run folder (metrics, models, checkpoints). In a
+    /// data-parallel job only rank 0 does; the others train the same state in memory.
+    public let writes: Bool
     private var elapsedBefore: Double
     private let started = Date()
 
@@ -73,6 +76,7 @@ public final class TrainingRun {
         self.folder = folder
         self.configuration = configuration
         self.testData = testData
+        writes = true
         trainer = Trainer(configuration: configuration.training, data: data)
         elapsedBefore = 0
         try NPY.write(data, to: dataPath)
@@ -88,8 +92,10 @@ public final class TrainingRun {
 
     /// Reopens a run folder at its last checkpoint. Metrics lines written after that
     /// checkpoint (by a run that was killed) are dropped, so the resumed run rewrites them.
-    public init(resuming folder: String) throws {
+    /// With `writes` false (the other ranks of a data-parallel job) nothing is written, ever.
+    public init(resuming folder: String, writes: Bool = true) throws {
         self.folder = folder
+        self.writes = writes
         let files = RunFolder(folder)
         let configData = try AtomicFile.read(files.config)
         do {
@@ -124,7 +130,7 @@ public final class TrainingRun {
         }
         trainer = Trainer(configuration: configuration.training, data: data, state: state)
         elapsedBefore = elapsed
-        try truncateMetrics(after: state.epoch)
+        if writes { try truncateMetrics(after: state.epoch) }
     }
 
     /// Wall time of the run so far, across resumes.
@@ -136,8 +142,8 @@ public final class TrainingRun {
     public func train(observer: TrainingObserver? = nil, shouldStop: () -> Bool = { false }) throws -> [EpochReport] {
         let total = configuration.training.epochs
         var reports: [EpochReport] = []
-        var metrics = try AppendOnlyFile(path: metricsPath)
-        defer { metrics.close() }
+        var metrics = writes ? try AppendOnlyFile(path: metricsPath) : nil
+        defer { metrics?.close() }
         var rollbacks = 0
         while trainer.state.epoch < total {
             let previousBest = trainer.state.bestLoss
@@ -145,7 +151,7 @@ public final class TrainingRun {
             do {
                 epochReport = try trainer.runEpoch()
                 rollbacks = 0
-            } catch {
+            } catch let error as DivergenceError {
                 // Nothing of the diverged epoch was written. Stop, or go back to the last
                 // checkpoint with half the learning rate.
                 guard configuration.training.onDivergence == .rollback, rollbacks < TrainingConfiguration.maxRollbacks else {
@@ -155,10 +161,12 @@ public final class TrainingRun {
                 var (state, _) = try Checkpoint.read(checkpointPath)
                 state.learningRateScale = trainer.state.learningRateScale / 2
                 trainer.restore(state)
-                try truncateMetrics(after: state.epoch)
-                metrics.close()
-                metrics = try AppendOnlyFile(path: metricsPath)  // the truncated file is a new one
-                try writeCheckpoint()
+                if writes {
+                    try truncateMetrics(after: state.epoch)
+                    metrics?.close()
+                    metrics = try AppendOnlyFile(path: metricsPath)  // the truncated file is a new one
+                    try writeCheckpoint()
+                }
                 observer?.rolledBack(error, toEpoch: state.epoch, learningRateScale: state.learningRateScale)
                 continue
             }
@@ -167,18 +175,20 @@ public final class TrainingRun {
             if training.validates(afterEpoch: report.epoch) {
                 let validation = trainer.validationLoss(of: trainer.state.selectableModel)
                 report.validationLoss = validation
-                if trainer.recordValidation(validation) { try ModelFile.write(trainer.state.selectableModel, to: bestPath) }
-            } else if training.selection == .trainingLoss && report.loss < previousBest {
+                if trainer.recordValidation(validation) && writes {
+                    try ModelFile.write(trainer.state.selectableModel, to: bestPath)
+                }
+            } else if training.selection == .trainingLoss && report.loss < previousBest && writes {
                 try ModelFile.write(report.modelBeforeUpdate, to: bestPath)
             }
-            if let k = training.snapshotEvery, report.epoch % k == 0 {
+            if let k = training.snapshotEvery, report.epoch % k == 0, writes {
                 try AtomicFile.makeFolder(files.snapshots)
                 try ModelFile.write(trainer.state.selectableModel, to: files.snapshot(epoch: report.epoch))
             }
             reports.append(report)
-            try metrics.append(MetricsRow(report, wallTime: elapsedSeconds).line)
+            try metrics?.append(MetricsRow(report, wallTime: elapsedSeconds).line)
             let stopping = shouldStop()
-            if report.epoch % configuration.training.checkpointEvery == 0 || report.epoch == total || stopping {
+            if report.epoch % configuration.training.checkpointEvery == 0 || report.epoch == total || stopping, writes {
                 try writeCheckpoint()
                 observer?.checkpointWritten(epoch: report.epoch)
             }
@@ -188,6 +198,7 @@ public final class TrainingRun {
         // No validated model stayed in range: keep the last one rather than none (the report
         // and the summary say so).
         if trainer.state.epoch == total && configuration.training.selection == .rollout && trainer.state.bestValidationEpoch == 0
+            && writes
         {
             try ModelFile.write(trainer.state.selectableModel, to: bestPath)
         }
