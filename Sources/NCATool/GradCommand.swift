@@ -26,7 +26,7 @@ struct GradCommand: ParsableCommand, PrecisionGeneric {
     @Option(help: "t, NCA steps between state and target.")
     var steps: Int
 
-    @Option(help: "Loss: euclidean (per-entry norm, averaged) or mse.")
+    @Option(help: "Loss: euclidean (per-entry norm, averaged), mse, hellinger, bhattacharyya or sliced-wasserstein (directions from --seed); Docs/training.md.")
     var loss: LossFunction = .euclidean
 
     @Option(name: .customLong("range-penalty"), help: "λ of the state-range penalty added to the loss (0 = none).")
@@ -64,7 +64,8 @@ struct GradCommand: ParsableCommand, PrecisionGeneric {
         engine.rangePenalty = rangePenalty
         var rng = RandomGenerator(seed: inputs.seed)
         let prediction = engine.forward(nca, from: x0, steps: steps, rng: &rng)
-        let (value, dPrediction) = loss.evaluate(prediction: prediction, target: y, observableChannels: c.observableChannels)
+        let (value, dPrediction) = loss.evaluate(
+            prediction: prediction, target: y, observableChannels: c.observableChannels, projectionSeed: inputs.seed)
         guard value.isFinite else {
             throw FileError(path: out, problem: "the loss is \(value) (the rollout diverged); nothing written")
         }

@@ -44,6 +44,10 @@ struct GradientTests {
             Case(
                 activation: .swish, boundary: .zero, steps: 5, p: 0.4, mask: .element, loss: .mse, rangePenalty: 1,
                 recomputeEvery: 2),
+            // The distribution losses of §2.2.1.
+            Case(steps: 6, loss: .hellinger), Case(activation: .relu, steps: 6, p: 0.3, loss: .bhattacharyya),
+            Case(steps: 6, loss: .slicedWasserstein),
+            Case(activation: .swish, steps: 4, p: 0.4, mask: .element, loss: .hellinger),
         ]
 
     @Test("∂L/∂(W2, W1, v, x0) match central differences", arguments: cases)

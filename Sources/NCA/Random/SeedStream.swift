@@ -21,6 +21,8 @@ public enum SeedStream: Sendable {
     case grayScottInitial(random: Bool)
     /// Gray-Scott measurement noise.
     case measurementNoise
+    /// The random directions of the sliced Wasserstein loss.
+    case lossProjections
 
     /// The stream's seed for a user seed `base`.
     public func seed(from base: UInt64) -> UInt64 {
@@ -35,6 +37,7 @@ public enum SeedStream: Sendable {
         case .imageShifts: return base ^ 0x5348_4946_5453_0001
         case .grayScottInitial(let random): return base ^ (random ? 0x5EED_0001 : 0x5EED_0002)
         case .measurementNoise: return base ^ 0x0015_E000
+        case .lossProjections: return base ^ 0x5357_4153_5345_5201
         }
     }
 }

@@ -1,20 +1,42 @@
+import RealModule
+
 /// Distance between a predicted state and data, over the observable channels only (§2.2.1).
+/// Every loss is a mean over the R batch entries of a per-entry distance (Docs/training.md has
+/// the formulas).
 public enum LossFunction: String, CaseIterable, Codable, Sendable {
     /// Per batch entry r, the Euclidean norm ‖x̂_r − y_r‖ over cells and observable channels;
     /// averaged over the R entries. The paper's choice.
     case euclidean
     /// Mean of (x̂ − y)² over all R·S·S·O observable elements.
     case mse
+    /// Hellinger distance √(1 − BC(p, q)) between the probability masses of each observable
+    /// channel over the lattice (see `mass`), averaged over channels and entries.
+    case hellinger
+    /// Bhattacharyya distance −ln BC(p, q) between the same masses, averaged likewise.
+    case bhattacharyya
+    /// Sliced Wasserstein: each cell is a point in the O-dimensional space of observable values;
+    /// the squared 2-Wasserstein distance between the two point sets along each of
+    /// `projectionCount` random unit directions (drawn from the seed), averaged over directions and
+    /// entries.
+    case slicedWasserstein = "sliced-wasserstein"
+
+    /// ε added to every clipped value before a channel is normalised into a probability mass,
+    /// so that an empty (all ≤ 0) channel is uniform rather than undefined.
+    public static let massEpsilon = 1e-8
+    /// Number of random directions of the sliced Wasserstein loss.
+    public static let projectionCount = 32
 
     /// The loss of `prediction` (R × S × S × C) against `target` (R × S × S × O or
     /// R × S × S × C, of which the first O channels are compared) and ∂loss/∂prediction
-    /// (zero on hidden channels). Sums run in Double.
+    /// (zero on hidden channels). Sums run in Double. `projectionSeed` draws the sliced
+    /// Wasserstein directions (training uses the run's seed; evaluations use 0, so that their
+    /// numbers compare across runs); the other losses ignore it.
     ///
     /// For the Euclidean loss an entry whose distance is exactly 0 contributes a zero gradient
-    /// (the norm's subgradient at 0).
-    public func evaluate<T: BLASScalar>(prediction: Tensor<T>, target: Tensor<T>, observableChannels o: Int)
-        -> (loss: Double, gradient: Tensor<T>)
-    {
+    /// (the norm's subgradient at 0); likewise the Hellinger distance of identical masses.
+    public func evaluate<T: BLASScalar>(
+        prediction: Tensor<T>, target: Tensor<T>, observableChannels o: Int, projectionSeed: UInt64 = 0
+    ) -> (loss: Double, gradient: Tensor<T>) {
         precondition(prediction.rank == 4, "loss: prediction must be R×S×S×C, got \(prediction.shape)")
         let c = prediction.shape[3]
         let tc = target.shape.last ?? 0
@@ -23,40 +45,165 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
                 && (tc == o || tc == c) && o <= c,
             "loss: target \(target.shape) does not match prediction \(prediction.shape) with \(o) observable channels")
         let batch = prediction.shape[0]
-        let cellsPerEntry = prediction.shape[1] * prediction.shape[2]
+        let cells = prediction.shape[1] * prediction.shape[2]
         var gradient = Tensor<T>(zeros: prediction.shape)
         var total = 0.0
+        let directions = self == .slicedWasserstein ? Self.directions(dimension: o, seed: projectionSeed) : []
         prediction.scalars.withUnsafeBufferPointer { x in
             target.scalars.withUnsafeBufferPointer { y in
                 gradient.scalars.withUnsafeMutableBufferPointer { g in
                     for r in 0..<batch {
-                        var sum = 0.0
-                        for cell in (r * cellsPerEntry)..<((r + 1) * cellsPerEntry) {
-                            for ch in 0..<o {
-                                let d = Double(x[cell * c + ch]) - Double(y[cell * tc + ch])
-                                sum += d * d
-                            }
-                        }
-                        let scale: Double
+                        let entry = Entry(
+                            x: x.baseAddress! + r * cells * c, y: y.baseAddress! + r * cells * tc,
+                            g: g.baseAddress! + r * cells * c, cells: cells, c: c, tc: tc, o: o)
                         switch self {
-                        case .euclidean:
-                            let norm = sum.squareRoot()
-                            total += norm / Double(batch)
-                            scale = norm > 0 ? 1 / (Double(batch) * norm) : 0
-                        case .mse:
-                            let count = Double(batch * cellsPerEntry * o)
-                            total += sum / count
-                            scale = 2 / count
-                        }
-                        for cell in (r * cellsPerEntry)..<((r + 1) * cellsPerEntry) {
-                            for ch in 0..<o {
-                                g[cell * c + ch] = T(scale * (Double(x[cell * c + ch]) - Double(y[cell * tc + ch])))
-                            }
+                        case .euclidean, .mse: total += pointwise(entry, batch: batch)
+                        case .hellinger, .bhattacharyya: total += massDistance(entry, batch: batch)
+                        case .slicedWasserstein: total += sliced(entry, batch: batch, directions: directions)
                         }
                     }
                 }
             }
         }
         return (total, gradient)
+    }
+
+    /// One batch entry's prediction x (cells × c), target y (cells × tc) and gradient g (cells × c).
+    private struct Entry<T: BLASScalar> {
+        let x: UnsafePointer<T>
+        let y: UnsafePointer<T>
+        let g: UnsafeMutablePointer<T>
+        let cells: Int
+        let c: Int
+        let tc: Int
+        let o: Int
+    }
+
+    /// Euclidean and MSE: this entry's share of the loss, its gradient into `e.g`.
+    private func pointwise<T>(_ e: Entry<T>, batch: Int) -> Double {
+        var sum = 0.0
+        for cell in 0..<e.cells {
+            for ch in 0..<e.o {
+                let d = Double(e.x[cell * e.c + ch]) - Double(e.y[cell * e.tc + ch])
+                sum += d * d
+            }
+        }
+        let loss: Double
+        let scale: Double
+        if self == .euclidean {
+            let norm = sum.squareRoot()
+            loss = norm / Double(batch)
+            scale = norm > 0 ? 1 / (Double(batch) * norm) : 0
+        } else {
+            let count = Double(batch * e.cells * e.o)
+            loss = sum / count
+            scale = 2 / count
+        }
+        for cell in 0..<e.cells {
+            for ch in 0..<e.o {
+                e.g[cell * e.c + ch] = T(scale * (Double(e.x[cell * e.c + ch]) - Double(e.y[cell * e.tc + ch])))
+            }
+        }
+        return loss
+    }
+
+    /// The probability mass of one channel over the lattice:
+    /// p_i = (max(v_i, 0) + ε) / Σ_j (max(v_j, 0) + ε), and that denominator.
+    static func mass<T: BLASScalar>(_ values: UnsafePointer<T>, stride: Int, channel: Int, cells: Int) -> (
+        p: [Double], total: Double
+    ) {
+        var p = [Double](repeating: 0, count: cells)
+        var total = 0.0
+        for i in 0..<cells {
+            p[i] = max(Double(values[i * stride + channel]), 0) + massEpsilon
+            total += p[i]
+        }
+        for i in 0..<cells { p[i] /= total }
+        return (p, total)
+    }
+
+    /// Hellinger and Bhattacharyya: per observable channel, the distance between the masses of
+    /// prediction and target through the Bhattacharyya coefficient BC = Σ √(p_i q_i).
+    private func massDistance<T>(_ e: Entry<T>, batch: Int) -> Double {
+        var loss = 0.0
+        let weight = 1 / Double(batch * e.o)
+        for ch in 0..<e.o {
+            let (p, z) = Self.mass(e.x, stride: e.c, channel: ch, cells: e.cells)
+            let (q, _) = Self.mass(e.y, stride: e.tc, channel: ch, cells: e.cells)
+            var bc = 0.0
+            for i in 0..<e.cells { bc += (p[i] * q[i]).squareRoot() }
+            // ∂distance/∂BC.
+            let dBC: Double
+            if self == .hellinger {
+                let h = max(0, 1 - bc).squareRoot()
+                loss += weight * h
+                dBC = h > 0 ? -1 / (2 * h) : 0
+            } else {
+                loss += weight * -Double.log(bc)
+                dBC = -1 / bc
+            }
+            // ∂BC/∂p_i = ½ √(q_i / p_i); p = u / Σu with u_i = max(x_i, 0) + ε, so
+            // ∂BC/∂u_i = (∂BC/∂p_i − Σ_j p_j ∂BC/∂p_j) / Σu; ∂u_i/∂x_i = 1 where x_i > 0.
+            var dp = [Double](repeating: 0, count: e.cells)
+            var mean = 0.0
+            for i in 0..<e.cells {
+                dp[i] = 0.5 * (q[i] / p[i]).squareRoot()
+                mean += p[i] * dp[i]
+            }
+            for i in 0..<e.cells where Double(e.x[i * e.c + ch]) > 0 {
+                e.g[i * e.c + ch] = T(weight * dBC * (dp[i] - mean) / z)
+            }
+        }
+        return loss
+    }
+
+    /// `projectionCount` unit vectors in `dimension` dimensions, Gaussian directions from `seed`.
+    static func directions(dimension: Int, seed: UInt64) -> [[Double]] {
+        var rng = RandomGenerator(seed: seed, stream: .lossProjections)
+        return (0..<projectionCount).map { _ in
+            while true {
+                // Standard normal components (Box–Muller): a uniformly distributed direction.
+                let v = (0..<dimension).map { _ in
+                    (-2 * Double.log(1 - rng.nextUnit())).squareRoot() * Double.cos(2 * Double.pi * rng.nextUnit())
+                }
+                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                if norm > 1e-12 { return v.map { $0 / norm } }
+            }
+        }
+    }
+
+    /// Sliced Wasserstein: for every direction θ, the cells' projections a = x·θ and b = y·θ are
+    /// sorted and compared rank by rank, (1/N) Σ_j (a_(j) − b_(j))²; averaged over directions.
+    private func sliced<T>(_ e: Entry<T>, batch: Int, directions: [[Double]]) -> Double {
+        let n = e.cells
+        let weight = 1 / Double(batch * directions.count * n)
+        var loss = 0.0
+        var a = [Double](repeating: 0, count: n)
+        var b = [Double](repeating: 0, count: n)
+        var dX = [Double](repeating: 0, count: n * e.o)
+        for theta in directions {
+            for i in 0..<n {
+                var pa = 0.0
+                var pb = 0.0
+                for ch in 0..<e.o {
+                    pa += Double(e.x[i * e.c + ch]) * theta[ch]
+                    pb += Double(e.y[i * e.tc + ch]) * theta[ch]
+                }
+                a[i] = pa
+                b[i] = pb
+            }
+            // Ties keep the cell order, so the subgradient is well defined.
+            let order = (0..<n).sorted { a[$0] < a[$1] || (a[$0] == a[$1] && $0 < $1) }
+            let sortedB = b.sorted()
+            for (rank, cell) in order.enumerated() {
+                let d = a[cell] - sortedB[rank]
+                loss += weight * d * d
+                for ch in 0..<e.o { dX[cell * e.o + ch] += weight * 2 * d * theta[ch] }
+            }
+        }
+        for i in 0..<n {
+            for ch in 0..<e.o { e.g[i * e.c + ch] = T(dX[i * e.o + ch]) }
+        }
+        return loss
     }
 }

@@ -40,7 +40,8 @@ extension Trainer {
             defer { engine.maskShare = nil }
             let output = engine.forward(model, from: x, steps: configuration.timeSampling, rng: &rng)
             var (loss, dPrediction) = configuration.loss.evaluate(
-                prediction: output, target: y, observableChannels: configuration.model.observableChannels)
+                prediction: output, target: y, observableChannels: configuration.model.observableChannels,
+                projectionSeed: configuration.seed)
             // The loss is a mean over entries: this share's part of the mini-batch mean, and of
             // its gradient, is (share / B); the range penalty is a sum over entries already.
             let weight = Float(mine.count) / Float(transitions)

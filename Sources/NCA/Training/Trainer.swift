@@ -302,7 +302,8 @@ public final class Trainer {
         let engine = self.engine(batch: x0.shape[0])
         let prediction = engine.forward(model, from: x0, steps: configuration.timeSampling, rng: &rng)
         var (loss, dPrediction) = configuration.loss.evaluate(
-            prediction: prediction, target: target, observableChannels: configuration.model.observableChannels)
+            prediction: prediction, target: target, observableChannels: configuration.model.observableChannels,
+            projectionSeed: configuration.seed)
         guard loss.isFinite else {
             throw DivergenceError(epoch: epoch, quantity: "the loss is \(loss.isNaN ? "NaN" : "\(loss)")")
         }

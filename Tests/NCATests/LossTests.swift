@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+@testable import NCA
+
+/// The losses of §2.2.1 on their own: gradients against central differences in Double, the
+/// properties that define them, and values against an independent numpy implementation.
+@Suite("Losses")
+struct LossTests {
+    static let shape = [2, 6, 6, 3]
+
+    /// A prediction with values in [−0.3, 1] kept at least 0.01 away from 0 (the clipping kink of
+    /// the probability masses), and a target of two observable channels.
+    static func sample(seed: UInt64) -> (Tensor<Double>, Tensor<Double>) {
+        var x: Tensor<Double> = randomTensor(shape, seed: seed, in: -0.3...1)
+        for i in x.scalars.indices where abs(x.scalars[i]) < 0.01 { x.scalars[i] += 0.02 }
+        let y: Tensor<Double> = randomTensor([2, 6, 6, 2], seed: seed + 1, in: 0...1)
+        return (x, y)
+    }
+
+    @Test("∂loss/∂prediction matches central differences", arguments: LossFunction.allCases)
+    func gradientMatchesCentralDifferences(loss: LossFunction) {
+        let (x, y) = Self.sample(seed: 40)
+        let (_, analytic) = loss.evaluate(prediction: x, target: y, observableChannels: 2, projectionSeed: 9)
+        let h = 1e-6
+        var worst = 0.0
+        let scale = analytic.scalars.map(abs).max()!
+        for i in x.scalars.indices {
+            var plus = x
+            var minus = x
+            plus.scalars[i] += h
+            minus.scalars[i] -= h
+            let numeric =
+                (loss.evaluate(prediction: plus, target: y, observableChannels: 2, projectionSeed: 9).loss
+                    - loss.evaluate(prediction: minus, target: y, observableChannels: 2, projectionSeed: 9).loss) / (2 * h)
+            worst = max(worst, abs(numeric - analytic.scalars[i]))
+        }
+        #expect(scale > 0 && worst <= 1e-6 * max(1, scale), "\(loss): worst difference \(worst), largest gradient \(scale)")
+        // Hidden channels get no gradient.
+        for cell in 0..<(2 * 36) { #expect(analytic.scalars[cell * 3 + 2] == 0) }
+    }
+
+    @Test("each distance is 0 between identical states and positive otherwise", arguments: LossFunction.allCases)
+    func zeroOnlyForIdenticalStates(loss: LossFunction) {
+        let (x, y) = Self.sample(seed: 50)
+        var same = x
+        for cell in 0..<(2 * 36) {
+            for ch in 0..<2 { same.scalars[cell * 3 + ch] = y.scalars[cell * 2 + ch] }
+        }
+        let zero = loss.evaluate(prediction: same, target: y, observableChannels: 2).loss
+        #expect(abs(zero) < 1e-7, "\(loss) of identical states: \(zero)")
+        #expect(loss.evaluate(prediction: x, target: y, observableChannels: 2).loss > 1e-4)
+    }
+
+    @Test("the distribution losses compare distributions: invariant to moving cells around")
+    func distributionLossesIgnoreWhereCellsAre() {
+        let (x, y) = Self.sample(seed: 60)
+        // The same lattice with its cells in reverse order, per entry.
+        var shuffled = x
+        for r in 0..<2 {
+            for cell in 0..<36 {
+                for ch in 0..<3 { shuffled.scalars[(r * 36 + cell) * 3 + ch] = x.scalars[(r * 36 + 35 - cell) * 3 + ch] }
+            }
+        }
+        for loss in [LossFunction.hellinger, .bhattacharyya, .slicedWasserstein] {
+            let a = loss.evaluate(prediction: x, target: y, observableChannels: 2).loss
+            let b = loss.evaluate(prediction: shuffled, target: y, observableChannels: 2).loss
+            if loss == .slicedWasserstein {
+                #expect(abs(a - b) < 1e-12 * a, "\(loss): \(a) vs \(b)")
+            } else {
+                // The masses move with their cells; against a target moved the same way the value is unchanged.
+                var yShuffled = y
+                for r in 0..<2 {
+                    for cell in 0..<36 {
+                        for ch in 0..<2 { yShuffled.scalars[(r * 36 + cell) * 2 + ch] = y.scalars[(r * 36 + 35 - cell) * 2 + ch] }
+                    }
+                }
+                let c = loss.evaluate(prediction: shuffled, target: yShuffled, observableChannels: 2).loss
+                #expect(abs(a - c) < 1e-12 * a, "\(loss): \(a) vs \(c)")
+            }
+        }
+        // Hellinger is bounded by 1; an empty channel is the uniform mass, not NaN.
+        var empty = x
+        for i in empty.scalars.indices { empty.scalars[i] = -1 }
+        for loss in [LossFunction.hellinger, .bhattacharyya] {
+            let value = loss.evaluate(prediction: empty, target: y, observableChannels: 2)
+            #expect(value.loss.isFinite && value.gradient.scalars.allSatisfy { $0 == 0 }, "\(loss) of an empty state")
+        }
+        #expect(LossFunction.hellinger.evaluate(prediction: x, target: y, observableChannels: 2).loss <= 1)
+    }
+
+    @Test("sliced Wasserstein's directions come from the seed")
+    func directionsFromTheSeed() {
+        let a = LossFunction.directions(dimension: 3, seed: 1)
+        #expect(a.count == LossFunction.projectionCount)
+        #expect(a.allSatisfy { abs($0.reduce(0) { $0 + $1 * $1 } - 1) < 1e-12 })
+        #expect(a == LossFunction.directions(dimension: 3, seed: 1) && a != LossFunction.directions(dimension: 3, seed: 2))
+    }
+
+    /// The values against numpy written from the formulas in Docs/training.md (needs python3 with
+    /// numpy; `.ci/run` sets NCA_PYTHON_INTEROP=1).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["NCA_PYTHON_INTEROP"] != nil))
+    func valuesMatchNumpy() throws {
+        let dir = temporaryFolder()
+        let (x, y) = Self.sample(seed: 70)
+        try NPY.write(x, to: dir + "/x.npy")
+        try NPY.write(y, to: dir + "/y.npy")
+        let directions = LossFunction.directions(dimension: 2, seed: 11)
+        try NPY.write(Tensor(shape: [directions.count, 2], scalars: directions.flatMap { $0 }), to: dir + "/theta.npy")
+        let script = """
+            import sys, numpy as np
+            d = sys.argv[1]
+            x = np.load(d + "/x.npy")[..., :2]; y = np.load(d + "/y.npy"); theta = np.load(d + "/theta.npy")
+            R = x.shape[0]
+            def mass(v):  # per entry and channel, over the lattice
+                u = np.maximum(v, 0) + 1e-8
+                return u / u.sum(axis=(1, 2), keepdims=True)
+            bc = np.sqrt(mass(x) * mass(y)).sum(axis=(1, 2))          # R x O
+            hellinger = np.sqrt(np.maximum(0, 1 - bc)).mean()
+            bhattacharyya = (-np.log(bc)).mean()
+            px = x.reshape(R, -1, 2) @ theta.T; py = y.reshape(R, -1, 2) @ theta.T   # R x N x K
+            sw = ((np.sort(px, axis=1) - np.sort(py, axis=1)) ** 2).mean(axis=1).mean(axis=1).mean()
+            euclidean = np.sqrt(((x - y) ** 2).sum(axis=(1, 2, 3))).mean()
+            mse = ((x - y) ** 2).mean()
+            for v in (euclidean, mse, hellinger, bhattacharyya, sw): print(float(v).hex())
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, dir]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let values = output.split(separator: "\n").compactMap { Double(String($0)) }
+        try #require(values.count == 5)
+        let losses: [LossFunction] = [.euclidean, .mse, .hellinger, .bhattacharyya, .slicedWasserstein]
+        for (loss, expected) in zip(losses, values) {
+            let ours = loss.evaluate(prediction: x, target: y, observableChannels: 2, projectionSeed: 11).loss
+            #expect(abs(ours - expected) <= 1e-12 * max(1, abs(expected)), "\(loss): nca \(ours), numpy \(expected)")
+        }
+    }
+}
