@@ -36,6 +36,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CGIF", pkgConfig: "libgif", providers: [.apt(["libgif-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
         // AVX-512 / AVX2 small-GEMM kernels for the engine's Float products, chosen at run time.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // libxsmm (Debian's libxsmm-dev, static) behind a row-major shim: the measured alternative
@@ -48,7 +49,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("xsmm"), .linkedLibrary("dl"), .linkedLibrary("rt"), .linkedLibrary("pthread")]),
         .target(
             name: "NCA",
-            dependencies: ["CBLAS", "CKernels", "CXSMM", "CMPI", "CPNG", "CGIF", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CBLAS", "CKernels", "CXSMM", "CMPI", "CFFTW", "CPNG", "CGIF", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: optimise
         ),
         .executableTarget(

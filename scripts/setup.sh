@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the toolkit needs and is missing on a Debian machine with the Swift toolchain:
-# OpenBLAS + LAPACKE, libxsmm, Open MPI, libpng and giflib (apt), and a Python virtual environment in .venv with numpy and safetensors
+# OpenBLAS + LAPACKE, libxsmm, Open MPI, FFTW3, libpng and giflib (apt), and a Python virtual environment in .venv with numpy and safetensors
 # (PyPI) for the interop tests. Safe to run again: it only installs what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in libopenblas-dev liblapacke-dev libxsmm-dev libopenmpi-dev openmpi-bin libpng-dev libgif-dev pkg-config; do
+for pkg in libopenblas-dev liblapacke-dev libxsmm-dev libopenmpi-dev openmpi-bin libfftw3-dev libpng-dev libgif-dev pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then need_apt+=(python3-venv); fi

@@ -142,7 +142,7 @@ struct TrainCommand: ParsableCommand {
     )
     var lrDecay: Double?
 
-    @Option(help: "Loss: euclidean (the paper's), mse, hellinger, bhattacharyya or sliced-wasserstein (directions from --seed); Docs/training.md has the formulas.")
+    @Option(help: "Loss: euclidean (the paper's), mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (directions from --seed); Docs/training.md has the formulas.")
     var loss: LossFunction = .euclidean
 
     @Option(help: "Seed for the initial weights, mini-batch shuffles and masks.")

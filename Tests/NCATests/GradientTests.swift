@@ -46,7 +46,7 @@ struct GradientTests {
                 recomputeEvery: 2),
             // The distribution losses of §2.2.1.
             Case(steps: 6, loss: .hellinger), Case(activation: .relu, steps: 6, p: 0.3, loss: .bhattacharyya),
-            Case(steps: 6, loss: .slicedWasserstein),
+            Case(steps: 6, loss: .slicedWasserstein), Case(boundary: .zero, steps: 6, loss: .spectral),
             Case(activation: .swish, steps: 4, p: 0.4, mask: .element, loss: .hellinger),
         ]
 

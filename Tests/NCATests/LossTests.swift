@@ -122,7 +122,9 @@ struct LossTests {
             sw = ((np.sort(px, axis=1) - np.sort(py, axis=1)) ** 2).mean(axis=1).mean(axis=1).mean()
             euclidean = np.sqrt(((x - y) ** 2).sum(axis=(1, 2, 3))).mean()
             mse = ((x - y) ** 2).mean()
-            for v in (euclidean, mse, hellinger, bhattacharyya, sw): print(float(v).hex())
+            fx = np.abs(np.fft.rfft2(x, axes=(1, 2))); fy = np.abs(np.fft.rfft2(y, axes=(1, 2)))
+            spectral = np.sqrt(((fx - fy) ** 2).sum(axis=(1, 2))).mean()
+            for v in (euclidean, mse, hellinger, bhattacharyya, sw, spectral): print(float(v).hex())
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -134,8 +136,8 @@ struct LossTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         let values = output.split(separator: "\n").compactMap { Double(String($0)) }
-        try #require(values.count == 5)
-        let losses: [LossFunction] = [.euclidean, .mse, .hellinger, .bhattacharyya, .slicedWasserstein]
+        try #require(values.count == 6)
+        let losses: [LossFunction] = [.euclidean, .mse, .hellinger, .bhattacharyya, .slicedWasserstein, .spectral]
         for (loss, expected) in zip(losses, values) {
             let ours = loss.evaluate(prediction: x, target: y, observableChannels: 2, projectionSeed: 11).loss
             #expect(abs(ours - expected) <= 1e-12 * max(1, abs(expected)), "\(loss): nca \(ours), numpy \(expected)")

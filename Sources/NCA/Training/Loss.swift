@@ -19,6 +19,10 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
     /// `projectionCount` random unit directions (drawn from the seed), averaged over directions and
     /// entries.
     case slicedWasserstein = "sliced-wasserstein"
+    /// Per observable channel, the Euclidean norm of the difference of the magnitudes of the
+    /// real 2-D Fourier transforms, ‖ |rFFT2(x)| − |rFFT2(y)| ‖ (unnormalised transform, as
+    /// numpy's `rfft2`; FFTW underneath), averaged over channels and entries.
+    case spectral
 
     /// ε added to every clipped value before a channel is normalised into a probability mass,
     /// so that an empty (all ≤ 0) channel is uniform rather than undefined.
@@ -46,6 +50,7 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
             "loss: target \(target.shape) does not match prediction \(prediction.shape) with \(o) observable channels")
         let batch = prediction.shape[0]
         let cells = prediction.shape[1] * prediction.shape[2]
+        precondition(self != .spectral || prediction.shape[1] == prediction.shape[2], "loss: spectral needs square lattices")
         var gradient = Tensor<T>(zeros: prediction.shape)
         var total = 0.0
         let directions = self == .slicedWasserstein ? Self.directions(dimension: o, seed: projectionSeed) : []
@@ -60,6 +65,7 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
                         case .euclidean, .mse: total += pointwise(entry, batch: batch)
                         case .hellinger, .bhattacharyya: total += massDistance(entry, batch: batch)
                         case .slicedWasserstein: total += sliced(entry, batch: batch, directions: directions)
+                        case .spectral: total += spectralDistance(entry, batch: batch, size: prediction.shape[1])
                         }
                     }
                 }
@@ -203,6 +209,55 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
         }
         for i in 0..<n {
             for ch in 0..<e.o { e.g[i * e.c + ch] = T(dX[i * e.o + ch]) }
+        }
+        return loss
+    }
+
+    /// Spectral: per channel d = ‖ |X| − |Y| ‖ over the half spectrum H of the real transform
+    /// (rows: every frequency, columns: 0 … n/2). With w_k = (|X_k| − |Y_k|) / (d |X_k|),
+    /// ∂d/∂x_m = Re Σ_{k∈H} w_k X_k e^{+2πi k·m/n}: an unnormalised inverse transform of w ⊙ X
+    /// kept to H.
+    private func spectralDistance<T>(_ e: Entry<T>, batch: Int, size n: Int) -> Double {
+        let weight = 1 / Double(batch * e.o)
+        let half = n / 2 + 1
+        var loss = 0.0
+        for ch in 0..<e.o {
+            var xs = [Double](repeating: 0, count: 2 * n * n)
+            var ys = [Double](repeating: 0, count: 2 * n * n)
+            for i in 0..<(n * n) {
+                xs[2 * i] = Double(e.x[i * e.c + ch])
+                ys[2 * i] = Double(e.y[i * e.tc + ch])
+            }
+            let fx = FFT.transform(xs, n: n)
+            let fy = FFT.transform(ys, n: n)
+            var magnitudeX = [Double](repeating: 0, count: n * n)
+            var sum = 0.0
+            for k0 in 0..<n {
+                for k1 in 0..<half {
+                    let k = k0 * n + k1
+                    let mx = (fx[2 * k] * fx[2 * k] + fx[2 * k + 1] * fx[2 * k + 1]).squareRoot()
+                    let my = (fy[2 * k] * fy[2 * k] + fy[2 * k + 1] * fy[2 * k + 1]).squareRoot()
+                    magnitudeX[k] = mx
+                    sum += (mx - my) * (mx - my)
+                }
+            }
+            let d = sum.squareRoot()
+            loss += weight * d
+            guard d > 0 else { continue }
+            var z = [Double](repeating: 0, count: 2 * n * n)
+            for k0 in 0..<n {
+                for k1 in 0..<half {
+                    let k = k0 * n + k1
+                    let mx = magnitudeX[k]
+                    guard mx > 0 else { continue }
+                    let my = (fy[2 * k] * fy[2 * k] + fy[2 * k + 1] * fy[2 * k + 1]).squareRoot()
+                    let w = (mx - my) / (d * mx)
+                    z[2 * k] = w * fx[2 * k]
+                    z[2 * k + 1] = w * fx[2 * k + 1]
+                }
+            }
+            let back = FFT.transform(z, n: n, inverse: true)
+            for i in 0..<(n * n) { e.g[i * e.c + ch] = T(weight * back[2 * i]) }
         }
         return loss
     }
