@@ -89,6 +89,34 @@ struct LossTests {
         #expect(LossFunction.hellinger.evaluate(prediction: x, target: y, observableChannels: 2).loss <= 1)
     }
 
+    @Test("training with each loss lowers it", arguments: LossFunction.allCases)
+    func everyLossTrains(loss: LossFunction) throws {
+        var cfg = TrainingConfiguration(
+            model: ModelConfiguration(
+                channels: 3, observableChannels: 2, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 6))
+        cfg.timeSampling = 2
+        cfg.minibatchSize = 4
+        cfg.update = .perMinibatch
+        cfg.learningRate = 0.01
+        cfg.seed = 5
+        cfg.loss = loss
+        // Learnable data: a teacher NCA's own trajectory, positive so that every loss sees mass.
+        let teacherConfig = ModelConfiguration(
+            channels: 2, observableChannels: 2, kernels: [.identity, .laplacian], activation: .tanh, hiddenSize: 4)
+        let teacher: NCAModel<Float> = randomModel(teacherConfig, seed: 40, scale: 0.5)
+        let engine = NCAEngine<Float>(configuration: teacherConfig, batch: 2, size: 8)
+        var x: Tensor<Float> = randomTensor([2, 8, 8, 2], seed: 41, in: 0.2...1)
+        var frames = x.scalars
+        var rng = RandomGenerator(seed: 0)
+        for _ in 0..<2 {
+            engine.run(teacher, state: &x, steps: 2, rng: &rng)
+            frames += x.scalars
+        }
+        let trainer = Trainer(configuration: cfg, data: Tensor(shape: [3, 2, 8, 8, 2], scalars: frames))
+        let curve = try (0..<60).map { _ in try trainer.runEpoch().loss }
+        #expect(curve.allSatisfy(\.isFinite) && curve.last! < 0.8 * curve.first!, "\(loss): \(curve.first!) → \(curve.last!)")
+    }
+
     @Test("sliced Wasserstein's directions come from the seed")
     func directionsFromTheSeed() {
         let a = LossFunction.directions(dimension: 3, seed: 1)
