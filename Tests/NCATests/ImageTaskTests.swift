@@ -165,7 +165,7 @@ struct ImageTaskBinaryTests {
             "data", "images", "--builtin", "--size", "8", "--pad", "2", "--copies", "3", "--out", dir + "/t.npy",
         ])
         #expect(r.status == 0, "\(r.error)")
-        #expect(try NPY.read(dir + "/t.npy").shape == [5, 3, 12, 12, 4])
+        #expect(try NPY.read(dir + "/t.npy").shape == [4, 3, 12, 12, 4])
         r = try binary.nca([
             "data", "images", fixture("png_palette.png"), fixture("png_rgba16.png"), "--size", "4", "--pad", "1", "--hold-last",
             "0",
@@ -200,5 +200,18 @@ struct ImageTaskBinaryTests {
         ])
         #expect(r.status == 0, "\(r.error)")
         #expect(FileManager.default.fileExists(atPath: dir + "/roll/rollout.gif"))
+    }
+}
+
+extension BinaryTests {
+    @Test("nca data images defaults to the paper's Fig 7 frames: three pictures, the last shown twice")
+    func imagesDefaultToFourFrames() throws {
+        let dir = temporaryFolder()
+        let r = try nca(["data", "images", "--builtin", "--size", "8", "--pad", "1", "--copies", "2", "--out", dir + "/t.npy"])
+        #expect(r.status == 0, "\(r.error)")
+        let t = try NPY.read(dir + "/t.npy").tensor(as: Float.self)
+        #expect(t.shape == [4, 2, 10, 10, 4])
+        let frame = 2 * 10 * 10 * 4
+        #expect(Array(t.scalars[(2 * frame)..<(3 * frame)]) == Array(t.scalars[(3 * frame)..<(4 * frame)]))
     }
 }

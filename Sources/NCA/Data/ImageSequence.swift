@@ -139,9 +139,10 @@ public struct ImageSequence: Sendable {
             self.holdLast = holdLast
         }
 
-        /// The paper's size (§3.2: 60 × 60 pictures, 10 cells of padding), the default of
+        /// The paper's size and frames (§3.2, Fig 7: 60 × 60 pictures, 10 cells of padding, the last
+        /// picture shown twice: 4 frames of 3 pictures), the default of
         /// `nca data images`.
-        public static let paper = Layout(size: 60, pad: 10, copies: 8, holdLast: 2)
+        public static let paper = Layout(size: 60, pad: 10, copies: 8, holdLast: 1)
     }
 
     /// A sequence of `pictures` laid out as `layout` says.
