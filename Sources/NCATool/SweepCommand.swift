@@ -31,7 +31,7 @@ struct SweepCommand: ParsableCommand {
 
         @Option(
             help: ArgumentHelp(
-                "Options and values to sweep: option=v1,v2;option=v1,… with the long names of 'nca train' options.",
+                "Options and values to sweep: option=v1,v2;option=v1,… with the long names of 'nca train' options (values holding commas: separate them with |).",
                 valueName: "grid"))
         var grid: String
 

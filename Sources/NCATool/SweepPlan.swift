@@ -25,7 +25,8 @@ struct SweepPlan: Codable, Equatable {
     var count: Int { axes.reduce(1) { $0 * $1.values.count } }
 
     /// Parses `option=v1,v2;option=v1,…` (spaces around the separators are ignored; an option
-    /// may be written with or without its leading dashes).
+    /// may be written with or without its leading dashes; values that hold commas are separated
+    /// by `|` instead).
     static func parseGrid(_ text: String) throws -> [Axis] {
         var axes: [Axis] = []
         for part in text.split(separator: ";", omittingEmptySubsequences: true) {
@@ -37,7 +38,10 @@ struct SweepPlan: Codable, Equatable {
             }
             var option = piece[..<equals].trimmingCharacters(in: .whitespaces)
             while option.hasPrefix("-") { option.removeFirst() }
-            let values = piece[piece.index(after: equals)...].split(separator: ",", omittingEmptySubsequences: false)
+            // Values are separated by commas, or by | when a value holds commas itself
+            // (kernels=identity,laplacian|identity,grad-x,grad-y,laplacian).
+            let list = piece[piece.index(after: equals)...]
+            let values = list.split(separator: list.contains("|") ? "|" : ",", omittingEmptySubsequences: false)
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             guard !option.isEmpty, option.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
                 throw ValidationError("--grid: '\(option)' is not an option name; use the long name of an 'nca train' option")

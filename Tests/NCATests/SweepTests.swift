@@ -20,6 +20,12 @@ struct SweepPlanTests {
             plan.arguments(of: 3) == ["--preset", "gray-scott", "--time-sampling", "2", "--seed", "1", "--lr", "0.001"])
     }
 
+    @Test("values holding commas are separated by |")
+    func valuesWithCommas() throws {
+        let axes = try SweepPlan.parseGrid("kernels=identity,laplacian|identity,grad-x,grad-y,laplacian;seed=0,1")
+        #expect(axes[0].values == ["identity,laplacian", "identity,grad-x,grad-y,laplacian"] && axes[1].values == ["0", "1"])
+    }
+
     @Test(
         "bad grids are refused with a reason",
         arguments: ["", "seed", "seed=", "seed=1,,2", "seed=1,1", "out=a,b", "seed=1;seed=2", "a b=1"])
