@@ -5,7 +5,8 @@
 # image task, scripts/check-morph.sh, about 3 minutes) and
 # kill -9 at 20 random moments loses nothing (scripts/kill-resume-check.sh, under a minute),
 # data-parallel training under mpirun equals one process and survives a killed rank
-# (scripts/mpi-check.sh, under a minute), and
+# (scripts/mpi-check.sh, under a minute), every Experiments/ script runs at its quick size
+# (scripts/check-experiments.sh, about a minute), and
 # nca grad agrees with JAX's autodiff (Benchmarks/peers/run.sh --check, installs JAX from PyPI);
 # and the sources follow .swift-format and the shape limits (scripts/check-format.py).
 set -euo pipefail
@@ -17,6 +18,7 @@ if [ "${NCA_RELEASE_CHECKS:-0}" = 1 ]; then
     bash scripts/check-morph.sh
     bash scripts/kill-resume-check.sh
     bash scripts/mpi-check.sh
+    bash scripts/check-experiments.sh
     bash Benchmarks/peers/run.sh --check
 fi
 export PATH="$PWD/.venv/bin:$PATH"

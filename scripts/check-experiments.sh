@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every experiment script of Experiments/ at its --quick size, so that the scripts never
+# rot (release-mode checks of .ci/run; about a minute).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product nca >/dev/null
+export NCA="$PWD/.build/release/nca"
+dir=$(mktemp -d)
+[ -n "${NCA_KEEP_CHECK_DIR:-}" ] || trap 'rm -rf "$dir"' EXIT
+failed=0
+for script in Experiments/fig4.sh Experiments/fig6.sh Experiments/fig7.sh Experiments/fig8-9.sh; do
+    name=$(basename "$script" .sh)
+    if bash "$script" --quick "$dir/$name" >"$dir/$name.log" 2>&1; then
+        echo "experiments: $name --quick ok"
+    else
+        echo "experiments: $name --quick FAILED; its output:"
+        tail -20 "$dir/$name.log"
+        failed=$((failed + 1))
+    fi
+done
+# Every sweep reported every configuration as finished.
+for csv in "$dir"/fig4/sweep.csv "$dir"/fig6/sweep.csv "$dir"/fig8-9/*/sweep.csv; do
+    if grep -v '^index' "$csv" | grep -qv ',finished,'; then
+        echo "experiments: $csv has unfinished configurations"
+        failed=$((failed + 1))
+    fi
+done
+[ -f "$dir/fig7/rollout/contact_sheet.png" ] || { echo "experiments: fig7 made no pictures"; failed=$((failed + 1)); }
+[ "$failed" = 0 ] || exit 1
+echo "experiments: all quick runs passed"
