@@ -142,7 +142,10 @@ struct TrainCommand: ParsableCommand {
     )
     var lrDecay: Double?
 
-    @Option(help: "Loss: euclidean (the paper's), mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (directions from --seed); Docs/training.md has the formulas.")
+    @Option(
+        help:
+            "Loss: euclidean (the paper's), mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (directions from --seed); Docs/training.md has the formulas."
+    )
     var loss: LossFunction = .euclidean
 
     @Option(help: "Seed for the initial weights, mini-batch shuffles and masks.")
@@ -286,7 +289,8 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         // Under mpirun with several processes: data-parallel training (Docs/scale.md).
-        let world = Communicator.world.flatMap { $0.size > 1 ? $0 : nil }
+        var world: Communicator?
+        try reportingErrors { world = try Communicator.world().flatMap { $0.size > 1 ? $0 : nil } }
         do {
             try reportingErrors { try train(world: world) }
         } catch let code as ExitCode where world != nil && code != .success {
@@ -372,67 +376,5 @@ struct TrainCommand: ParsableCommand {
             throw ExitCode(130)
         }
         if leader { try writeReport(run) }
-    }
-
-    private func startRun() throws -> TrainingRun {
-        let modelConfiguration = try model.configuration(defaults: preset?.modelDefaults ?? ModelConfiguration())
-        let training = trainingConfiguration(modelConfiguration: modelConfiguration)
-        let trainingData: Tensor<Float>
-        var test: Tensor<Float>?
-        let source: String
-        var testSource: String?
-        switch preset {
-        case .grayScott:
-            let made = TrainingPreset.grayScottData(timeSampling: timeSampling)
-            trainingData = made.training
-            source = "nca data gray-scott --init paper --size 64 --steps \(made.trainingSteps) --time-sampling \(timeSampling)"
-            test = made.test
-            testSource =
-                "nca data gray-scott --init paper-test --size 64 --steps \(made.testSteps) --time-sampling \(timeSampling)"
-        case .morph:
-            guard modelConfiguration.observableChannels == 4 else {
-                throw ValidationError("--preset morph makes RGBA data: the model needs --observable 4")
-            }
-            let layout = pictureLayout.layout(defaults: TrainingPreset.morph.pictureLayout!)
-            let pictures =
-                images.isEmpty
-                ? ImageSequence.builtinPictures(size: layout.size)
-                : try images.map { Picture(try PNG.read($0)) }
-            let sequence = ImageSequence(pictures: pictures, layout: layout, seed: seed)
-            trainingData = sequence.trajectory()
-            source =
-                "nca data images \(images.isEmpty ? "--builtin" : images.joined(separator: " ")) --size \(layout.size) --pad \(layout.pad) --copies \(layout.copies) --hold-last \(layout.holdLast) --seed \(seed)"
-        case nil:
-            trainingData = try TrajectoryFile.read(
-                data!, observable: modelConfiguration.observableChannels, channels: modelConfiguration.channels)
-            source = data!
-        }
-        if let testData {
-            test = try TrajectoryFile.read(
-                testData, observable: modelConfiguration.observableChannels, channels: modelConfiguration.channels)
-            testSource = testData
-        }
-        let folder = out ?? defaultFolder()
-        if FileManager.default.fileExists(atPath: folder + "/config.json") {
-            throw ValidationError(
-                "\(folder) already holds a training run; continue it with --resume \(folder) or choose another --out")
-        }
-        let run = try TrainingRun(
-            newRunIn: folder,
-            configuration: RunConfiguration(
-                training: training, preset: preset?.rawValue, dataSource: source, dataShape: trainingData.shape,
-                testDataSource: testSource, toolkitVersion: NCACommand.version),
-            data: trainingData, testData: test)
-        say(
-            "training into \(folder): \(trainingData.shape[0] - 1) × \(trainingData.shape[1]) transitions of \(training.timeSampling) steps, \(training.epochs) epochs"
-        )
-        return run
-    }
-
-    private func defaultFolder() -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let name = preset?.rawValue ?? URL(fileURLWithPath: data ?? "run").deletingPathExtension().lastPathComponent
-        return "runs/\(formatter.string(from: Date()))-\(name)"
     }
 }

@@ -7,7 +7,7 @@ public struct CommunicationError: NCAUserError {
     public var detail: String
     public var category: ErrorCategory { .failure }
     public var description: String {
-        "MPI \(operation) failed (\(detail)); another process of the job may have stopped. Resume the run from its last checkpoint with nca train --resume"
+        "MPI \(operation) failed (\(detail)); another process of the job may have stopped. The last checkpoint is intact: resume the run from it"
     }
 }
 
@@ -34,17 +34,17 @@ public final class Communicator: @unchecked Sendable {
         Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
     }
 
-    /// The job's processes when launched by MPI (initialising MPI on first use), else nil.
-    public static let world: Communicator? = {
-        guard isLaunchedByMPI else { return nil }
+    /// The job's processes when launched by MPI, else nil; initialises MPI on the first call and
+    /// returns the same communicator (or the same error) afterwards.
+    public static func world() throws(CommunicationError) -> Communicator? { try joined.get() }
+
+    private static let joined: Result<Communicator?, CommunicationError> = {
+        guard isLaunchedByMPI else { return .success(nil) }
         var rank: Int32 = 0
         var size: Int32 = 1
         let status = nca_mpi_init(&rank, &size)
-        guard status == 0 else {
-            FileHandle.standardError.write(Data("nca: error: MPI_Init failed (\(describe(status)))\n".utf8))
-            exit(1)
-        }
-        return Communicator(rank: Int(rank), size: Int(size))
+        guard status == 0 else { return .failure(CommunicationError(operation: "initialisation", detail: describe(status))) }
+        return .success(Communicator(rank: Int(rank), size: Int(size)))
     }()
 
     private init(rank: Int, size: Int) {

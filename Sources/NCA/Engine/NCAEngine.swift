@@ -80,11 +80,8 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         didSet {
             guard let share = maskShare else { return }
             precondition(share.first >= 0 && share.first + batch <= share.entries, "NCAEngine: maskShare outside the mini-batch")
-            let needed = maskCount / batch * share.entries
-            if (allMasks?.capacity ?? 0) < needed { allMasks = Buffer(capacity: needed) }
         }
     }
-    private var allMasks: Buffer<T>?
     /// The last `forward`'s final state, kept for the penalty's gradient there.
     private var finalState: Buffer<T>?
     private var recordedSteps = 0
@@ -352,14 +349,10 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         _ weights: Weights<T>, input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, sigma s: UnsafeMutablePointer<T>,
         rng: inout RandomGenerator
     ) {
-        if let share = maskShare, configuration.skipProbability > 0, let all = allMasks {
-            let perEntry = maskCount / batch
-            StochasticMask.draw(
-                into: all.pointer, count: perEntry * share.entries, skipProbability: configuration.skipProbability, rng: &rng)
-            s.update(from: all.pointer + share.first * perEntry, count: maskCount)
-        } else {
-            StochasticMask.draw(into: s, count: maskCount, skipProbability: configuration.skipProbability, rng: &rng)
-        }
+        let perEntry = maskCount / batch
+        let skipping = maskShare.map { (before: $0.first * perEntry, after: ($0.entries - $0.first - batch) * perEntry) }
+        StochasticMask.draw(
+            into: s, count: maskCount, skipProbability: configuration.skipProbability, skipping: skipping ?? (0, 0), rng: &rng)
         runJob(.forward(weights: weights, input: input, output: output, sigma: s))
     }
 

@@ -10,16 +10,20 @@ enum StochasticMask {
         granularity == .cell ? cells : cells * channels
     }
 
-    /// Fills `sigma` (length `count(...)`) with fresh draws.
+    /// Fills `sigma` (length `count(...)`) with fresh draws. With `skipping` (before, after), the
+    /// generator first and last makes that many draws that are not kept: `sigma` is then one share
+    /// of the draws for a larger batch (data-parallel training).
     static func draw<T: BLASScalar>(
-        into sigma: UnsafeMutablePointer<T>, count: Int, skipProbability p: Double,
+        into sigma: UnsafeMutablePointer<T>, count: Int, skipProbability p: Double, skipping: (before: Int, after: Int) = (0, 0),
         rng: inout RandomGenerator
     ) {
         if p == 0 {
             sigma.update(repeating: 1, count: count)
             return
         }
+        for _ in 0..<skipping.before { _ = rng.nextUnit() }
         for i in 0..<count { sigma[i] = rng.nextUnit() >= p ? 1 : 0 }
+        for _ in 0..<skipping.after { _ = rng.nextUnit() }
     }
 
     /// x ← x + σ ⊙ f over N cells × C channels.
