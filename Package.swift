@@ -22,11 +22,14 @@ let package = Package(
     products: [
         .library(name: "NCA", targets: ["NCA"]),
         .executable(name: "nca", targets: ["NCATool"]),
+        .executable(name: "nca-example", targets: ["nca-example"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+        // `swift package generate-documentation --target NCA` (the DocC catalog, Sources/NCA/NCA.docc).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -64,6 +67,9 @@ let package = Package(
             swiftSettings: optimise,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The library used from Swift (Sources/NCA/NCA.docc/UseTheLibraryFromSwift.md shows this file):
+        // train, take a gradient, roll out, write a PNG. `swift run -c release nca-example [OUT]`.
+        .executableTarget(name: "nca-example", dependencies: ["NCA"], path: "Examples/TrainAndRoll", swiftSettings: optimise),
         // Fuzz targets for the readers: libFuzzer with scripts/fuzz.sh, a corpus replayer otherwise.
         .executableTarget(name: "NCAFuzz", dependencies: ["NCA"], path: "Tests/Fuzz/NCAFuzz"),
         // Test-only: counts the calling thread's heap allocations (interposes malloc).

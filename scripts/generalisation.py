@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Scores Gray-Scott models on initial conditions they never saw (the project's own check of
-generalisation, used for Docs/training.md): each family's 2048-step free rollout loss divided by
+generalisation, used for Sources/NCA/NCA.docc/TrainAGrayScottModel.md): each family's 2048-step free rollout loss divided by
 the do-nothing model's, from the PDE run by `nca data gray-scott`.
 
     python3 scripts/generalisation.py [--nca .build/release/nca] [--cache DIR] MODEL.safetensors ...

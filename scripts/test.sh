@@ -6,7 +6,10 @@
 # kill -9 at 20 random moments loses nothing (scripts/kill-resume-check.sh, under a minute),
 # data-parallel training under mpirun equals one process and survives a killed rank
 # (scripts/mpi-check.sh, under a minute), every Experiments/ script runs at its quick size
-# (scripts/check-experiments.sh, about a minute), and
+# (scripts/check-experiments.sh, about a minute), the documentation builds with DocC without a
+# warning and documents every public symbol (scripts/check-doc-coverage.py), every command the
+# README and the DocC articles show runs at tiny size, the example target included
+# (scripts/check-docs.py, a few minutes), and
 # nca grad agrees with JAX's autodiff (Benchmarks/peers/run.sh --check, installs JAX from PyPI);
 # and the sources follow .swift-format and the shape limits (scripts/check-format.py).
 set -euo pipefail
@@ -19,6 +22,9 @@ if [ "${NCA_RELEASE_CHECKS:-0}" = 1 ]; then
     bash scripts/kill-resume-check.sh
     bash scripts/mpi-check.sh
     bash scripts/check-experiments.sh
+    swift package generate-documentation --target NCA --warnings-as-errors >/dev/null
+    python3 scripts/check-doc-coverage.py
+    python3 scripts/check-docs.py
     bash Benchmarks/peers/run.sh --check
 fi
 export PATH="$PWD/.venv/bin:$PATH"

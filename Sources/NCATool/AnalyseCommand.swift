@@ -37,7 +37,7 @@ struct AnalyseCommand: ParsableCommand {
     @Option(help: "Pruning check: compare only the snapshots within this many steps (default: all of --data).")
     var steps: Int?
 
-    @Option(help: "Loss for the pruning check: euclidean, mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (Docs/training.md).")
+    @Option(help: "Loss for the pruning check: euclidean, mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (Sources/NCA/NCA.docc/TrainAGrayScottModel.md).")
     var loss: LossFunction = .euclidean
 
     @OptionGroup(title: "State (its per-channel spatial mean is the uniform state of the stability analysis)")

@@ -31,7 +31,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Compare only the snapshots within this many steps (default: all).")
     var steps: Int?
 
-    @Option(help: "Loss: euclidean, mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (Docs/training.md; sliced Wasserstein with the directions of seed 0).")
+    @Option(help: "Loss: euclidean, mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (Sources/NCA/NCA.docc/TrainAGrayScottModel.md; sliced Wasserstein with the directions of seed 0).")
     var loss: LossFunction = .euclidean
 
     @Option(help: "Seed for the stochastic mask.")

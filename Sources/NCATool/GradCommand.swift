@@ -26,7 +26,7 @@ struct GradCommand: ParsableCommand, PrecisionGeneric {
     @Option(help: "t, NCA steps between state and target.")
     var steps: Int
 
-    @Option(help: "Loss: euclidean (per-entry norm, averaged), mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (directions from --seed); Docs/training.md.")
+    @Option(help: "Loss: euclidean (per-entry norm, averaged), mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (directions from --seed); Sources/NCA/NCA.docc/TrainAGrayScottModel.md.")
     var loss: LossFunction = .euclidean
 
     @Option(name: .customLong("range-penalty"), help: "λ of the state-range penalty added to the loss (0 = none).")

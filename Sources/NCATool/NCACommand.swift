@@ -4,7 +4,8 @@ import NCA
 
 @main
 struct NCACommand: ParsableCommand {
-    static let version = "0.1.0"
+    /// The version `nca --version` prints: the library's, set in one place (`Toolkit.version`).
+    static let version = Toolkit.version
 
     static func main() {
         // A write over the file-size limit (ulimit -f) should fail with EFBIG and a clear

@@ -36,7 +36,7 @@ struct TrainCommand: ParsableCommand {
             instead, which with propagated trajectories tends to pick a barely trained model.
 
             --preset gray-scott is the paper's §3.1 recipe as the authors' code ran it (see \
-            Docs/training.md): the four binary training states of 'nca data gray-scott --init \
+            Sources/NCA/NCA.docc/TrainAGrayScottModel.md): the four binary training states of 'nca data gray-scott --init \
             paper' over 1024 steps (M = 32, R = 4) and the unseen test state of --init paper-test \
             over 2048 steps; C 8, identity+laplacian, H 32, relu; W2 ~ N(0, 0.1²); Nadam at 1e-3 \
             with one step per mini-batch of 64 transitions and per-tensor gradient \
@@ -50,7 +50,7 @@ struct TrainCommand: ParsableCommand {
             --images A.png B.png C.png, and uses the image defaults: 16 channels (4 observable, \
             RGBA), kernels identity,grad-x,grad-y,laplacian, relu, p = 0.5, zero boundary, \
             shifts re-drawn every 10 epochs; and a recipe that makes the last picture an \
-            attractor (see Docs/images.md): noise augmentation 0.1 (one-cell perturbations of \
+            attractor (see Sources/NCA/NCA.docc/MorphPictures.md): noise augmentation 0.1 (one-cell perturbations of \
             the last picture then heal; with 0.01 they persist), the state-range penalty \
             λ = 0.01 (it keeps the hidden channels from drifting), a pool of 8 states run on \
             to 8 × the horizon (--pool 8), no output bias (--output-bias off), a step per \
@@ -144,7 +144,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help:
-            "Loss: euclidean (the paper's), mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (directions from --seed); Docs/training.md has the formulas."
+            "Loss: euclidean (the paper's), mse, hellinger, bhattacharyya, sliced-wasserstein or spectral (directions from --seed); Sources/NCA/NCA.docc/TrainAGrayScottModel.md has the formulas."
     )
     var loss: LossFunction = .euclidean
 

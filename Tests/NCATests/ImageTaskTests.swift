@@ -184,7 +184,7 @@ struct ImageTaskBinaryTests {
         #expect(
             config.contains("\"augmentation\"") && config.contains("\"rotate\" : true") && config.contains("\"noise\" : 0.1"),
             "\(config)")
-        // The attractor recipe (Docs/images.md) is the preset's default.
+        // The attractor recipe (Sources/NCA/NCA.docc/MorphPictures.md) is the preset's default.
         for setting in [
             "\"pool\" : 8", "\"trainOutputBias\" : false", "\"rangePenalty\" : 0.01", "\"minibatchSize\" : 8",
             "\"validateReach\" : 8", "\"validateHold\" : true", "\"update\" : \"per-minibatch\"",

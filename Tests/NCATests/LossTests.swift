@@ -125,7 +125,7 @@ struct LossTests {
         #expect(a == LossFunction.directions(dimension: 3, seed: 1) && a != LossFunction.directions(dimension: 3, seed: 2))
     }
 
-    /// The values against numpy written from the formulas in Docs/training.md (needs python3 with
+    /// The values against numpy written from the formulas in Sources/NCA/NCA.docc/TrainAGrayScottModel.md (needs python3 with
     /// numpy; `.ci/run` sets NCA_PYTHON_INTEROP=1).
     @Test(.enabled(if: ProcessInfo.processInfo.environment["NCA_PYTHON_INTEROP"] != nil))
     func valuesMatchNumpy() throws {

@@ -18,6 +18,7 @@ public struct FourierStability: Codable, Sendable {
     public struct Mode: Codable, Equatable, Sendable {
         /// ξ, η in (−π, π].
         public var xi: Double
+        /// η, the wavenumber along the second axis, in (−π, π].
         public var eta: Double
         /// |k| = √(ξ² + η²).
         public var wavenumber: Double
@@ -25,7 +26,9 @@ public struct FourierStability: Codable, Sendable {
         public var wavelength: Double?
         /// log |λ_max| per step.
         public var growthRate: Double
+        /// Real part of λ_max, the eigenvalue of largest modulus.
         public var eigenvalueReal: Double
+        /// Imaginary part of λ_max.
         public var eigenvalueImaginary: Double
         /// |v_c|² of λ_max's eigenvector: which channels the mode lives in (sums to 1).
         public var channelWeights: [Double]
@@ -43,6 +46,7 @@ public struct FourierStability: Codable, Sendable {
     public var fastest: Mode
     /// Per radial wavenumber bin (|k| rounded to a multiple of 2π / S), the fastest mode in it.
     public var radial: [Mode]
+    /// The findings in sentences, as `nca analyse` prints them.
     public var sentences: [String]
 
     /// Scans every wavenumber of an S × S lattice about the uniform state `about` (C values).
@@ -222,6 +226,7 @@ public struct FourierStability: Codable, Sendable {
 /// Double, Jᵀ·u is the tape's backward pass; every rollout uses the same mask draws (p > 0 gives
 /// the Jacobian of one realisation).
 public struct StateAmplification: Codable, Sendable {
+    /// n, the number of steps of Φⁿ.
     public var steps: Int
     /// σ_max(∂Φⁿ/∂x): the largest factor by which the norm of a small perturbation grows.
     public var amplification: Double
@@ -236,6 +241,7 @@ public struct StateAmplification: Codable, Sendable {
     /// ‖JᵀJ v − σ² v‖ / σ² for the returned vector v.
     public var residual: Double
 
+    /// Computes σ_max(∂Φⁿ/∂x) of `model` at `state` (1 × S × S × C) with a Krylov space of at most `krylovSize` vectors.
     public static func compute(
         _ model: NCAModel<Double>, state: Tensor<Double>, steps: Int, krylovSize: Int = 50, seed: UInt64 = 0
     ) throws(LinearAlgebraError) -> StateAmplification {

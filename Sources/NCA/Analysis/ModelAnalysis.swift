@@ -4,8 +4,11 @@ import Foundation
 /// weights and rolls the model out against a trajectory; the change in loss says whether the
 /// analysis's "unimportant" really is.
 public struct PruningCheck: Codable, Sendable {
+    /// One pruned variant of the model and how its rollout loss changed.
     public struct Variant: Codable, Equatable, Sendable {
+        /// Short name of the variant, e.g. "drop channel 3".
         public var name: String
+        /// What the variant zeroes, in words.
         public var description: String
         /// Mean rollout loss (nil when the rollout diverged).
         public var loss: Double?
@@ -13,9 +16,13 @@ public struct PruningCheck: Codable, Sendable {
         public var relativeChange: Double?
     }
 
+    /// Steps between the trajectory's snapshots.
     public var timeSampling: Int
+    /// Snapshots of the trajectory the variants were rolled out against.
     public var snapshots: Int
+    /// The loss function used, by name.
     public var lossFunction: String
+    /// The full model first, then each pruned variant.
     public var variants: [Variant]
 
     /// Evaluates the full model and its pruned variants on `data` ((M+1) × R × S × S × O).
@@ -150,15 +157,22 @@ public struct PruningCheck: Codable, Sendable {
 
 /// Everything `nca analyse` computes, as written to `analysis.json`.
 public struct ModelAnalysis: Codable, Sendable {
+    /// Format tag of `analysis.json`.
     public var format = "nca-analysis/1"
+    /// Path of the analysed model file.
     public var model: String
+    /// The analysed model's configuration.
     public var configuration: ModelConfiguration
+    /// SVD spectra, directions and importances of the weights.
     public var weights: WeightAnalysis
+    /// Linear stability of a uniform state, per wavenumber.
     public var stability: FourierStability
     /// Amplification of perturbations at a given state (`--state`), when one was given.
     public var stateAmplification: StateAmplification?
+    /// The pruning check, when data was given.
     public var pruning: PruningCheck?
 
+    /// Collects the parts of an analysis.
     public init(
         model: String, configuration: ModelConfiguration, weights: WeightAnalysis, stability: FourierStability,
         stateAmplification: StateAmplification? = nil, pruning: PruningCheck?

@@ -10,9 +10,13 @@ import Foundation
 /// p > 0 the mask draws differ between the runs, which the threshold has to absorb (the paper
 /// uses 0.1 "to account for random fluctuations").
 public struct LocalPerturbation: Sendable {
+    /// Steps each perturbed state runs.
     public var steps: Int
+    /// Every `stride`-th cell in each axis is perturbed.
     public var stride: Int
+    /// Added to the observable channels of the perturbed cell.
     public var magnitude: Double
+    /// A final cell counts as changed when an observable channel differs by more than this.
     public var threshold: Double
     /// Perturbed positions per axis: ⌈S / stride⌉.
     public var grid: Int
@@ -26,6 +30,7 @@ public struct LocalPerturbation: Sendable {
     /// Final states (S × S × C) for a few perturbed cells (the one that changes most, the centre, …).
     public var examples: [(row: Int, column: Int, final: [Float])]
 
+    /// Perturbs every `stride`-th cell of batch entry 0 of `initial` in turn and counts the changed cells after `steps` steps.
     public static func run(
         _ model: NCAModel<Float>, initial: Tensor<Float>, steps: Int, stride: Int = 1, magnitude: Double = 1,
         threshold: Double = 0.1, seed: UInt64 = 0, batch: Int = 16, progress: ((Int, Int) -> Void)? = nil
@@ -134,12 +139,17 @@ public struct LocalPerturbation: Sendable {
 /// (the gradient with respect to the initial state). Adam takes the steps. Both rollouts of an
 /// iteration use the same mask draws.
 public struct AdversarialPerturbation: Sendable {
+    /// Whether the search looks for a perturbation that destroys or preserves the final state.
     public enum Mode: String, CaseIterable, Codable, Sendable {
+        /// Minimise κ: a small perturbation that changes the final state a lot.
         case destroy
+        /// Maximise κ: a large perturbation that leaves the final state alone.
         case preserve
     }
 
+    /// The direction of the search.
     public var mode: Mode
+    /// Steps of each rollout.
     public var steps: Int
     /// The best perturbation found (1 × S × S × C; hidden channels 0).
     public var perturbation: Tensor<Float>
@@ -147,11 +157,14 @@ public struct AdversarialPerturbation: Sendable {
     public var kappaHistory: [Double]
     /// κ, ‖x̃‖ and ‖Φⁿ(x0 + x̃) − Φⁿ(x0)‖ of the best perturbation.
     public var kappa: Double
+    /// ‖x̃‖ of the best perturbation.
     public var perturbationNorm: Double
+    /// ‖Φⁿ(x0 + x̃) − Φⁿ(x0)‖ of the best perturbation.
     public var finalChange: Double
     /// Why the search stopped early, if it did.
     public var stoppedEarly: String?
 
+    /// Searches for the perturbation of `initial` (1 × S × S × C) that minimises (`destroy`) or maximises (`preserve`) κ, by Adam for `iterations` steps.
     public static func search(
         _ model: NCAModel<Float>, initial: Tensor<Float>, steps: Int, mode: Mode, iterations: Int = 100,
         learningRate: Double = 0.01, initialScale: Double = 0.01, seed: UInt64 = 0, progress: ((Int, Double) -> Void)? = nil
@@ -263,19 +276,28 @@ struct ObservableAdam {
 /// channels, also relative to ‖T Φⁿ(x0)‖. The identity row is the noise floor: with p > 0 its
 /// two runs use different mask draws.
 public struct SymmetryTest: Sendable {
+    /// The result for one transform.
     public struct Row: Sendable {
+        /// The rotation or reflection T.
         public var transform: LatticeTransform
+        /// ‖Φⁿ(T x0) − T Φⁿ(x0)‖ over the observable channels.
         public var distance: Double
+        /// `distance` / ‖T Φⁿ(x0)‖.
         public var relative: Double
         /// T x0, Φⁿ(T x0) and T Φⁿ(x0), each S × S × C.
         public var start: [Float]
+        /// Φⁿ(T x0), S × S × C.
         public var final: [Float]
+        /// T Φⁿ(x0), S × S × C.
         public var expected: [Float]
     }
 
+    /// n, the steps of each rollout.
     public var steps: Int
+    /// One row per transform, the identity first.
     public var rows: [Row]
 
+    /// Runs `model` from `initial` and from each transform of it for `steps` steps and compares.
     public static func run(
         _ model: NCAModel<Float>, initial: Tensor<Float>, steps: Int, transforms: [LatticeTransform] = LatticeTransform.allCases,
         seed: UInt64 = 0

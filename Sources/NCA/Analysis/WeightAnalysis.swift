@@ -12,8 +12,10 @@ public struct Spectrum: Codable, Equatable, Sendable {
     /// How many σ_i exceed `relativeThreshold` · σ_1.
     public var thresholdRank: Int
 
+    /// Singular values below this fraction of the largest do not count towards the effective rank.
     public static let relativeThreshold = 1e-3
 
+    /// The spectrum of the singular values `s` (largest first).
     public init(singularValues s: [Double]) {
         singularValues = s
         let energy = s.reduce(0) { $0 + $1 * $1 }
@@ -51,6 +53,7 @@ public struct Spectrum: Codable, Equatable, Sendable {
 public struct WeightAnalysis: Codable, Sendable {
     /// One of the top singular directions of W2: the unit left vector u_i as a C × K table.
     public struct PerceptionDirection: Codable, Equatable, Sendable {
+        /// σ_i, the singular value of this direction.
         public var singularValue: Double
         /// `weights[c][k]`: component of u_i on (channel c, kernel k); Σ weights² = 1.
         public var weights: [[Double]]
@@ -60,28 +63,41 @@ public struct WeightAnalysis: Codable, Sendable {
 
     /// One of the top singular directions of W1: the unit right vector over channels it writes.
     public struct OutputDirection: Codable, Equatable, Sendable {
+        /// σ_i, the singular value of this direction.
         public var singularValue: Double
+        /// Per channel, the squared component of the right singular vector (sums to 1).
         public var channelWeights: [Double]
     }
 
     /// A hidden unit j of the dense network: ‖W2[:, j]‖ · ‖W1[j, :]‖ and the channel it writes most.
     public struct HiddenUnit: Codable, Equatable, Sendable {
+        /// j, the unit's index in the hidden layer.
         public var index: Int
+        /// ‖W2[:, j]‖ · ‖W1[j, :]‖.
         public var strength: Double
+        /// The channel the unit writes most.
         public var mainChannel: Int
         /// Fraction of ‖W1[j, :]‖² that goes to `mainChannel`.
         public var mainChannelShare: Double
     }
 
+    /// C, the model's channels.
     public var channels: Int
+    /// O, the observable channels.
     public var observableChannels: Int
+    /// The perception kernels, by name.
     public var kernels: [String]
+    /// H, the hidden width.
     public var hiddenSize: Int
+    /// Singular values of W2 (K·C × H).
     public var w2: Spectrum
+    /// Singular values of W1 (H × C).
     public var w1: Spectrum
     /// Spectrum of each kernel's block of W2 (the C × H rows that read that kernel), in kernel order.
     public var kernelBlocks: [Spectrum]
+    /// The top singular directions of W2.
     public var w2Directions: [PerceptionDirection]
+    /// The top singular directions of W1.
     public var w1Directions: [OutputDirection]
     /// `importance[c][k]` = ‖W2[(c,k), :]‖.
     public var importance: [[Double]]
@@ -103,6 +119,7 @@ public struct WeightAnalysis: Codable, Sendable {
     /// Hidden channels below this fraction of the most important channel are called prunable.
     public static let pruneThreshold = 0.05
 
+    /// Analyses the weights of `model` (SVDs by LAPACK).
     public init(_ model: NCAModel<Double>) throws(LinearAlgebraError) {
         let cfg = model.configuration
         let (c, h, kCount) = (cfg.channels, cfg.hiddenSize, cfg.kernels.count)

@@ -1,10 +1,15 @@
 /// A model configuration, batch geometry and bounded weights to time, shared by `nca bench`
 /// and the benchmark suite so both measure the same thing.
 public struct Workload: Sendable {
+    /// The workload's name (HEAD, BIG).
     public var name: String
+    /// The model it times.
     public var configuration: ModelConfiguration
+    /// R, lattices per batch.
     public var batch: Int
+    /// S, the lattice side.
     public var size: Int
+    /// t, steps per training step.
     public var steps: Int
 
     /// The paper's Gray-Scott setting: S 64, C 8, identity+laplacian, H 32, relu, R 16, t 32, p 0.

@@ -8,6 +8,7 @@ public struct Tape<Record: AnyObject> {
     /// Number of entries recorded since the last `reset()`.
     public private(set) var count = 0
 
+    /// An empty tape.
     public init() {}
 
     /// Forgets the recorded entries but keeps their storage for reuse.

@@ -15,6 +15,7 @@ public struct GrayScott: Codable, Equatable, Sendable {
     /// γ, B's extra decay rate (B dies at γ + α).
     public var gamma = 0.06268
 
+    /// The PDE with the given diffusion rates and reaction constants (defaults: the paper's).
     public init(diffusionA: Double = 0.1, diffusionB: Double = 0.05, alpha: Double = 0.06230, gamma: Double = 0.06268) {
         self.diffusionA = diffusionA
         self.diffusionB = diffusionB

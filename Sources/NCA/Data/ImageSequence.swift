@@ -3,11 +3,14 @@ import Foundation
 /// An RGBA picture as the image task uses it: S × S × 4 values in [0, 1], colour premultiplied
 /// by alpha (a transparent pixel is all zeros, like the zero boundary), channels last.
 public struct Picture: Equatable, Sendable {
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
     /// height × width × 4, premultiplied RGBA.
     public var values: [Double]
 
+    /// A picture of `width` × `height` pixels from `values`: height × width × 4, premultiplied RGBA in [0, 1].
     public init(width: Int, height: Int, values: [Double]) {
         precondition(values.count == width * height * 4, "Picture: \(values.count) values for \(width) × \(height) × 4")
         self.width = width
@@ -105,13 +108,20 @@ public struct Picture: Equatable, Sendable {
 /// centred, the others shifted by a random whole number of cells in [−pad, pad] on each axis
 /// (seeded; one shift per entry for all frames). Output (M+1) × R × S × S × 4 with S = size + 2·pad.
 public struct ImageSequence: Sendable {
+    /// The pictures in order, the last one the state to hold.
     public var pictures: [Picture]
+    /// Side of each picture on the lattice, in cells.
     public var size: Int
+    /// Empty cells around each picture.
     public var pad: Int
+    /// R, shifted copies of the sequence in the batch.
     public var copies: Int
+    /// Extra repeats of the last picture.
     public var holdLast: Int
+    /// Seed of the copies' shifts.
     public var seed: UInt64
 
+    /// A sequence of `pictures` laid out as `size` × `size` with `pad` cells around, `copies` shifted copies and `holdLast` extra repeats of the last.
     public init(pictures: [Picture], size: Int, pad: Int, copies: Int, holdLast: Int, seed: UInt64) {
         precondition(!pictures.isEmpty && size >= 1 && pad >= 0 && copies >= 1 && holdLast >= 0, "ImageSequence: bad settings")
         self.pictures = pictures
@@ -122,16 +132,22 @@ public struct ImageSequence: Sendable {
         self.seed = seed
     }
 
+    /// The lattice side S = size + 2 · pad.
     public var latticeSize: Int { size + 2 * pad }
 
     /// How pictures become a lattice sequence: the picture side, the padding, the batch entries
     /// and the extra repeats of the last picture.
     public struct Layout: Equatable, Sendable {
+        /// Side of each picture, in cells.
         public var size: Int
+        /// Empty cells around each picture.
         public var pad: Int
+        /// Shifted copies.
         public var copies: Int
+        /// Extra repeats of the last picture.
         public var holdLast: Int
 
+        /// A layout; see the properties.
         public init(size: Int, pad: Int, copies: Int, holdLast: Int) {
             self.size = size
             self.pad = pad
@@ -160,6 +176,7 @@ public struct ImageSequence: Sendable {
         }
     }
 
+    /// The morph trajectory, (M+1) × R × S × S × 4 (premultiplied RGBA).
     public func trajectory() -> Tensor<Float> {
         let s = latticeSize
         let frames = pictures.map { $0.fitted(to: size) } + Array(repeating: pictures.last!.fitted(to: size), count: holdLast)

@@ -69,9 +69,13 @@ public enum LatticeOps {
 
 /// A rotation or reflection of a square lattice (channels last).
 public enum LatticeTransform: String, CaseIterable, Codable, Sendable {
+    /// Leaves the lattice as it is.
     case identity
+    /// Rotates by 90°.
     case rotate90 = "rotate-90"
+    /// Rotates by 180°.
     case rotate180 = "rotate-180"
+    /// Rotates by 270°.
     case rotate270 = "rotate-270"
     /// Off-lattice: bilinear resampling about the lattice centre, zero outside.
     case rotate45 = "rotate-45"

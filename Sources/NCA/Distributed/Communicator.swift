@@ -3,7 +3,9 @@ import Foundation
 
 /// An MPI call failed (a process of the job died, or the network did).
 public struct CommunicationError: NCAUserError {
+    /// The MPI operation that failed.
     public var operation: String
+    /// What MPI said.
     public var detail: String
     public var category: ErrorCategory { .failure }
     public var description: String {

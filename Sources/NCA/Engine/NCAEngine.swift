@@ -23,6 +23,7 @@ import Foundation
 /// buffer), so results do not depend on scheduling; gradients from the workers are summed in a
 /// fixed order, so a run is reproducible bit for bit for a given thread count and kernel level.
 public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
+    /// The model shape this engine runs.
     public let configuration: ModelConfiguration
     /// R, the number of lattices (batch entries).
     public let batch: Int

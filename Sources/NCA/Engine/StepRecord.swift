@@ -32,8 +32,12 @@ final class SegmentStart<T: BLASScalar> {
 
 /// ∂L/∂θ and ∂L/∂x_0.
 public struct Gradients<T: BLASScalar>: Equatable, Sendable {
+    /// ∂L/∂W2 (K·C × H).
     public var w2: Tensor<T>
+    /// ∂L/∂W1 (H × C).
     public var w1: Tensor<T>
+    /// ∂L/∂v (C).
     public var v: Tensor<T>
+    /// ∂L/∂x0, the gradient with respect to the initial state (R × S × S × C).
     public var initialState: Tensor<T>
 }

@@ -12,6 +12,7 @@ public enum ErrorCategory: Sendable {
 /// An error meant to be read by a person: `description` is one line that says what is wrong
 /// and how to fix it.
 public protocol NCAUserError: Error, CustomStringConvertible {
+    /// Usage, bad input data or another failure: the exit status a front end gives the error.
     var category: ErrorCategory { get }
 }
 

@@ -2,10 +2,55 @@
 /// this type and know nothing of how a front end spells them; a front end (the `nca` tool maps
 /// each to its option) renders them with `SettingError.message(naming:)`.
 public enum Setting: String, CaseIterable, Sendable {
-    case channels, observableChannels, kernels, hiddenSize, weightScale
-    case timeSampling, epochs, minibatchSize, learningRate, learningRateDecay, checkpointEvery, maxLoss
-    case rangePenalty, weightAverage, snapshotEvery, validateReach, validateEvery
-    case pool, poolReach, poolDamage, recomputeEvery, noiseAugment, augmentEvery, onDivergence
+    /// The channel count C.
+    case channels
+    /// The observable channel count O.
+    case observableChannels
+    /// The perception kernels.
+    case kernels
+    /// The hidden width H.
+    case hiddenSize
+    /// The weight scale.
+    case weightScale
+    /// The time sampling t.
+    case timeSampling
+    /// The epoch count.
+    case epochs
+    /// The mini-batch size.
+    case minibatchSize
+    /// The learning rate.
+    case learningRate
+    /// The learning-rate decay.
+    case learningRateDecay
+    /// The checkpoint interval.
+    case checkpointEvery
+    /// The divergence bound on the loss.
+    case maxLoss
+    /// The range penalty λ.
+    case rangePenalty
+    /// The weight-average β.
+    case weightAverage
+    /// The snapshot interval.
+    case snapshotEvery
+    /// The validation reach.
+    case validateReach
+    /// The validation interval.
+    case validateEvery
+    /// The pool size.
+    case pool
+    /// The pool reach.
+    case poolReach
+    /// The pool damage fraction.
+    case poolDamage
+    /// The recompute interval.
+    case recomputeEvery
+    /// The noise augmentation a.
+    case noiseAugment
+    /// The augmentation interval.
+    case augmentEvery
+    /// The divergence policy.
+    case onDivergence
+    /// The frame.
     case frame
 
     /// The setting in words, for messages read outside any front end.
@@ -44,6 +89,7 @@ public enum Setting: String, CaseIterable, Sendable {
 /// spelled by the caller (e.g. as a command-line option); `description` uses the words of
 /// `Setting.name`.
 public protocol SettingError: NCAUserError {
+    /// The message, with every setting spelled by `spell` (a front end passes its option names).
     func message(naming spell: (Setting) -> String) -> String
 }
 

@@ -4,16 +4,24 @@ import Foundation
 /// `.safetensors`, PNG, GIF). `fix` names the setting that mends it, when one does: the message
 /// then ends "; \(before) <setting>\(after)".
 public struct FileError: Error, Equatable, SettingError {
+    /// The file concerned (empty when there is none, e.g. encoding in memory).
     public var path: String
+    /// What is wrong with it.
     public var problem: String
     public var category: ErrorCategory
+    /// The setting that mends it, if one does.
     public var fix: Fix?
 
+    /// The setting that mends a `FileError`, with the words around it.
     public struct Fix: Equatable, Sendable {
+        /// Text before the setting's name.
         public var before: String
+        /// The setting to change.
         public var setting: Setting
+        /// Text after the setting's name.
         public var after: String
 
+        /// A fix that reads "`before` <setting>`after`".
         public init(before: String, setting: Setting, after: String) {
             self.before = before
             self.setting = setting
@@ -21,6 +29,7 @@ public struct FileError: Error, Equatable, SettingError {
         }
     }
 
+    /// An error about `path`; `category` decides the exit status a front end gives it.
     public init(path: String, problem: String, category: ErrorCategory = .failure, fix: Fix? = nil) {
         self.path = path
         self.problem = problem

@@ -11,8 +11,10 @@
 /// `best_validation_epoch`), and `checksum`: FNV-1a (64-bit) over every tensor's
 /// bytes in name order and every other metadata entry, so a damaged file is refused.
 public enum Checkpoint {
+    /// Format tag in the metadata.
     public static let format = "nca-checkpoint/1"
 
+    /// `state` and the elapsed wall time as safetensors, with the checksum.
     public static func encode(_ state: TrainingState, elapsedSeconds: Double) -> Safetensors {
         let names = ["W2", "W1", "v"]
         let shapes = [state.model.w2.shape, state.model.w1.shape, state.model.v.shape]
@@ -51,6 +53,7 @@ public enum Checkpoint {
         return file
     }
 
+    /// Writes a checkpoint atomically (a temporary file, `fsync`, `rename`).
     public static func write(_ state: TrainingState, elapsedSeconds: Double, to path: String) throws {
         try encode(state, elapsedSeconds: elapsedSeconds).write(to: path)
     }
@@ -61,6 +64,7 @@ public enum Checkpoint {
         try decode(Safetensors.read(path), path: path)
     }
 
+    /// Checks the format tag, checksum and shapes and returns the training state; `path` names the file in errors.
     public static func decode(_ file: Safetensors, path: String) throws(FileError) -> (
         state: TrainingState, elapsedSeconds: Double
     ) {

@@ -79,6 +79,7 @@ public enum GIF {
         return sink.data
     }
 
+    /// Writes an animated GIF atomically: `frames` with `delay` hundredths of a second between them, in `palette`.
     public static func write(frames: [RGBImage], delay: Int, palette: [(UInt8, UInt8, UInt8)], to path: String) throws {
         try AtomicFile.write(encode(frames: frames, delay: delay, palette: palette), to: path)
     }

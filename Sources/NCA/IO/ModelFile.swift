@@ -3,8 +3,10 @@
 /// `observable`, `kernels`, `activation`, `hidden`, `boundary`, `skip_probability`, `mask`),
 /// loadable with `safetensors.numpy.load_file`.
 public enum ModelFile {
+    /// Format tag in the metadata.
     public static let format = "nca-model/1"
 
+    /// The metadata that describes `configuration` (kernels, activation, sizes, boundary, mask) as strings.
     public static func metadata(_ configuration: ModelConfiguration) -> [String: String] {
         [
             "format": format, "channels": String(configuration.channels),
@@ -15,16 +17,19 @@ public enum ModelFile {
         ]
     }
 
+    /// `model` as safetensors: `W2`, `W1`, `v` and the configuration as metadata.
     public static func encode<T: BLASScalar>(_ model: NCAModel<T>) -> Safetensors {
         Safetensors(
             tensors: ["W2": ArrayFile(model.w2), "W1": ArrayFile(model.w1), "v": ArrayFile(model.v)],
             metadata: metadata(model.configuration))
     }
 
+    /// Writes `model` atomically to `path`.
     public static func write<T: BLASScalar>(_ model: NCAModel<T>, to path: String) throws {
         try encode(model).write(to: path)
     }
 
+    /// Reads a model from `path`, converting the weights to `T`; refuses files that are not NCA models, with the reason.
     public static func read<T: BLASScalar>(_ path: String, as: T.Type = T.self) throws -> NCAModel<T> {
         try decode(Safetensors.read(path), path: path)
     }

@@ -2,19 +2,26 @@ import Foundation
 
 /// Element types the toolkit reads and writes in array files.
 public enum DType: String, CaseIterable, Codable, Sendable {
+    /// Little-endian IEEE single precision, `<f4`.
     case float32
+    /// Little-endian IEEE double precision, `<f8`.
     case float64
 
+    /// Bytes per element.
     public var byteWidth: Int { self == .float32 ? 4 : 8 }
 }
 
 /// A numeric array as stored in a file: shape, element type and values (kept in Double, which
 /// holds every float32 and float64 value exactly).
 public struct ArrayFile: Equatable, Sendable {
+    /// The array's shape (C order).
     public var shape: [Int]
+    /// The element type on disk.
     public var dtype: DType
+    /// The elements, widened to Double, in C order.
     public var values: [Double]
 
+    /// An array of `shape` with `values` stored as `dtype`.
     public init(shape: [Int], dtype: DType, values: [Double]) {
         precondition(Tensor<Double>.elementCount(shape) == values.count, "ArrayFile: shape \(shape) ≠ \(values.count) values")
         self.shape = shape
@@ -22,10 +29,12 @@ public struct ArrayFile: Equatable, Sendable {
         self.values = values
     }
 
+    /// The array of `tensor`, stored in its own precision.
     public init<T: BLASScalar>(_ tensor: Tensor<T>) {
         self.init(shape: tensor.shape, dtype: T.byteWidth == 4 ? .float32 : .float64, values: tensor.scalars.map { Double($0) })
     }
 
+    /// The array as a tensor of `T`.
     public func tensor<T: BLASScalar>(as: T.Type = T.self) -> Tensor<T> {
         Tensor(shape: shape, scalars: values.map { T($0) })
     }
@@ -43,19 +52,23 @@ public enum NPY {
     /// refused before any allocation.
     public static let maxElements = 1 << 31
 
+    /// Reads a `.npy` file; refuses anything numpy would not write for a float array, with the fix.
     public static func read(_ path: String) throws -> ArrayFile {
         let data = try AtomicFile.read(path)
         return try decode(data, path: path)
     }
 
+    /// Writes `array` atomically to `path`.
     public static func write(_ array: ArrayFile, to path: String) throws {
         try AtomicFile.write(encode(array), to: path)
     }
 
+    /// Writes `tensor` atomically to `path`, in its own precision.
     public static func write<T: BLASScalar>(_ tensor: Tensor<T>, to path: String) throws {
         try write(ArrayFile(tensor), to: path)
     }
 
+    /// The bytes `numpy.save` writes for `array`.
     public static func encode(_ array: ArrayFile) -> Data {
         let shapeText: String
         switch array.shape.count {
@@ -87,6 +100,7 @@ public enum NPY {
         return data
     }
 
+    /// Parses `.npy` bytes; `path` names the file in errors.
     public static func decode(_ data: Data, path: String = "<data>") throws(FileError) -> ArrayFile {
         func fail(_ problem: String) -> FileError { FileError.invalid(path: path, problem: problem) }
         let bytes = [UInt8](data)

@@ -3,8 +3,11 @@ import Foundation
 
 /// An 8-bit RGBA raster as decoded from a PNG, row-major, 4 bytes per pixel, not premultiplied.
 public struct RGBAImage: Equatable, Sendable {
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
+    /// height × width × 4 bytes, RGBA, not premultiplied.
     public var pixels: [UInt8]
 }
 
@@ -39,6 +42,7 @@ public enum PNG {
         return data.prefix(Int(size))
     }
 
+    /// Writes `image` as an 8-bit RGB PNG, atomically.
     public static func write(_ image: RGBImage, to path: String) throws {
         try AtomicFile.write(encode(image), to: path)
     }
@@ -128,6 +132,7 @@ public enum PNG {
         return false
     }
 
+    /// Reads a PNG of any colour type and bit depth as 8-bit RGBA.
     public static func read(_ path: String) throws -> RGBAImage {
         try decode(AtomicFile.read(path), path: path)
     }

@@ -5,21 +5,26 @@ import Foundation
 /// "__metadata__": {"key": "value"}}` (padded with spaces to a multiple of 8), then the tensor
 /// bytes, little-endian, C order, offsets relative to the end of the header. F32 and F64 only.
 public struct Safetensors: Equatable, Sendable {
+    /// The tensors by name.
     public var tensors: [String: ArrayFile]
+    /// The `__metadata__` strings.
     public var metadata: [String: String]
 
     /// Largest header accepted (the reference implementation's limit is 100 MB).
     public static let maxHeaderBytes = 100_000_000
 
+    /// A file of `tensors` with `metadata`.
     public init(tensors: [String: ArrayFile], metadata: [String: String] = [:]) {
         self.tensors = tensors
         self.metadata = metadata
     }
 
+    /// Reads a `.safetensors` file.
     public static func read(_ path: String) throws -> Safetensors {
         try decode(AtomicFile.read(path), path: path)
     }
 
+    /// Writes the file atomically to `path`.
     public func write(to path: String) throws {
         try AtomicFile.write(encode(), to: path)
     }
@@ -54,6 +59,7 @@ public struct Safetensors: Equatable, Sendable {
         return data
     }
 
+    /// Parses safetensors bytes; `path` names the file in errors.
     public static func decode(_ data: Data, path: String = "<data>") throws(FileError) -> Safetensors {
         func fail(_ problem: String) -> FileError { FileError.invalid(path: path, problem: problem) }
         let bytes = [UInt8](data)

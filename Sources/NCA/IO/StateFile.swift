@@ -110,6 +110,7 @@ public enum StateFile {
 
 /// Reading trajectories ((M+1) × R × S × S × O) for training and evaluation.
 public enum TrajectoryFile {
+    /// Reads a trajectory (M+1) × R × S × S × O (or × C) as Float, checking its shape against the model's `observable` and `channels`.
     public static func read(_ path: String, observable: Int, channels: Int) throws -> Tensor<Float> {
         let array = try NPY.read(path)
         guard array.shape.count == 5 else {

@@ -240,7 +240,7 @@ struct SIMDKernelBackend: DenseBackend {
 
 /// libxsmm's JIT-generated products (Float), with the activation, mask and bias as OpenBLAS's
 /// separate passes (libxsmm 1.17's products have no epilogue) and perception by copied planes
-/// (no gathered product). The measured alternative to nca's kernels; see Docs/performance.md.
+/// (no gathered product). The measured alternative to nca's kernels; see Sources/NCA/NCA.docc/Performance.md.
 struct XSMMBackend: DenseBackend {
     typealias Scalar = Float
     var level: KernelLevel { .libxsmm }

@@ -1,6 +1,7 @@
 import CBLAS
 import RealModule
 
+/// Double: the gradient checks' precision, on the `d` routines of BLAS and LAPACK.
 extension Double: BLASScalar {
     public static var byteWidth: Int { 8 }
 

@@ -1,6 +1,7 @@
 import CBLAS
 import RealModule
 
+/// Float: training's precision, on the `s` routines of BLAS and LAPACK.
 extension Float: BLASScalar {
     public static var byteWidth: Int { 4 }
 

@@ -8,10 +8,12 @@ import Foundation
 public enum KernelLevel: Int, CaseIterable, Comparable, Sendable {
     /// OpenBLAS, with separate element-wise passes (the only choice for Double).
     case blas = 0
+    /// nca's AVX2 + FMA kernels.
     case avx2 = 1
+    /// nca's AVX-512F kernels.
     case avx512 = 2
     /// libxsmm 1.17 (Debian's libxsmm-dev) for the products, with OpenBLAS's separate
-    /// element-wise passes; kept as the measured alternative to nca's kernels (Docs/performance.md).
+    /// element-wise passes; kept as the measured alternative to nca's kernels (Sources/NCA/NCA.docc/Performance.md).
     case libxsmm = 3
 
     /// The best level this CPU supports, whatever `NCA_KERNELS` says.

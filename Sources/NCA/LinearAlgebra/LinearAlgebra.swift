@@ -5,7 +5,9 @@ import Foundation
 
 /// Whether a matrix operand is used as stored or transposed.
 public enum Transpose: Sendable {
+    /// As stored.
     case none
+    /// Transposed.
     case transposed
 
     var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
@@ -70,6 +72,7 @@ public enum LinearAlgebra {
 
     /// What `productNN` does to each element of its result before storing it.
     public enum Epilogue {
+        /// Stores the product as it is.
         case none
         /// c ← max(c, 0).
         case relu
@@ -338,10 +341,15 @@ public struct SVD<T: BLASScalar>: Sendable {
 /// The result of `LinearAlgebra.eigen`: eigenvalues λ_k and right eigenvectors (column k of the
 /// row-major n × n vector matrices).
 public struct ComplexEigen: Sendable {
+    /// n, the matrix order.
     public var n: Int
+    /// Real parts of the eigenvalues λ_k.
     public var valuesReal: [Double]
+    /// Imaginary parts of the eigenvalues.
     public var valuesImaginary: [Double]
+    /// Real parts of the eigenvectors, n × n row-major, column k for λ_k.
     public var vectorsReal: [Double]
+    /// Imaginary parts of the eigenvectors.
     public var vectorsImaginary: [Double]
 
     /// |λ_k|.

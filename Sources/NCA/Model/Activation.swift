@@ -2,9 +2,13 @@ import RealModule
 
 /// The hidden-layer nonlinearity u of eq. 3, with its derivative for backpropagation.
 public enum Activation: String, CaseIterable, Codable, Sendable {
+    /// max(x, 0), the paper's choice.
     case relu
+    /// x: no nonlinearity.
     case linear
+    /// tanh(x).
     case tanh
+    /// 1 / (1 + e^−x).
     case sigmoid
     /// x · sigmoid(x)
     case swish

@@ -5,10 +5,15 @@ import Foundation
 /// Row index is Δi (first lattice axis), column index Δj, centre at [1][1]; perception is the
 /// correlation z[i,j] = Σ g[Δi+1][Δj+1] · x[i+Δi, j+Δj] (eq. 1). Raw values are the CLI spellings.
 public enum Kernel: String, CaseIterable, Codable, Sendable {
+    /// The cell itself.
     case identity
+    /// The mean of the 3 × 3 neighbourhood.
     case average
+    /// The Sobel gradient along the first axis, divided by 8.
     case gradX = "grad-x"
+    /// The Sobel gradient along the second axis, divided by 8.
     case gradY = "grad-y"
+    /// The 9-point Laplacian, divided by 4.
     case laplacian
 
     /// The 9 weights in row-major order (index 3·(Δi+1) + (Δj+1)).

@@ -1,7 +1,9 @@
 /// Whether the stochastic mask draws once per cell (shared by its channels, Algorithm 1) or
 /// once per element (eq. 5).
 public enum MaskGranularity: String, CaseIterable, Codable, Sendable {
+    /// One draw per cell: all channels of a cell update or none.
     case cell
+    /// One draw per channel of each cell.
     case element
 }
 
@@ -13,14 +15,18 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     public var observableChannels: Int
     /// Perception kernels in order; perception is channel-major: (c0,k0), (c0,k1), …, (c1,k0), …
     public var kernels: [Kernel]
+    /// u, the hidden layer's nonlinearity.
     public var activation: Activation
     /// H, the width of the single hidden layer.
     public var hiddenSize: Int
+    /// How the 3 × 3 kernels see past the lattice's edge.
     public var boundary: Boundary
     /// p, the probability that a cell (or element) skips an update in a step.
     public var skipProbability: Double
+    /// Whether the skip mask is drawn per cell or per channel.
     public var mask: MaskGranularity
 
+    /// A model shape; `hiddenSize` defaults to 4 · `channels`. Check it with `validate()`.
     public init(
         channels: Int = 8, observableChannels: Int = 2, kernels: [Kernel] = [.identity, .laplacian],
         activation: Activation = .relu, hiddenSize: Int? = nil, boundary: Boundary = .periodic,
@@ -63,14 +69,23 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
 
 /// An impossible model or training setting, reported with the fix.
 public enum ConfigurationError: Error, Equatable, SettingError {
+    /// The channel count is impossible.
     case channels(Int)
+    /// More observable channels than channels, or none.
     case observable(Int, channels: Int)
+    /// No perception kernels.
     case noKernels
+    /// A kernel name that does not exist.
     case unknownKernel(String)
+    /// A kernel named twice.
     case repeatedKernel(String)
+    /// An activation name that does not exist.
     case unknownActivation(String)
+    /// The hidden width is impossible.
     case hiddenSize(Int)
+    /// The skip probability is outside [0, 1).
     case skipProbability(Double)
+    /// More parameters than `ModelConfiguration.maxParameters`.
     case tooManyParameters(Int)
     /// A setting outside its range: "`setting` must be `requirement` (got `value`)", then `hint`.
     case outOfRange(Setting, requirement: String, value: String, hint: String? = nil)

@@ -4,6 +4,7 @@ import RealModule
 ///
 /// Per cell, `f = u(z · W2) · W1 + v` with z the K·C perception vector.
 public struct NCAModel<T: BLASScalar>: Equatable, Sendable {
+    /// What is not learned: channels, kernels, activation, sizes, boundary, mask.
     public var configuration: ModelConfiguration
     /// K·C × H, no bias.
     public var w2: Tensor<T>
@@ -67,6 +68,7 @@ public struct NCAModel<T: BLASScalar>: Equatable, Sendable {
 
 /// How the hidden layer's weights W2 of a fresh model are drawn (W1 and v always start at 0).
 public struct WeightInitialisation: Codable, Equatable, Sendable, CustomStringConvertible {
+    /// The distribution of W2.
     public enum Kind: String, CaseIterable, Codable, Sendable {
         /// Glorot-uniform, U(−l, l) with l = scale · √(6 / (K·C + H)) (scale 1: Keras's default).
         case glorot
@@ -74,6 +76,7 @@ public struct WeightInitialisation: Codable, Equatable, Sendable, CustomStringCo
         case normal
     }
 
+    /// The distribution of W2.
     public var kind: Kind
     /// For `glorot` a factor on Glorot's limit; for `normal` the standard deviation.
     public var scale: Double
@@ -81,6 +84,7 @@ public struct WeightInitialisation: Codable, Equatable, Sendable, CustomStringCo
     /// The default scale of each kind: 1 for Glorot, 0.1 (the authors') for normal.
     public static func defaultScale(_ kind: Kind) -> Double { kind == .glorot ? 1 : 0.1 }
 
+    /// An initialisation of `kind` with `scale` (default: `defaultScale(kind)`).
     public init(kind: Kind = .glorot, scale: Double? = nil) {
         self.kind = kind
         self.scale = scale ?? Self.defaultScale(kind)
@@ -88,6 +92,7 @@ public struct WeightInitialisation: Codable, Equatable, Sendable, CustomStringCo
 
     public var description: String { kind == .glorot ? "glorot × \(scale)" : "normal(0, \(scale))" }
 
+    /// Throws if the scale is not a finite number in (0, 100].
     public func validate() throws(ConfigurationError) {
         guard scale.isFinite && scale > 0 && scale <= 100 else {
             throw .outOfRange(.weightScale, requirement: "a positive number up to 100", value: "\(scale)")

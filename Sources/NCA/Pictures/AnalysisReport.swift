@@ -4,18 +4,23 @@ import Foundation
 /// spectra, importance heatmaps, the top singular directions, growth rate against wavenumber and
 /// the pruning check. Self-contained.
 public struct AnalysisReport {
+    /// The analysis to show.
     public var analysis: ModelAnalysis
+    /// The toolkit version named in the page.
     public var toolkitVersion: String
 
+    /// A report of `analysis`.
     public init(analysis: ModelAnalysis, toolkitVersion: String) {
         self.analysis = analysis
         self.toolkitVersion = toolkitVersion
     }
 
+    /// Writes `analysis.html` atomically to `path`.
     public func write(to path: String) throws {
         try AtomicFile.write(Data(html().utf8), to: path)
     }
 
+    /// The page as self-contained HTML.
     public func html() -> String {
         let body = [
             headerSection, spectraSection, readsSection, directionsSection, writesSection, stabilitySection, pruningSection,

@@ -1,9 +1,13 @@
 /// An 8-bit RGB raster, row-major, 3 bytes per pixel.
 public struct RGBImage: Equatable, Sendable {
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
+    /// height × width × 3 bytes, RGB.
     public var pixels: [UInt8]
 
+    /// An image filled with one colour (white by default).
     public init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (255, 255, 255)) {
         precondition(width >= 0 && height >= 0, "RGBImage: negative size \(width) × \(height)")
         self.width = width
@@ -16,6 +20,7 @@ public struct RGBImage: Equatable, Sendable {
         }
     }
 
+    /// The pixel at column `x`, row `y`.
     public subscript(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
         get {
             let p = 3 * (y * width + x)

@@ -6,15 +6,19 @@ import Foundation
 public struct RunReport {
     /// Data and the model's rollout over the same snapshots.
     public struct Comparison {
+        /// The heading of this comparison.
         public var title: String
+        /// The sentence under it.
         public var caption: String
         /// (M+1) × R × S × S × O (or × C).
         public var data: Tensor<Float>
+        /// The model's free rollout over the same snapshots.
         public var evaluation: RolloutEvaluation
         /// Model states beyond the data (step, S × S × C cells), shown without data: an
         /// extrapolation past the training horizon (Fig 11's rightmost column).
         public var extrapolation: [(step: Int, cells: [Float])]
 
+        /// A comparison of `data` with `evaluation`, and model states past the data, if any.
         public init(
             title: String, caption: String, data: Tensor<Float>, evaluation: RolloutEvaluation,
             extrapolation: [(step: Int, cells: [Float])] = []
@@ -27,17 +31,24 @@ public struct RunReport {
         }
     }
 
+    /// The run's configuration, shown in full.
     public var configuration: RunConfiguration
+    /// The run folder's name, for the title.
     public var folderName: String
+    /// (epoch, training loss) of every epoch.
     public var curve: [(epoch: Int, loss: Double)]
+    /// The epoch with the lowest training loss.
     public var bestEpoch: Int
+    /// That loss.
     public var bestLoss: Double
+    /// Data against rollout, for the training data and the test data.
     public var comparisons: [Comparison]
     /// The validation losses (epoch, loss) of rollout selection, drawn with the training loss.
     public var validationCurve: [(epoch: Int, loss: Double)] = []
     /// How best.safetensors was chosen and which epoch's model it is, for the summary.
     public var bestModel: String? = nil
 
+    /// A report; the optional parts are set afterwards.
     public init(
         configuration: RunConfiguration, folderName: String, curve: [(epoch: Int, loss: Double)], bestEpoch: Int,
         bestLoss: Double,
@@ -51,10 +62,12 @@ public struct RunReport {
         self.comparisons = comparisons
     }
 
+    /// Writes `report.html` atomically to `path`.
     public func write(to path: String) throws {
         try AtomicFile.write(Data(try html().utf8), to: path)
     }
 
+    /// The page as self-contained HTML (pictures as PNG data URIs).
     public func html() throws -> String {
         let e = SVGPlot.escape
         let t = configuration.training

@@ -3,13 +3,18 @@ import RealModule
 
 /// Small, dependency-free SVG line plots for reports.
 public enum SVGPlot {
+    /// One named line (or set of dots) of a plot.
     public struct Series {
+        /// The legend's name.
         public var name: String
+        /// The points, in drawing order.
         public var points: [(x: Double, y: Double)]
+        /// An SVG colour.
         public var color: String
         /// Draw each point as a dot instead of joining them with a line.
         public var dots: Bool
 
+        /// A series; `dots` draws points instead of a line.
         public init(name: String, points: [(x: Double, y: Double)], color: String, dots: Bool = false) {
             self.name = name
             self.points = points
@@ -133,6 +138,7 @@ public enum SVGPlot {
         return String(format: "%.3g", v)
     }
 
+    /// `text` with `&`, `<`, `>` and quotes escaped for HTML and SVG.
     public static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
             of: ">", with: "&gt;"

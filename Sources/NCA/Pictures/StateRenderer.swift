@@ -5,8 +5,11 @@
 /// Hidden channels: a grid of viridis tiles. Each channel keeps one value range for a whole
 /// rollout (its min and max over every frame), so frames can be compared by eye.
 public struct StateRenderer: Sendable {
+    /// S, the lattice side.
     public let size: Int
+    /// C, the channels per cell.
     public let channels: Int
+    /// O, the observable channels (4: shown as an RGBA picture).
     public let observable: Int
     /// Per channel (lower, upper) of the colour scale.
     public let ranges: [ClosedRange<Double>]
@@ -38,6 +41,7 @@ public struct StateRenderer: Sendable {
         self.init(size: s, channels: c, observable: observable, ranges: ranges, scale: scale)
     }
 
+    /// A renderer with fixed `ranges` per channel (mapped onto viridis) and `scale` pixels per cell.
     public init(size: Int, channels: Int, observable: Int, ranges: [ClosedRange<Double>], scale: Int? = nil) {
         precondition(
             ranges.count == channels && observable <= channels, "StateRenderer: \(ranges.count) ranges for \(channels) channels")

@@ -3,12 +3,15 @@ import Foundation
 /// The summary of a hyper-parameter sweep: one row per configuration, as CSV and as a
 /// self-contained HTML page with a plot of the losses against every swept option.
 public struct SweepReport: Sendable {
+    /// One configuration of the sweep.
     public struct Row: Sendable {
+        /// The configuration's number in the plan.
         public var index: Int
         /// The configuration's value of every swept option, in `options` order.
         public var values: [String]
         /// "finished", "stopped at epoch e of n" or "not started".
         public var status: String
+        /// Epochs run so far.
         public var epochs: Int?
         /// The last epoch's training loss.
         public var finalLoss: Double?
@@ -19,9 +22,12 @@ public struct SweepReport: Sendable {
         /// best.safetensors run freely from the test data's initial state, mean loss over its
         /// frames, and that loss divided by the do-nothing model's; finished runs with test data only.
         public var testLoss: Double?
+        /// `testLoss` divided by the do-nothing model's.
         public var testRatio: Double?
+        /// The configuration's run folder.
         public var folder: String
 
+        /// A row; see the properties.
         public init(
             index: Int, values: [String], status: String, epochs: Int? = nil, finalLoss: Double? = nil,
             bestLoss: Double? = nil, bestValidationLoss: Double? = nil, testLoss: Double? = nil, testRatio: Double? = nil,
@@ -42,10 +48,12 @@ public struct SweepReport: Sendable {
 
     /// The swept options' names (without dashes).
     public var options: [String]
+    /// One row per configuration, in plan order.
     public var rows: [Row]
     /// The options every configuration shares, as typed.
     public var common: String
 
+    /// A report of `rows` over the swept `options`.
     public init(options: [String], rows: [Row], common: String) {
         self.options = options
         self.rows = rows

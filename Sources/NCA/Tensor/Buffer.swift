@@ -2,9 +2,12 @@
 ///
 /// Allocated once, at its final size, so that a step loop does no allocation.
 public final class Buffer<Scalar: BLASScalar> {
+    /// The storage, `capacity` elements, zeroed at creation.
     public let pointer: UnsafeMutablePointer<Scalar>
+    /// Elements the buffer holds (at least 1).
     public let capacity: Int
 
+    /// A buffer of `capacity` zeros.
     public init(capacity: Int = 0) {
         self.capacity = max(1, capacity)
         pointer = .allocate(capacity: self.capacity)

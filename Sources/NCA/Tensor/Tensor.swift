@@ -32,7 +32,9 @@ public struct Tensor<Scalar: BLASScalar>: Equatable, Sendable {
         self.init(shape: other.shape, scalars: other.scalars.map { Scalar($0) })
     }
 
+    /// The number of dimensions.
     public var rank: Int { shape.count }
+    /// The number of elements.
     public var count: Int { scalars.count }
 
     /// The same scalars viewed with another shape of equal element count.

@@ -1,7 +1,7 @@
 import RealModule
 
 /// Distance between a predicted state and data, over the observable channels only (§2.2.1).
-/// Every loss is a mean over the R batch entries of a per-entry distance (Docs/training.md has
+/// Every loss is a mean over the R batch entries of a per-entry distance (Sources/NCA/NCA.docc/TrainAGrayScottModel.md has
 /// the formulas).
 public enum LossFunction: String, CaseIterable, Codable, Sendable {
     /// Per batch entry r, the Euclidean norm ‖x̂_r − y_r‖ over cells and observable channels;

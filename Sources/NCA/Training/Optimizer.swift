@@ -14,17 +14,24 @@ public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
 /// Optimiser state: first and second moments per parameter and the step count, all of which a
 /// checkpoint saves so that a resumed run continues bit for bit.
 public struct OptimizerState: Equatable, Sendable {
+    /// Which optimiser.
     public var kind: OptimizerKind
+    /// β1, the first moment's decay.
     public var beta1: Double
+    /// β2, the second moment's decay.
     public var beta2: Double
+    /// ε in the denominator (Keras's 1e-7 by default).
     public var epsilon: Double
     /// Number of updates taken so far.
     public var step: Int
     /// Keras Nadam's running product of momentum-schedule values.
     public var momentumSchedule: Double
+    /// The first moment of each parameter tensor (empty for SGD).
     public var firstMoments: [[Float]]
+    /// The second moment of each parameter tensor (empty for SGD).
     public var secondMoments: [[Float]]
 
+    /// A fresh state (step 0, zero moments) for tensors of `parameterCounts` elements.
     public init(kind: OptimizerKind, parameterCounts: [Int], beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7) {
         self.kind = kind
         self.beta1 = beta1

@@ -1,9 +1,13 @@
 /// ∂L/∂(W2, W1, v): the gradient of the learned parameters, by name.
 public struct WeightGradients: Equatable, Sendable {
+    /// ∂L/∂W2 (K·C × H).
     public var w2: Tensor<Float>
+    /// ∂L/∂W1 (H × C).
     public var w1: Tensor<Float>
+    /// ∂L/∂v (C).
     public var v: Tensor<Float>
 
+    /// The gradient of the three tensors.
     public init(w2: Tensor<Float>, w1: Tensor<Float>, v: Tensor<Float>) {
         self.w2 = w2
         self.w1 = w1

@@ -14,19 +14,31 @@ import Foundation
 ///     report.html        pictures and numbers of the finished run (written by the tool)
 ///     snapshots/epoch-NNNNNN.safetensors  the model after every k-th epoch (`snapshotEvery`)
 public struct RunFolder: Sendable {
+    /// The folder.
     public let path: String
 
+    /// The layout of the run folder at `path`.
     public init(_ path: String) { self.path = path }
 
+    /// `config.json`: the run's `RunConfiguration`.
     public var config: String { path + "/config.json" }
+    /// `metrics.csv`: one `MetricsRow` per epoch.
     public var metrics: String { path + "/metrics.csv" }
+    /// `model.safetensors`: the latest model.
     public var model: String { path + "/model.safetensors" }
+    /// `best.safetensors`: the selected model.
     public var best: String { path + "/best.safetensors" }
+    /// `average.safetensors`: the weights' moving average.
     public var average: String { path + "/average.safetensors" }
+    /// `checkpoint.safetensors`: everything needed to resume.
     public var checkpoint: String { path + "/checkpoint.safetensors" }
+    /// `data.npy`: the training data.
     public var data: String { path + "/data.npy" }
+    /// `test.npy`: the test data, when there is some.
     public var testData: String { path + "/test.npy" }
+    /// `report.html`: the finished run's report.
     public var report: String { path + "/report.html" }
+    /// `snapshots/`: models kept every `snapshotEvery` epochs.
     public var snapshots: String { path + "/snapshots" }
 
     /// The snapshot of `epoch`.
@@ -39,14 +51,22 @@ public struct RunFolder: Sendable {
 /// One line of `metrics.csv`: an epoch's measurements (validation loss empty when the epoch was
 /// not validated).
 public struct MetricsRow: Equatable, Sendable {
+    /// 1-based epoch number.
     public var epoch: Int
+    /// The epoch's mean training loss.
     public var loss: Double
+    /// L2 norm of the epoch's gradient.
     public var gradientNorm: Double
+    /// The learning rate used.
     public var learningRate: Double
+    /// Wall time since the run started, in seconds.
     public var wallTime: Double
+    /// λ · P of the range penalty (0 without one).
     public var rangePenalty: Double
+    /// The validation loss, when the epoch was validated.
     public var validationLoss: Double?
 
+    /// The row of `report`, at `wallTime` seconds into the run.
     public init(_ report: EpochReport, wallTime: Double) {
         epoch = report.epoch
         loss = report.loss

@@ -9,13 +9,18 @@
 /// trajectory r = 1 keeps its data states (re-initialised every epoch). Nothing is dropped: the
 /// last mini-batch may be smaller.
 public final class Trainer {
+    /// Every setting of the run.
     public let configuration: TrainingConfiguration
     /// y, (M+1) × R × S × S × O (or × C).
     public let data: Tensor<Float>
+    /// Everything that changes during training (a checkpoint saves it).
     public internal(set) var state: TrainingState
 
+    /// M + 1, the data's snapshots per trajectory.
     public let frames: Int
+    /// R, the data's trajectories.
     public let trajectories: Int
+    /// S, the lattice side.
     public let size: Int
     let dataChannels: Int
     /// The observable range a validation rollout must stay in: the data's, widened by half its

@@ -36,6 +36,7 @@ public struct Augmentation: Codable, Equatable, Sendable {
     /// Random left–right flips.
     public var flip: Bool = false
 
+    /// Augmentation with the given settings (none by default).
     public init(noise: Double = 0, every: Int = 10, shift: Bool = false, rotate: Bool = false, flip: Bool = false) {
         self.noise = noise
         self.every = every
@@ -44,6 +45,7 @@ public struct Augmentation: Codable, Equatable, Sendable {
         self.flip = flip
     }
 
+    /// Whether any geometric augmentation (shift, rotate, flip) is on.
     public var isGeometric: Bool { shift || rotate || flip }
 }
 
@@ -62,19 +64,25 @@ public enum SelectionMeasure: String, CaseIterable, Codable, Sendable {
 
 /// Every setting of a training run, as written to the run's `config.json`.
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
+    /// The model's shape.
     public var model: ModelConfiguration
     /// t, NCA steps per data interval.
     public var timeSampling: Int = 32
+    /// Epochs to train.
     public var epochs: Int = 4000
     /// Transitions per mini-batch (the paper used 64); the last mini-batch may be smaller.
     public var minibatchSize: Int = 64
+    /// The optimiser.
     public var optimizer: OptimizerKind = .nadam
+    /// η, the learning rate of the first epoch.
     public var learningRate: Double = 1e-3
     /// The learning rate of epoch e (0-based) is learningRate · learningRateDecay^e.
     public var learningRateDecay: Double = 1
+    /// The loss between the rollout and the data.
     public var loss: LossFunction = .euclidean
     /// Divide each parameter tensor's gradient by its L2 norm (+1e-8) before the step.
     public var gradientNormalisation: Bool = true
+    /// Whether the parameters change once per epoch (the paper's Algorithm 2) or after every mini-batch.
     public var update: UpdateSchedule = .perEpoch
     /// Seeds the model initialisation, mini-batch shuffles and masks.
     public var seed: UInt64 = 0
@@ -82,6 +90,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var checkpointEvery: Int = 10
     /// An epoch whose loss exceeds this counts as diverged (nil: only NaN/infinity do).
     public var maxLoss: Double? = nil
+    /// What to do when an epoch diverges.
     public var onDivergence: DivergencePolicy = .stop
     /// Data augmentation (nil: none; runs written before it existed have none).
     public var augmentation: Augmentation? = nil
@@ -143,6 +152,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Consecutive rollbacks allowed before giving up.
     public static let maxRollbacks = 20
 
+    /// The paper's defaults around `model`.
     public init(model: ModelConfiguration) { self.model = model }
 
     /// The selection measure in force.
@@ -161,6 +171,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         learningRateDecay == 1 ? learningRate : learningRate * Double.pow(learningRateDecay, Double(epoch))
     }
 
+    /// Throws the first impossible setting, with its fix.
     public func validate() throws(ConfigurationError) {
         try model.validate()
         guard timeSampling >= 1 && timeSampling <= 100_000 else {

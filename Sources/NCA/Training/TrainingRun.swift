@@ -2,6 +2,7 @@ import Foundation
 
 /// What a run folder's `config.json` holds: every setting, resolved, and where the data came from.
 public struct RunConfiguration: Codable, Equatable, Sendable {
+    /// Every training setting.
     public var training: TrainingConfiguration
     /// `gray-scott` when the run generated its own data, nil for `--data`.
     public var preset: String?
@@ -14,6 +15,7 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     /// The `nca` version that created the run.
     public var toolkitVersion: String
 
+    /// A configuration; see the properties.
     public init(
         training: TrainingConfiguration, preset: String?, dataSource: String, dataShape: [Int], testDataSource: String?,
         toolkitVersion: String
@@ -41,9 +43,13 @@ public protocol TrainingObserver: AnyObject {
 /// A training run and its folder (`RunFolder` says which file holds what). Every file is
 /// written atomically; metrics lines are appended and synced one by one.
 public final class TrainingRun {
+    /// The run folder.
     public let folder: String
+    /// What `config.json` holds.
     public let configuration: RunConfiguration
+    /// The trainer whose state the run saves.
     public let trainer: Trainer
+    /// The test data, when the run has some.
     public let testData: Tensor<Float>?
     /// Whether this process writes the run folder (metrics, models, checkpoints). In a
     /// data-parallel job only rank 0 does; the others train the same state in memory.
@@ -53,14 +59,23 @@ public final class TrainingRun {
 
     /// Where each file of the run lives.
     public var files: RunFolder { RunFolder(folder) }
+    /// `config.json`.
     public var configPath: String { files.config }
+    /// `metrics.csv`.
     public var metricsPath: String { files.metrics }
+    /// `model.safetensors`.
     public var modelPath: String { files.model }
+    /// `best.safetensors`.
     public var bestPath: String { files.best }
+    /// `average.safetensors`.
     public var averagePath: String { files.average }
+    /// `checkpoint.safetensors`.
     public var checkpointPath: String { files.checkpoint }
+    /// `data.npy`.
     public var dataPath: String { files.data }
+    /// `test.npy`.
     public var testDataPath: String { files.testData }
+    /// `report.html`.
     public var reportPath: String { files.report }
 
     /// Creates the folder (which must not already hold a run) and writes the configuration, data

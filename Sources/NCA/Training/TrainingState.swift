@@ -1,21 +1,26 @@
 /// Everything that changes during training; a checkpoint saves exactly this.
 public struct TrainingState: Equatable, Sendable {
+    /// The current weights.
     public var model: NCAModel<Float>
+    /// The optimiser's moments and step.
     public var optimizer: OptimizerState
     /// x of Algorithm 2: the start state of every transition, M × R × S × S × C. Entry (m, r)
     /// is the state at data frame m of trajectory r.
     public var workingStates: Tensor<Float>
+    /// The random generator, so that a resumed run draws the same numbers.
     public var rng: RandomGenerator
     /// Epochs completed.
     public var epoch: Int
     /// Lowest epoch loss so far, and the epoch (1-based) that reached it (0: none yet).
     public var bestLoss: Double
+    /// The epoch of `bestLoss`.
     public var bestEpoch: Int
     /// Factor on the configured learning rate; halved by every divergence rollback.
     public var learningRateScale: Double = 1
     /// Lowest validation loss so far (rollout selection), and the epoch whose model reached it
     /// (0: none yet).
     public var bestValidationLoss: Double = .infinity
+    /// The epoch of `bestValidationLoss`.
     public var bestValidationEpoch: Int = 0
     /// The moving average of the weights (`TrainingConfiguration.weightAverage`), nil without one.
     public var averageModel: NCAModel<Float>? = nil
@@ -26,6 +31,7 @@ public struct TrainingState: Equatable, Sendable {
     /// The model that validation judges and best.safetensors keeps: the average when there is one.
     public var selectableModel: NCAModel<Float> { averageModel ?? model }
 
+    /// A state; the optional parts start empty.
     public init(
         model: NCAModel<Float>, optimizer: OptimizerState, workingStates: Tensor<Float>, rng: RandomGenerator, epoch: Int,
         bestLoss: Double, bestEpoch: Int
@@ -52,6 +58,7 @@ public struct EpochReport: Equatable, Sendable {
     public var rangePenalty: Double = 0
     /// L2 norm of the epoch's whole gradient (all tensors, before normalisation).
     public var gradientNorm: Double
+    /// The learning rate of the epoch.
     public var learningRate: Double
     /// The weights the loss was measured with (per-epoch updates), for keeping the best model.
     public var modelBeforeUpdate: NCAModel<Float>
@@ -62,10 +69,13 @@ public struct EpochReport: Equatable, Sendable {
 
 /// Training diverged; nothing was updated.
 public struct DivergenceError: Error, Equatable, SettingError {
+    /// The epoch that diverged.
     public var epoch: Int
+    /// What was not finite or too large, in words.
     public var quantity: String
     public var category: ErrorCategory { .failure }
 
+    /// Divergence in `epoch` of `quantity`.
     public init(epoch: Int, quantity: String) {
         self.epoch = epoch
         self.quantity = quantity
