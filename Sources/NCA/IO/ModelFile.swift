@@ -6,7 +6,7 @@ public enum ModelFile {
     /// Format tag in the metadata.
     public static let format = "nca-model/1"
 
-    /// The metadata that describes `configuration` (kernels, activation, sizes, boundary, mask) as strings.
+    /// The metadata that describes `configuration` (channels, kernels, activation, hidden width, boundary, skip probability, mask) as strings.
     public static func metadata(_ configuration: ModelConfiguration) -> [String: String] {
         [
             "format": format, "channels": String(configuration.channels),

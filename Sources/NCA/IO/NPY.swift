@@ -52,7 +52,8 @@ public enum NPY {
     /// refused before any allocation.
     public static let maxElements = 1 << 31
 
-    /// Reads a `.npy` file; refuses anything numpy would not write for a float array, with the fix.
+    /// Reads a float32 or float64 `.npy` file (format versions 1–3); refuses other element types,
+    /// big-endian or Fortran-order data and damaged files with a message that names the fix.
     public static func read(_ path: String) throws -> ArrayFile {
         let data = try AtomicFile.read(path)
         return try decode(data, path: path)

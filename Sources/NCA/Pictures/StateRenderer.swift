@@ -9,7 +9,7 @@ public struct StateRenderer: Sendable {
     public let size: Int
     /// C, the channels per cell.
     public let channels: Int
-    /// O, the observable channels (4: shown as an RGBA picture).
+    /// O, the observable channels (3 or 4: shown as one RGB or RGBA picture).
     public let observable: Int
     /// Per channel (lower, upper) of the colour scale.
     public let ranges: [ClosedRange<Double>]
