@@ -386,20 +386,4 @@ public final class NCAEngine<T: BLASScalar>: ParallelJob, @unchecked Sendable {
         pool.run(self)
         job = .idle
     }
-
-    private func withWeights<R>(_ model: NCAModel<T>, _ body: (Weights<T>) -> R) -> R {
-        model.w2.scalars.withUnsafeBufferPointer { w2 in
-            model.w1.scalars.withUnsafeBufferPointer { w1 in
-                model.v.scalars.withUnsafeBufferPointer { v in
-                    body(Weights(w2: w2.baseAddress!, w1: w1.baseAddress!, v: v.baseAddress!))
-                }
-            }
-        }
-    }
-
-    private func checkModel(_ model: NCAModel<T>) {
-        precondition(
-            model.configuration == configuration,
-            "NCAEngine: model configuration differs from the engine's; make a new engine for it")
-    }
 }

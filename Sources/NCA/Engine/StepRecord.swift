@@ -41,3 +41,23 @@ public struct Gradients<T: BLASScalar>: Equatable, Sendable {
     /// ∂L/∂x0, the gradient with respect to the initial state (R × S × S × C).
     public var initialState: Tensor<T>
 }
+
+extension NCAEngine {
+    /// Runs `body` with pointers to the model's W2, W1 and v.
+    func withWeights<R>(_ model: NCAModel<T>, _ body: (Weights<T>) -> R) -> R {
+        model.w2.scalars.withUnsafeBufferPointer { w2 in
+            model.w1.scalars.withUnsafeBufferPointer { w1 in
+                model.v.scalars.withUnsafeBufferPointer { v in
+                    body(Weights(w2: w2.baseAddress!, w1: w1.baseAddress!, v: v.baseAddress!))
+                }
+            }
+        }
+    }
+
+    /// Stops with a clear message when `model` is not of this engine's configuration.
+    func checkModel(_ model: NCAModel<T>) {
+        precondition(
+            model.configuration == configuration,
+            "NCAEngine: model configuration differs from the engine's; make a new engine for it")
+    }
+}
