@@ -13,7 +13,8 @@ itself runs and is not run again. `nca` and `python3` commands run in a scratch 
 release `nca` and .venv's python first on PATH and three pictures A.png, B.png, C.png in it;
 commands that name `swift`, `scripts/` or `.venv/` run at the repository's root.
 
-Also checks that "Use the library from Swift" shows Examples/TrainAndRoll/main.swift as it is.
+Also checks that "Use the library from Swift" shows Examples/TrainAndRoll/main.swift as it is, and
+that the Package.swift it shows builds that program as a package of a user's own beside this one.
 
     python3 scripts/check-docs.py [--list]     (--list: print the commands, run nothing)
 """
@@ -88,6 +89,27 @@ def main():
     if [s.rstrip() for s in shown] != [open(EXAMPLE).read().rstrip()]:
         failures.append("UseTheLibraryFromSwift.md does not show Examples/TrainAndRoll/main.swift as it is "
                         "(copy the file into the article's ```swift block)")
+
+    # The article's Package.swift, as a package of a user's own next to a clone of this one.
+    manifests = [body for lang, body, _ in fenced_blocks(article) if lang == "swift" and "PackageDescription" in body]
+    if not listing and manifests:
+        study = tempfile.mkdtemp(prefix="nca-study-")
+        os.symlink(ROOT, os.path.join(study, "nca"))
+        os.makedirs(os.path.join(study, "MyStudy/Sources/MyStudy"))
+        open(os.path.join(study, "MyStudy/Package.swift"), "w").write(manifests[0] + "\n")
+        shutil.copy(EXAMPLE, os.path.join(study, "MyStudy/Sources/MyStudy/main.swift"))
+        start = time.time()
+        built = subprocess.run(["swift", "build", "-c", "release"], cwd=os.path.join(study, "MyStudy"),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ran = built.returncode == 0 and subprocess.run(
+            [os.path.join(study, "MyStudy/.build/release/MyStudy"), os.path.join(study, "out")],
+            stdout=subprocess.DEVNULL).returncode == 0
+        print(f"docs: UseTheLibraryFromSwift.md: a package of one's own with the article's Package.swift "
+              f"{'builds and runs' if ran else 'FAILED'} ({time.time() - start:.1f} s)", flush=True)
+        if not ran:
+            print("\n".join(built.stdout.strip().split("\n")[-15:]))
+            failures.append("UseTheLibraryFromSwift.md: the Package.swift it shows does not build the example")
+        shutil.rmtree(study, ignore_errors=True)
 
     documents = [("README.md", readme_blocks(open(os.path.join(ROOT, "README.md")).read()))]
     for name in ARTICLES:
