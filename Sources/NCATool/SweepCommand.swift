@@ -19,8 +19,11 @@ struct SweepCommand: ParsableCommand {
             resumes from its last checkpoint (as 'nca train --resume').
 
             nca sweep report DIR writes DIR/sweep.csv (one line per configuration: the swept values, \
-            status, epochs, final and best training loss, best validation loss, and for runs with \
-            test data the test loss of best.safetensors and its ratio to the do-nothing model) and \
+            status, epochs, final and best training loss, best validation loss; for finished runs \
+            best.safetensors' free rollout from the first training trajectory over the horizon T \
+            as a ratio to the do-nothing model and how well it holds the last frame up to 8 T; and \
+            for runs with test data its test loss, the ratio to the do-nothing model, and that ratio \
+            in the Euclidean loss, one scale across losses) and \
             DIR/sweep.html (that table and a plot of the losses against every swept option).
             """,
         subcommands: [Plan.self, Run.self, Report.self])
@@ -198,14 +201,27 @@ struct SweepCommand: ParsableCommand {
             row.finalLoss = metrics.last?.loss
             row.bestLoss = metrics.map(\.loss).filter(\.isFinite).min()
             row.bestValidationLoss = metrics.compactMap(\.validationLoss).filter(\.isFinite).min()
-            if finished, let test = run.testData {
-                let t = run.configuration.training
-                let best: NCAModel<Float> = (try? ModelFile.read(run.bestPath)) ?? run.trainer.state.model
-                let first = test.trajectoryEntry(0)
-                let evaluation = RolloutEvaluation.evaluate(best, data: first, timeSampling: t.timeSampling, loss: t.loss)
-                let baseline = RolloutEvaluation.doNothingLoss(data: first, observable: t.model.observableChannels, loss: t.loss)
-                row.testLoss = evaluation.meanLoss
-                row.testRatio = evaluation.meanLoss / baseline
+            guard finished else { return row }
+            let t = run.configuration.training
+            let o = t.model.observableChannels
+            let best: NCAModel<Float> = (try? ModelFile.read(run.bestPath)) ?? run.trainer.state.model
+            // As nca train's summary: from the first training trajectory, then on to 8 T.
+            let first = run.trainer.data.trajectoryEntry(0)
+            let rollout = RolloutEvaluation.evaluate(best, data: first, timeSampling: t.timeSampling, loss: t.loss)
+            row.rolloutRatio = rollout.meanLoss / RolloutEvaluation.doNothingLoss(data: first, observable: o, loss: t.loss)
+            let past = Extrapolation(best, evaluation: rollout, data: first, timeSampling: t.timeSampling, loss: t.loss)
+            row.holdRatio = past.worst / past.atHorizon
+            if let test = run.testData {
+                let entry = test.trajectoryEntry(0)
+                for loss in Set([t.loss, .euclidean]) {
+                    let evaluation = RolloutEvaluation.evaluate(best, data: entry, timeSampling: t.timeSampling, loss: loss)
+                    let ratio = evaluation.meanLoss / RolloutEvaluation.doNothingLoss(data: entry, observable: o, loss: loss)
+                    if loss == t.loss {
+                        row.testLoss = evaluation.meanLoss
+                        row.testRatio = ratio
+                    }
+                    if loss == .euclidean { row.testEuclideanRatio = ratio }
+                }
             }
             return row
         }

@@ -78,11 +78,17 @@ extension BinaryTests {
         #expect(r.status == 0 && r.output.contains("8 of 8 finished"), "\(r.output)")
         let csv = try String(contentsOfFile: sweep + "/sweep.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 9)
-        #expect(csv[0].hasPrefix("index,hidden,seed,lr,status,epochs,final_loss,best_loss,best_validation_loss,test_loss"))
+        #expect(
+            csv[0]
+                == "index,hidden,seed,lr,status,epochs,final_loss,best_loss,best_validation_loss,test_loss,test_vs_do_nothing,test_euclidean_vs_do_nothing,rollout_vs_do_nothing,hold_past_horizon,folder"
+        )
         for (i, line) in csv.dropFirst().enumerated() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
             #expect(fields[0] == "\(i)" && fields[4] == "finished" && fields[5] == "3", "\(line)")
             #expect(Double(fields[6]) != nil && Double(fields[9]) != nil, "final and test loss of \(i): \(line)")
+            // Trained with the Euclidean loss: the Euclidean test ratio is the test ratio.
+            #expect(Double(fields[10]) != nil && fields[11] == fields[10], "test ratios of \(i): \(line)")
+            #expect(Double(fields[12]) != nil && Double(fields[13]) != nil, "rollout and hold of \(i): \(line)")
         }
         let html = try String(contentsOfFile: sweep + "/sweep.html", encoding: .utf8)
         for option in ["--hidden", "--seed", "--lr"] { #expect(html.contains("<h2>\(option)</h2>")) }

@@ -24,6 +24,15 @@ public struct SweepReport: Sendable {
         public var testLoss: Double?
         /// `testLoss` divided by the do-nothing model's.
         public var testRatio: Double?
+        /// The same test rollout measured in the Euclidean loss, divided by the do-nothing model's
+        /// Euclidean loss: one scale for runs trained with different losses.
+        public var testEuclideanRatio: Double?
+        /// best.safetensors run freely from the first training trajectory's initial state over the
+        /// training horizon T, its mean loss divided by the do-nothing model's (finished runs).
+        public var rolloutRatio: Double?
+        /// That rollout run on to 8 T: the worst loss to the data's last frame after T divided by
+        /// the loss at T (near 1 when the last frame is an attractor; finished runs).
+        public var holdRatio: Double?
         /// The configuration's run folder.
         public var folder: String
 
@@ -31,7 +40,7 @@ public struct SweepReport: Sendable {
         public init(
             index: Int, values: [String], status: String, epochs: Int? = nil, finalLoss: Double? = nil,
             bestLoss: Double? = nil, bestValidationLoss: Double? = nil, testLoss: Double? = nil, testRatio: Double? = nil,
-            folder: String
+            testEuclideanRatio: Double? = nil, rolloutRatio: Double? = nil, holdRatio: Double? = nil, folder: String
         ) {
             self.index = index
             self.values = values
@@ -42,6 +51,9 @@ public struct SweepReport: Sendable {
             self.bestValidationLoss = bestValidationLoss
             self.testLoss = testLoss
             self.testRatio = testRatio
+            self.testEuclideanRatio = testEuclideanRatio
+            self.rolloutRatio = rolloutRatio
+            self.holdRatio = holdRatio
             self.folder = folder
         }
     }
@@ -71,7 +83,7 @@ public struct SweepReport: Sendable {
             ["index"] + options.map { $0.replacingOccurrences(of: "-", with: "_") }
             + [
                 "status", "epochs", "final_loss", "best_loss", "best_validation_loss", "test_loss", "test_vs_do_nothing",
-                "folder",
+                "test_euclidean_vs_do_nothing", "rollout_vs_do_nothing", "hold_past_horizon", "folder",
             ]
         var lines = [header.joined(separator: ",")]
         for row in rows {
@@ -79,7 +91,8 @@ public struct SweepReport: Sendable {
                 ["\(row.index)"] + row.values
                 + [
                     row.status, row.epochs.map(String.init) ?? "", Self.number(row.finalLoss), Self.number(row.bestLoss),
-                    Self.number(row.bestValidationLoss), Self.number(row.testLoss), Self.number(row.testRatio), row.folder,
+                    Self.number(row.bestValidationLoss), Self.number(row.testLoss), Self.number(row.testRatio),
+                    Self.number(row.testEuclideanRatio), Self.number(row.rolloutRatio), Self.number(row.holdRatio), row.folder,
                 ]
             lines.append(fields.map(Self.csvField).joined(separator: ","))
         }
@@ -137,11 +150,14 @@ public struct SweepReport: Sendable {
         body += "<h2>Configurations</h2><table class=\"numbers\"><tr><th>#</th>"
         body += options.map { "<th>--\(e($0))</th>" }.joined()
         body +=
-            "<th>status</th><th>epochs</th><th>final loss</th><th>best loss</th><th>best validation</th><th>test loss</th><th>test ÷ do-nothing</th><th>folder</th></tr>"
+            "<th>status</th><th>epochs</th><th>final loss</th><th>best loss</th><th>best validation</th><th>test loss</th><th>test ÷ do-nothing</th><th>test ÷ do-nothing (Euclidean)</th><th>rollout ÷ do-nothing</th><th>hold past T</th><th>folder</th></tr>"
         for row in rows {
             body += "<tr><td>\(row.index)</td>" + row.values.map { "<td>\(e($0))</td>" }.joined()
             body += "<td>\(e(row.status))</td><td>\(row.epochs.map(String.init) ?? "–")</td>"
-            body += [row.finalLoss, row.bestLoss, row.bestValidationLoss, row.testLoss, row.testRatio].map {
+            body += [
+                row.finalLoss, row.bestLoss, row.bestValidationLoss, row.testLoss, row.testRatio, row.testEuclideanRatio,
+                row.rolloutRatio, row.holdRatio,
+            ].map {
                 "<td>\(Self.format($0))</td>"
             }.joined()
             body += "<td>\(e(row.folder))</td></tr>"
@@ -149,7 +165,10 @@ public struct SweepReport: Sendable {
         body += "</table>"
         return HTMLPage.document(
             title: "Sweep of \(rows.count) configurations", body: body,
-            footer: "Written by nca sweep report. Test loss: best.safetensors run freely from the test data's initial state.")
+            footer:
+                "Written by nca sweep report. Test loss: best.safetensors run freely from the test data's initial state. "
+                + "Rollout: the same from the first training trajectory's, over the training horizon T; hold past T: "
+                + "the worst loss to the last frame up to 8 T ÷ the loss at T.")
     }
 
     private func uniqueInOrder(_ values: [String]) -> [String] {
