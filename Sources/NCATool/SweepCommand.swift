@@ -175,6 +175,9 @@ struct SweepCommand: ParsableCommand {
                 for row in rows {
                     var line = String(format: "  %3d  ", row.index) + plan.describe(row.index) + ": " + row.status
                     if let loss = row.finalLoss { line += String(format: ", final loss %.4g", loss) }
+                    if let rollout = row.rolloutRatio, let hold = row.holdRatio {
+                        line += String(format: ", rollout %.3g × do-nothing, worst past T %.3g × at T", rollout, hold)
+                    }
                     if let loss = row.testLoss, let ratio = row.testRatio {
                         line += String(format: ", test loss %.4g (%.3g × do-nothing)", loss, ratio)
                     }
