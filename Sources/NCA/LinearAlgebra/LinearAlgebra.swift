@@ -198,6 +198,26 @@ public enum LinearAlgebra {
         nca_residual_pullback(g, sigma, df, cells, channels, perCell ? 1 : 0, dv)
     }
 
+    /// The smooth activations over a whole buffer in Float, vectorised for the CPU (C kernels;
+    /// within 4e-7 of the exact value): `out[i] = u(a[i])` (`out` may be `a`), or with `pullback`
+    /// `g[i] *= u′(a[i])` for `g` in `out`. Only for `.tanh`, `.sigmoid` and `.swish`.
+    public static func smoothActivation(
+        _ activation: Activation, _ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, pullback: Bool
+    ) {
+        let kind: Int32
+        switch activation {
+        case .tanh: kind = Int32(NCA_ACTIVATION_TANH)
+        case .sigmoid: kind = Int32(NCA_ACTIVATION_SIGMOID)
+        case .swish: kind = Int32(NCA_ACTIVATION_SWISH)
+        default: preconditionFailure("smoothActivation: \(activation) has no vectorised kernel")
+        }
+        if pullback {
+            nca_activation_pullback(kind, out, a, count)
+        } else {
+            nca_activation_forward(kind, a, out, count)
+        }
+    }
+
     /// `y ← y + x` over `count` contiguous elements.
     public static func add<T: BLASScalar>(_ x: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, count: Int) {
         precondition(count >= 0 && count <= Int(Int32.max), "add: bad count \(count)")

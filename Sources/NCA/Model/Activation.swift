@@ -50,13 +50,25 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// Whether Float buffers go through the vectorised kernels (`LinearAlgebra.smoothActivation`)
+    /// rather than `value` per element; Double (the gradient checks) always takes libm's exact
+    /// functions.
+    @usableFromInline var isVectorised: Bool { self == .tanh || self == .sigmoid || self == .swish }
+
     /// Applies u elementwise: `out[i] = u(a[i])`.
     @inlinable
     public func apply<T: BLASScalar>(_ a: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, count: Int) {
         switch self {
         case .relu: T.reluForward(a, into: out, count: count)
         case .linear: out.update(from: a, count: count)
-        default: for i in 0..<count { out[i] = value(a[i]) }
+        default:
+            if T.self == Float.self && isVectorised {
+                LinearAlgebra.smoothActivation(
+                    self, UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
+                    UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), count: count, pullback: false)
+            } else {
+                for i in 0..<count { out[i] = value(a[i]) }
+            }
         }
     }
 
@@ -66,7 +78,14 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
         switch self {
         case .relu: T.reluPullback(g, at: a, count: count)
         case .linear: break
-        default: for i in 0..<count { g[i] *= derivative(a[i]) }
+        default:
+            if T.self == Float.self && isVectorised {
+                LinearAlgebra.smoothActivation(
+                    self, UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
+                    UnsafeMutableRawPointer(g).assumingMemoryBound(to: Float.self), count: count, pullback: true)
+            } else {
+                for i in 0..<count { g[i] *= derivative(a[i]) }
+            }
         }
     }
 
