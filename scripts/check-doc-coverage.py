@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-folder = sys.argv[1] if len(sys.argv) > 1 else ".build/x86_64-unknown-linux-gnu/extracted-symbols/main/NCA"
+folder = sys.argv[1] if len(sys.argv) > 1 else ".build/*/extracted-symbols/*/NCA"
 files = sorted(glob.glob(os.path.join(folder, "NCA*.symbols.json")))
 if not files:
     sys.exit(f"check-doc-coverage: no NCA symbol graphs in {folder}; run "
