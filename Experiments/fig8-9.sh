@@ -7,7 +7,8 @@
 #   Experiments/fig8-9.sh [--quick] [OUT]      (OUT defaults to experiments/fig8-9)
 #
 # Full: 2 + 4 + 4 + 3 runs of 500 epochs (four sweeps: OUT/kernels, OUT/activation,
-# OUT/channels, OUT/steps). --quick: two values per sweep, 2 epochs, 12 × 12 pictures (CI).
+# OUT/channels, OUT/steps; each with sweep.csv, sweep.html and pictures/<run>/contact_sheet.png:
+# the best model from the first picture to 8 × the horizon). --quick: two values per sweep, 2 epochs, 12 × 12 pictures (CI).
 # Another budget: EPOCHS=n.
 source "$(dirname "$0")/common.sh"
 out="${1:-experiments/fig8-9}"
@@ -20,10 +21,23 @@ else
     grids=("kernels=identity,laplacian|identity,grad-x,grad-y,laplacian" "activation=relu,linear,tanh,swish"
         "channels=4,8,16,32" "time-sampling=8,16,32")
 fi
+# Each best model run from the first picture to 8 × the horizon T, a frame every T:
+# OUT/<sweep>/pictures/<run>/contact_sheet.png (does the last picture hold?).
+pictures() {
+    for run in "$1"/runs/*/; do
+        [ -f "$run/best.safetensors" ] || continue
+        read -r t frames < <(python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))
+print(c["training"]["timeSampling"], c["dataShape"][0])' "$run/config.json")
+        horizon=$(((frames - 1) * t))
+        "$nca" rollout --model "$run/best.safetensors" --init "$run/data.npy" --frame 0 --entry 0 \
+            --steps $((8 * horizon)) --every "$horizon" --out "$1/pictures/$(basename "$run")" >/dev/null
+    done
+}
 for grid in "${grids[@]}"; do
     name="${grid%%=*}"
     [ "$name" = "time-sampling" ] && name=steps
     [ -f "$out/$name/sweep.json" ] || "$nca" sweep plan --grid "$grid" --out "$out/$name" -- "${common[@]}"
     "$nca" sweep run "$out/$name" --all
     "$nca" sweep report "$out/$name"
+    pictures "$out/$name"
 done

@@ -26,5 +26,7 @@ for csv in "$dir"/fig4/sweep.csv "$dir"/fig6/sweep.csv "$dir"/fig8-9/*/sweep.csv
     fi
 done
 [ -f "$dir/fig7/rollout/contact_sheet.png" ] || { echo "experiments: fig7 made no pictures"; failed=$((failed + 1)); }
+sheets=$(ls "$dir"/fig8-9/*/pictures/*/contact_sheet.png 2>/dev/null | wc -l)
+[ "$sheets" = 8 ] || { echo "experiments: fig8-9 made $sheets pictures, not 8"; failed=$((failed + 1)); }
 [ "$failed" = 0 ] || exit 1
 echo "experiments: all quick runs passed"
