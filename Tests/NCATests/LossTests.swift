@@ -117,6 +117,28 @@ struct LossTests {
         #expect(curve.allSatisfy(\.isFinite) && curve.last! < 0.8 * curve.first!, "\(loss): \(curve.first!) → \(curve.last!)")
     }
 
+    @Test("the radix argsort orders like the comparison sort, ties by index")
+    func radixOrderMatchesComparisonSort() {
+        var rng = RandomGenerator(seed: 5)
+        var ranks = RankOrder(capacity: 3000)
+        let special: [Double] = [
+            0, -0.0, 1, -1, 1e-300, -1e-300, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .infinity, -.infinity,
+        ]
+        for n in [0, 1, 2, 17, 3000] {
+            // Few distinct values (many ties), then values of every sign and magnitude.
+            for coarse in [true, false] {
+                var v = (0..<n).map { _ in
+                    coarse ? Double(rng.nextIndex(below: 5)) - 2 : (rng.nextUnit() - 0.5) * pow(10, rng.nextUniform(-20, 20))
+                }
+                for (i, s) in special.enumerated() where i < n { v[i * 7 % n] = s }
+                let expected = (0..<n).sorted { v[$0] < v[$1] || (v[$0] == v[$1] && $0 < $1) }
+                var order = [Int32](repeating: -1, count: n)
+                v.withUnsafeBufferPointer { p in order.withUnsafeMutableBufferPointer { ranks.argsort(p, into: $0) } }
+                #expect(order.map(Int.init) == expected, "n \(n), coarse \(coarse)")
+            }
+        }
+    }
+
     @Test("sliced Wasserstein's directions come from the seed")
     func directionsFromTheSeed() {
         let a = LossFunction.directions(dimension: 3, seed: 1)

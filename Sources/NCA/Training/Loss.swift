@@ -1,3 +1,4 @@
+import Dispatch
 import RealModule
 
 /// Distance between a predicted state and data, over the observable channels only (§2.2.1).
@@ -57,21 +58,40 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
         prediction.scalars.withUnsafeBufferPointer { x in
             target.scalars.withUnsafeBufferPointer { y in
                 gradient.scalars.withUnsafeMutableBufferPointer { g in
-                    for r in 0..<batch {
-                        let entry = Entry(
+                    let entries = (0..<batch).map { r in
+                        Entry(
                             x: x.baseAddress! + r * cells * c, y: y.baseAddress! + r * cells * tc,
                             g: g.baseAddress! + r * cells * c, cells: cells, c: c, tc: tc, o: o)
-                        switch self {
-                        case .euclidean, .mse: total += pointwise(entry, batch: batch)
-                        case .hellinger, .bhattacharyya: total += massDistance(entry, batch: batch)
-                        case .slicedWasserstein: total += sliced(entry, batch: batch, directions: directions)
-                        case .spectral: total += spectralDistance(entry, batch: batch, size: prediction.shape[1])
+                    }
+                    let size = prediction.shape[1]
+                    if batch > 1 && (self == .slicedWasserstein || self == .spectral) {
+                        // Sorting and transforming dominate these two: the entries (disjoint
+                        // slices of the gradient) run on every core, summed in entry order.
+                        let losses = UnsafeMutableBufferPointer<Double>.allocate(capacity: batch)
+                        defer { losses.deallocate() }
+                        let shared = UncheckedSendable((entries, losses))
+                        DispatchQueue.concurrentPerform(iterations: batch) { r in
+                            shared.value.1[r] = entryLoss(
+                                shared.value.0[r], batch: batch, directions: directions, size: size)
                         }
+                        for r in 0..<batch { total += losses[r] }
+                    } else {
+                        for entry in entries { total += entryLoss(entry, batch: batch, directions: directions, size: size) }
                     }
                 }
             }
         }
         return (total, gradient)
+    }
+
+    /// One batch entry's share of the loss, its gradient written into `entry.g`.
+    private func entryLoss<T>(_ entry: Entry<T>, batch: Int, directions: [[Double]], size: Int) -> Double {
+        switch self {
+        case .euclidean, .mse: pointwise(entry, batch: batch)
+        case .hellinger, .bhattacharyya: massDistance(entry, batch: batch)
+        case .slicedWasserstein: sliced(entry, batch: batch, directions: directions)
+        case .spectral: spectralDistance(entry, batch: batch, size: size)
+        }
     }
 
     /// One batch entry's prediction x (cells × c), target y (cells × tc) and gradient g (cells × c).
@@ -187,6 +207,9 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
         var a = [Double](repeating: 0, count: n)
         var b = [Double](repeating: 0, count: n)
         var dX = [Double](repeating: 0, count: n * e.o)
+        var orderA = [Int32](repeating: 0, count: n)
+        var orderB = [Int32](repeating: 0, count: n)
+        let ranks = RankOrder(capacity: n)
         for theta in directions {
             for i in 0..<n {
                 var pa = 0.0
@@ -199,10 +222,11 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
                 b[i] = pb
             }
             // Ties keep the cell order, so the subgradient is well defined.
-            let order = (0..<n).sorted { a[$0] < a[$1] || (a[$0] == a[$1] && $0 < $1) }
-            let sortedB = b.sorted()
-            for (rank, cell) in order.enumerated() {
-                let d = a[cell] - sortedB[rank]
+            a.withUnsafeBufferPointer { v in orderA.withUnsafeMutableBufferPointer { ranks.argsort(v, into: $0) } }
+            b.withUnsafeBufferPointer { v in orderB.withUnsafeMutableBufferPointer { ranks.argsort(v, into: $0) } }
+            for rank in 0..<n {
+                let cell = Int(orderA[rank])
+                let d = a[cell] - b[Int(orderB[rank])]
                 loss += weight * d * d
                 for ch in 0..<e.o { dX[cell * e.o + ch] += weight * 2 * d * theta[ch] }
             }
@@ -261,4 +285,11 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
         }
         return loss
     }
+}
+
+/// Hands values the compiler cannot prove sendable to `concurrentPerform`, where every iteration
+/// touches a disjoint part of them.
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
