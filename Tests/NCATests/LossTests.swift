@@ -125,16 +125,21 @@ struct LossTests {
             0, -0.0, 1, -1, 1e-300, -1e-300, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .infinity, -.infinity,
         ]
         for n in [0, 1, 2, 17, 3000] {
-            // Few distinct values (many ties), then values of every sign and magnitude.
-            for coarse in [true, false] {
+            // Few distinct values (many exact ties); values of every sign and magnitude; values
+            // that differ only in their last bits (one run the radix passes cannot split).
+            for kind in ["coarse", "spread", "near"] {
                 var v = (0..<n).map { _ in
-                    coarse ? Double(rng.nextIndex(below: 5)) - 2 : (rng.nextUnit() - 0.5) * pow(10, rng.nextUniform(-20, 20))
+                    switch kind {
+                    case "coarse": Double(rng.nextIndex(below: 5)) - 2
+                    case "spread": (rng.nextUnit() - 0.5) * pow(10, rng.nextUniform(-20, 20))
+                    default: 0.25 + (rng.nextUnit() - 0.5) * 1e-12
+                    }
                 }
                 for (i, s) in special.enumerated() where i < n { v[i * 7 % n] = s }
                 let expected = (0..<n).sorted { v[$0] < v[$1] || (v[$0] == v[$1] && $0 < $1) }
                 var order = [Int32](repeating: -1, count: n)
                 v.withUnsafeBufferPointer { p in order.withUnsafeMutableBufferPointer { ranks.argsort(p, into: $0) } }
-                #expect(order.map(Int.init) == expected, "n \(n), coarse \(coarse)")
+                #expect(order.map(Int.init) == expected, "n \(n), \(kind)")
             }
         }
     }

@@ -7,7 +7,8 @@
 /// 11-bit digits sort by the top 33 bits (sign, exponent and 21 bits of mantissa), and the runs
 /// that share those bits are then ordered by the whole key. The result is
 /// exactly `(0..<n).sorted { v[$0] < v[$1] || (v[$0] == v[$1] && $0 < $1) }` for values without
-/// NaN (−0 and +0 compare equal). 4096 values: about 90 µs against 1.1 ms for `sorted(by:)`.
+/// NaN (−0 and +0 compare equal). 4096 values: 114 µs when they are spread, 462 µs when all
+/// are nearly equal (one long run), against 1.1 ms for `sorted(by:)`.
 final class RankOrder {
     private static let digitBits = 11
     private static let buckets = 1 << digitBits
