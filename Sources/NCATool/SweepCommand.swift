@@ -24,7 +24,7 @@ struct SweepCommand: ParsableCommand {
             as a ratio to the do-nothing model and how well it holds the last frame up to 8 T; and \
             for runs with test data its test loss, the ratio to the do-nothing model, and that ratio \
             in the Euclidean loss, one scale across losses) and \
-            DIR/sweep.html (that table and a plot of the losses against every swept option).
+            DIR/sweep.html (that table and plots of the losses against every swept option), and             for every swept option DIR/sweep-OPTION.svg: each finished configuration's test loss             (in the Euclidean loss; without test data its rollout loss) as a ratio to the             do-nothing model, one line per value of the first other option that is not --seed             (e.g. --time-sampling against the ratio, a line per --loss: the paper's Fig 4).
             """,
         subcommands: [Plan.self, Run.self, Report.self])
 
@@ -172,6 +172,12 @@ struct SweepCommand: ParsableCommand {
                     options: plan.axes.map(\.option), rows: rows, common: plan.trainArguments.joined(separator: " "))
                 try AtomicFile.write(Data(report.csv.utf8), to: folder + "/sweep.csv")
                 try AtomicFile.write(Data(report.html.utf8), to: folder + "/sweep.html")
+                var plots: [String] = []
+                for (a, option) in report.options.enumerated() {
+                    guard let plot = report.ratioPlot(option: a) else { continue }
+                    plots.append("sweep-\(option).svg")
+                    try AtomicFile.write(Data(plot.svg.utf8), to: folder + "/" + plots.last!)
+                }
                 for row in rows {
                     var line = String(format: "  %3d  ", row.index) + plan.describe(row.index) + ": " + row.status
                     if let loss = row.finalLoss { line += String(format: ", final loss %.4g", loss) }
@@ -184,7 +190,8 @@ struct SweepCommand: ParsableCommand {
                     say(line)
                 }
                 let finished = rows.filter { $0.status == "finished" }.count
-                say("\(finished) of \(rows.count) finished; wrote \(folder)/sweep.csv and \(folder)/sweep.html")
+                let written = ["sweep.csv", "sweep.html"] + plots
+                say("\(finished) of \(rows.count) finished; wrote " + written.map { folder + "/" + $0 }.joined(separator: ", "))
             }
         }
 

@@ -32,6 +32,54 @@ struct SweepPlanTests {
     func badGrids(grid: String) {
         #expect(throws: (any Error).self) { try SweepPlan.parseGrid(grid) }
     }
+
+    @Test("the ratio plot: a line per value of the first other option that is not seed, geometric means over seeds")
+    func ratioPlotGroupsAndAverages() throws {
+        // t × loss × seed, test ratios (Euclidean) r = t/8 · (1 for euclidean, 2 for spectral) · (1, 4 for seeds 0, 1).
+        var rows: [SweepReport.Row] = []
+        for t in [1, 8, 64] {
+            for (l, loss) in ["euclidean", "spectral"].enumerated() {
+                for seed in 0..<2 {
+                    let ratio = Double(t) / 8 * Double(l + 1) * (seed == 0 ? 1 : 4)
+                    rows.append(
+                        SweepReport.Row(
+                            index: rows.count, values: ["\(t)", loss, "\(seed)"], status: "finished", testRatio: 7,
+                            testEuclideanRatio: t == 64 && loss == "spectral" && seed == 1 ? .nan : ratio, rolloutRatio: 9,
+                            folder: "runs/\(rows.count)"))
+                }
+            }
+        }
+        let report = SweepReport(options: ["time-sampling", "loss", "seed"], rows: rows, common: "")
+        let plot = try #require(report.ratioPlot(option: 0))
+        #expect(plot.logX && plot.xTicks == [1, 8, 64] && plot.yLabel.contains("Euclidean"))
+        #expect(plot.series.map(\.name) == ["--loss euclidean", "", "--loss spectral", "", "do-nothing model"])
+        // The geometric mean of seeds 0 and 1 is 2 × seed 0's; the NaN run is left out (seed 0 alone).
+        let spectral = plot.series[2].points
+        #expect(spectral.map(\.x) == [1, 8, 64])
+        #expect(abs(spectral[0].y - 2.0 / 8 * 2) < 1e-12 && abs(spectral[1].y - 2 * 2) < 1e-12)
+        #expect(abs(spectral[2].y - 8 * 2) < 1e-12)
+        #expect(plot.series[3].points.count == 5 && plot.series[4].points.map(\.y) == [1, 1])
+        let svg = plot.svg
+        #expect(svg.hasPrefix("<svg") && svg.contains("--loss spectral") && svg.contains(">64</text>"))
+        // Against the loss (not numeric): positions 0, 1 named in the caption; a line per t.
+        let byLoss = try #require(report.ratioPlot(option: 1))
+        #expect(!byLoss.logX && byLoss.xTicks == [0, 1] && byLoss.caption.contains("0 = euclidean, 1 = spectral"))
+        #expect(
+            byLoss.series.filter { !$0.name.isEmpty }.map(\.name) == [
+                "--time-sampling 1", "--time-sampling 8", "--time-sampling 64", "do-nothing model",
+            ])
+        // Without test data the rollout ratio is plotted; with nothing measured there is no plot.
+        let noTest = rows.map { row -> SweepReport.Row in
+            var r = row
+            r.testEuclideanRatio = nil
+            return r
+        }
+        let rollout = try #require(
+            SweepReport(options: ["time-sampling", "loss", "seed"], rows: noTest, common: "").ratioPlot(option: 2))
+        #expect(rollout.yLabel.hasPrefix("rollout") && rollout.series[0].points.allSatisfy { abs($0.y - 9) < 1e-12 })
+        let none = rows.map { SweepReport.Row(index: $0.index, values: $0.values, status: "not started", folder: $0.folder) }
+        #expect(SweepReport(options: ["time-sampling", "loss", "seed"], rows: none, common: "").ratioPlot(option: 0) == nil)
+    }
 }
 
 extension BinaryTests {
@@ -92,7 +140,14 @@ extension BinaryTests {
         }
         let html = try String(contentsOfFile: sweep + "/sweep.html", encoding: .utf8)
         for option in ["--hidden", "--seed", "--lr"] { #expect(html.contains("<h2>\(option)</h2>")) }
-        #expect(html.components(separatedBy: "<svg").count == 4)
+        // Per option a plot of the losses and one of the test ratio (a line per --hidden, or per --lr for --hidden).
+        #expect(html.components(separatedBy: "<svg").count == 7)
+        for option in ["hidden", "seed", "lr"] {
+            let svg = try String(contentsOfFile: sweep + "/sweep-\(option).svg", encoding: .utf8)
+            #expect(svg.hasPrefix("<svg") && svg.contains("do-nothing model"), "\(option)")
+            #expect(svg.contains(option == "hidden" ? "--lr 0.001" : "--hidden 4"), "\(option): \(svg.prefix(300))")
+        }
+        #expect(r.output.contains("sweep-seed.svg"))
     }
 
     @Test("a killed sweep configuration resumes from its checkpoint and loses nothing")

@@ -4,7 +4,7 @@ import RealModule
 /// Small, dependency-free SVG line plots for reports.
 public enum SVGPlot {
     /// One named line (or set of dots) of a plot.
-    public struct Series {
+    public struct Series: Sendable {
         /// The legend's name.
         public var name: String
         /// The points, in drawing order.
@@ -23,16 +23,23 @@ public enum SVGPlot {
         }
     }
 
-    /// A line plot with axes, ticks and a legend. Non-finite or (for a log axis) non-positive
-    /// values are left out of the line.
+    /// A line plot with axes, ticks and a legend (series with an empty name are left out of it).
+    /// Non-finite or (for a log axis) non-positive values are left out of the line. `xTicks`
+    /// labels those x values instead of five even steps; `logX` spaces x logarithmically;
+    /// `legendOutside` puts the legend right of the plot (`width` grows by 200) instead of over it.
     public static func lines(
-        _ series: [Series], width: Int = 640, height: Int = 320, logY: Bool = true, xLabel: String, yLabel: String
+        _ series: [Series], width: Int = 640, height: Int = 320, logY: Bool = true, logX: Bool = false,
+        xTicks: [Double]? = nil, legendOutside: Bool = false, xLabel: String, yLabel: String
     ) -> String {
-        let (left, right, top, bottom) = (64.0, 16.0, 16.0, 44.0)
+        let (left, top, bottom) = (64.0, 16.0, 44.0)
+        let right = legendOutside ? 216.0 : 16.0
+        let width = width + (legendOutside ? 200 : 0)
         let plotW = Double(width) - left - right
         let plotH = Double(height) - top - bottom
-        let usable = series.map { s in s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) } }
-        let xs = usable.flatMap { $0.map(\.x) }
+        let usable = series.map { s in
+            s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) && (!logX || $0.x > 0) }
+        }
+        let xs = usable.flatMap { $0.map { logX ? log10($0.x) : $0.x } }
         let ys = usable.flatMap { $0.map { logY ? log10($0.y) : $0.y } }
         guard let xMin = xs.min(), let xMax = xs.max(), var yMin = ys.min(), var yMax = ys.max() else {
             return
@@ -45,23 +52,30 @@ public enum SVGPlot {
             (yMin, yMax) = (yMin - 1, yMax + 1)
         }
         let xSpan = max(xMax - xMin, 1e-12)
-        func px(_ x: Double) -> Double { left + (x - xMin) / xSpan * plotW }
+        func px(_ x: Double) -> Double { left + ((logX ? log10(x) : x) - xMin) / xSpan * plotW }
         func py(_ y: Double) -> Double { top + (1 - ((logY ? log10(y) : y) - yMin) / (yMax - yMin)) * plotH }
         var svg =
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"12\">"
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"#fafafa\" stroke=\"#999\"/>"
-        // Y ticks: decades on a log axis, 5 even steps otherwise.
-        let yTicks: [Double] =
-            logY
-            ? stride(from: yMin, through: yMax, by: 1).map { Double.pow(10, $0) }
-            : (0...4).map { yMin + Double($0) * (yMax - yMin) / 4 }
+        // Y ticks: decades on a log axis (and 2 and 5 times them over at most two decades), 5 even
+        // steps otherwise.
+        var yTicks = (0...4).map { yMin + Double($0) * (yMax - yMin) / 4 }
+        if logY {
+            let decades = stride(from: yMin, through: yMax, by: 1).map { Double.pow(10, $0) }
+            yTicks = yMax - yMin > 2 ? decades : decades.flatMap { [$0, 2 * $0, 5 * $0] }.filter { $0 <= decades.last! }
+        }
         for tick in yTicks {
             let y = py(tick)
             svg += "<line x1=\"\(left)\" x2=\"\(left + plotW)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#e0e0e0\"/>"
             svg += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(format(tick))</text>"
         }
-        for k in 0...4 {
-            let x = xMin + Double(k) * xSpan / 4
+        let ticks =
+            xTicks
+            ?? (0...4).map { k in
+                let x = xMin + Double(k) * xSpan / 4
+                return logX ? Double.pow(10, x) : x
+            }
+        for x in ticks where !logX || x > 0 {
             svg += "<text x=\"\(px(x))\" y=\"\(top + plotH + 16)\" text-anchor=\"middle\">\(format(x))</text>"
         }
         svg += "<text x=\"\(left + plotW / 2)\" y=\"\(Double(height) - 8)\" text-anchor=\"middle\">\(escape(xLabel))</text>"
@@ -75,8 +89,12 @@ public enum SVGPlot {
             } else {
                 svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.5\" points=\"\(path)\"/>"
             }
-            svg += "<rect x=\"\(left + 10)\" y=\"\(top + 8 + Double(i) * 16)\" width=\"12\" height=\"3\" fill=\"\(s.color)\"/>"
-            svg += "<text x=\"\(left + 28)\" y=\"\(top + 13 + Double(i) * 16)\">\(escape(s.name))</text>"
+        }
+        let legendX = legendOutside ? left + plotW : left
+        for (i, s) in series.filter({ !$0.name.isEmpty }).enumerated() {
+            svg +=
+                "<rect x=\"\(legendX + 10)\" y=\"\(top + 8 + Double(i) * 16)\" width=\"12\" height=\"3\" fill=\"\(s.color)\"/>"
+            svg += "<text x=\"\(legendX + 28)\" y=\"\(top + 13 + Double(i) * 16)\">\(escape(s.name))</text>"
         }
         return svg + "</svg>"
     }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The summary of a hyper-parameter sweep: one row per configuration, as CSV and as a
-/// self-contained HTML page with a plot of the losses against every swept option.
+/// self-contained HTML page with plots of the losses against every swept option, and per option
+/// a plot of the test loss ÷ the do-nothing model's (``ratioPlot(option:)``).
 public struct SweepReport: Sendable {
     /// One configuration of the sweep.
     public struct Row: Sendable {
@@ -146,6 +147,9 @@ public struct SweepReport: Sendable {
                         + values.enumerated().map { "\($0.offset) = \(e($0.element))" }.joined(separator: ", ") + "</p>"
                 }
             }
+            if let plot = ratioPlot(option: a) {
+                body += plot.svg + "<p class=\"caption\">\(e(plot.caption))</p>"
+            }
         }
         body += "<h2>Configurations</h2><table class=\"numbers\"><tr><th>#</th>"
         body += options.map { "<th>--\(e($0))</th>" }.joined()
@@ -169,6 +173,79 @@ public struct SweepReport: Sendable {
                 "Written by nca sweep report. Test loss: best.safetensors run freely from the test data's initial state. "
                 + "Rollout: the same from the first training trajectory's, over the training horizon T; hold past T: "
                 + "the worst loss to the last frame up to 8 T ÷ the loss at T.")
+    }
+
+    /// A plot of the configurations' losses as ratios to the do-nothing model against one option.
+    public struct RatioPlot: Sendable {
+        /// A line (the geometric mean) and its dots (each configuration) per group, then the
+        /// do-nothing model at 1.
+        public var series: [SVGPlot.Series]
+        /// Whether the option's values are geometric (all positive, largest ≥ 8 × smallest): a log axis.
+        public var logX: Bool
+        /// The option's values, as x positions.
+        public var xTicks: [Double]
+        /// The swept option.
+        public var xLabel: String
+        /// The ratio plotted.
+        public var yLabel: String
+        /// What the plot shows, in a sentence or two.
+        public var caption: String
+
+        /// The plot as a stand-alone SVG document.
+        public var svg: String {
+            SVGPlot.lines(series, logX: logX, xTicks: xTicks, legendOutside: true, xLabel: xLabel, yLabel: yLabel)
+        }
+    }
+
+    /// Against swept option `a`: every finished configuration's loss as a ratio to the do-nothing
+    /// model's, one scale for every configuration (the test rollout in the Euclidean loss where
+    /// there is test data, else the rollout from the first training trajectory). One line per value
+    /// of the first other swept option that is not `seed` and has 2 … 8 values (the geometric mean
+    /// over the remaining options, every configuration a dot), and the do-nothing model at 1. Nil
+    /// when no configuration has the ratio yet.
+    public func ratioPlot(option a: Int) -> RatioPlot? {
+        let useTest = rows.contains { $0.testEuclideanRatio != nil }
+        let measure: (Row) -> Double? = useTest ? { $0.testEuclideanRatio } : { $0.rolloutRatio }
+        let measured = rows.filter { measure($0).map { $0.isFinite && $0 > 0 } ?? false }
+        guard !measured.isEmpty else { return nil }
+        let values = uniqueInOrder(rows.map { $0.values[a] })
+        let numeric = values.allSatisfy { Double($0) != nil }
+        func x(_ value: String) -> Double { numeric ? Double(value)! : Double(values.firstIndex(of: value)!) }
+        let numbers = values.compactMap(Double.init)
+        let logX = numeric && numbers.allSatisfy { $0 > 0 } && numbers.max()! / numbers.min()! >= 8
+        let group = options.indices.first { b in
+            b != a && options[b] != "seed" && (2...8).contains(Set(rows.map { $0.values[b] }).count)
+        }
+        let groups = group.map { b in uniqueInOrder(rows.map { $0.values[b] }) } ?? [""]
+        let palette = ["#3b528b", "#e16462", "#21918c", "#fca636", "#6a00a8", "#5ec962", "#b12a90", "#0d0887"]
+        var series: [SVGPlot.Series] = []
+        for (g, name) in groups.enumerated() {
+            let members = measured.filter { row in group.map { row.values[$0] == name } ?? true }
+            let color = palette[g % palette.count]
+            let means = values.compactMap { value -> (x: Double, y: Double)? in
+                let logs = members.filter { $0.values[a] == value }.compactMap(measure).map { log($0) }
+                return logs.isEmpty ? nil : (x: x(value), y: exp(logs.reduce(0, +) / Double(logs.count)))
+            }
+            let label = group.map { "--\(options[$0]) \(name)" } ?? "geometric mean over the other options"
+            series.append(SVGPlot.Series(name: label, points: means, color: color))
+            series.append(
+                SVGPlot.Series(name: "", points: members.map { (x: x($0.values[a]), y: measure($0)!) }, color: color, dots: true))
+        }
+        let xs = values.map(x)
+        series.append(SVGPlot.Series(name: "do-nothing model", points: [(xs.min()!, 1), (xs.max()!, 1)], color: "#999999"))
+        var caption =
+            (useTest
+                ? "best.safetensors run freely from the test data's initial state: its Euclidean loss ÷ the do-nothing model's"
+                : "best.safetensors run freely from the first training trajectory over T: its loss ÷ the do-nothing model's")
+            + ". Dots: each finished configuration; lines: their geometric mean"
+            + (group.map { " for each --\(options[$0])" } ?? "")
+            + ". Below 1 is better than doing nothing."
+        if !numeric {
+            caption += " x positions: " + values.enumerated().map { "\($0.offset) = \($0.element)" }.joined(separator: ", ")
+        }
+        return RatioPlot(
+            series: series, logX: logX, xTicks: xs, xLabel: options[a],
+            yLabel: useTest ? "test loss ÷ do-nothing (Euclidean)" : "rollout loss ÷ do-nothing", caption: caption)
     }
 
     private func uniqueInOrder(_ values: [String]) -> [String] {
