@@ -212,27 +212,21 @@ struct SweepCommand: ParsableCommand {
             row.bestLoss = metrics.map(\.loss).filter(\.isFinite).min()
             row.bestValidationLoss = metrics.compactMap(\.validationLoss).filter(\.isFinite).min()
             guard finished else { return row }
-            let t = run.configuration.training
-            let o = t.model.observableChannels
-            let best: NCAModel<Float> = (try? ModelFile.read(run.bestPath)) ?? run.trainer.state.model
-            // As nca train's summary: from the first training trajectory, then on to 8 T.
-            let first = run.trainer.data.trajectoryEntry(0)
-            let rollout = RolloutEvaluation.evaluate(best, data: first, timeSampling: t.timeSampling, loss: t.loss)
-            row.rolloutRatio = rollout.meanLoss / RolloutEvaluation.doNothingLoss(data: first, observable: o, loss: t.loss)
-            let past = Extrapolation(best, evaluation: rollout, data: first, timeSampling: t.timeSampling, loss: t.loss)
-            row.holdRatio = past.worst / past.atHorizon
-            if let test = run.testData {
-                let entry = test.trajectoryEntry(0)
-                for loss in Set([t.loss, .euclidean]) {
-                    let evaluation = RolloutEvaluation.evaluate(best, data: entry, timeSampling: t.timeSampling, loss: loss)
-                    let ratio = evaluation.meanLoss / RolloutEvaluation.doNothingLoss(data: entry, observable: o, loss: loss)
-                    if loss == t.loss {
-                        row.testLoss = evaluation.meanLoss
-                        row.testRatio = ratio
-                    }
-                    if loss == .euclidean { row.testEuclideanRatio = ratio }
-                }
+            // summary.json (nca train writes it with report.html); runs of older versions are
+            // measured here, once: their summary is kept for the next report.
+            let summary: RunSummary
+            if let kept = try? RunSummary.read(from: files.summary) {
+                summary = kept
+            } else {
+                let best: NCAModel<Float> = (try? ModelFile.read(run.bestPath)) ?? run.trainer.state.model
+                summary = RunSummary.measure(best, run: run).summary
+                try? summary.write(to: files.summary)
             }
+            row.rolloutRatio = summary.rolloutRatio
+            row.holdRatio = summary.holdRatio
+            row.testLoss = summary.testLoss
+            row.testRatio = summary.testRatio
+            row.testEuclideanRatio = summary.testEuclideanRatio
             return row
         }
     }

@@ -23,9 +23,10 @@ extension TrainCommand {
                 : "epoch \(bestEpoch), chosen by the lowest training loss"
         var comparisons: [RunReport.Comparison] = []
         let first = run.trainer.data.trajectoryEntry(0)
-        let evaluation = RolloutEvaluation.evaluate(best, data: first, timeSampling: t.timeSampling, loss: t.loss)
-        // Past the training horizon T = M·t: does the final state stay put? Run on to 8T.
-        let extrapolation = Extrapolation(best, evaluation: evaluation, data: first, timeSampling: t.timeSampling, loss: t.loss)
+        // From the first training trajectory, past the training horizon T = M·t (does the final
+        // state stay put? run on to 8T) and from the test trajectory: kept in summary.json.
+        let measured = RunSummary.measure(best, run: run)
+        let (evaluation, extrapolation) = (measured.rollout, measured.extrapolation)
         comparisons.append(
             RunReport.Comparison(
                 title: "Training trajectory (best model)",
@@ -39,14 +40,17 @@ extension TrainCommand {
             "done: \(state.epoch) epochs, last training loss \(String(format: "%.5g", curve.last?.loss ?? .nan)); best model: \(bestText)"
             + String(
                 format: "\nbest model's rollout loss on the first training trajectory %.5g (do-nothing model: %.5g)",
-                evaluation.meanLoss, RolloutEvaluation.doNothingLoss(data: first, observable: o, loss: t.loss))
+                measured.summary.rolloutLoss, measured.summary.rolloutDoNothingLoss)
             + "\nbest model past the horizon: " + extrapolation.summary
         if let test = run.testData {
             let testFirst = test.trajectoryEntry(0)
             let steps = (testFirst.shape[0] - 1) * t.timeSampling
             let baseline = RolloutEvaluation.doNothingLoss(data: testFirst, observable: o, loss: t.loss)
             for (name, model) in [("best", best), ("final", final)] {
-                let evaluation = RolloutEvaluation.evaluate(model, data: testFirst, timeSampling: t.timeSampling, loss: t.loss)
+                let evaluation =
+                    name == "best" && measured.test != nil
+                    ? measured.test!
+                    : RolloutEvaluation.evaluate(model, data: testFirst, timeSampling: t.timeSampling, loss: t.loss)
                 comparisons.append(
                     RunReport.Comparison(
                         title: "Test: unseen initial condition (\(name) model)",
@@ -65,6 +69,8 @@ extension TrainCommand {
             bestEpoch: state.bestEpoch, bestLoss: state.bestLoss, comparisons: comparisons)
         report.validationCurve = try run.validationCurve()
         report.bestModel = bestText
+        // summary.json before report.html: a folder with a report is finished, and has both.
+        try measured.summary.write(to: run.files.summary)
         try report.write(to: run.reportPath)
         say(line)
         say("report: \(run.reportPath)")

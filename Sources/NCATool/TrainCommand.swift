@@ -23,7 +23,9 @@ struct TrainCommand: ParsableCommand {
             Give --data T.npy ((M+1) × R × S × S × O, e.g. from 'nca data gray-scott') or a \
             --preset, which makes its own data. The run folder gets config.json, data.npy, \
             metrics.csv, model.safetensors (the latest weights), best.safetensors, \
-            checkpoint.safetensors and report.html. 'nca train --resume RUN' continues a stopped \
+            checkpoint.safetensors, and when it finishes summary.json (the best model's rollout, \
+            hold and test ratios to the do-nothing model) and report.html. 'nca train --resume RUN' \
+            continues a stopped \
             run from its checkpoint and reproduces the uninterrupted run bit for bit (same thread \
             count).
 

@@ -120,7 +120,7 @@ struct LossTests {
     @Test("the radix argsort orders like the comparison sort, ties by index")
     func radixOrderMatchesComparisonSort() {
         var rng = RandomGenerator(seed: 5)
-        var ranks = RankOrder(capacity: 3000)
+        let ranks = RankOrder(capacity: 3000)
         let special: [Double] = [
             0, -0.0, 1, -1, 1e-300, -1e-300, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .infinity, -.infinity,
         ]

@@ -258,6 +258,47 @@ struct RunFolderTests {
         #expect { try Checkpoint.read(folder + "/model.safetensors") } throws: { "\($0)".contains("not an NCA checkpoint") }
     }
 
+    @Test func summaryMeasuresTheModelAndRoundTrips() throws {
+        let folder = temporaryFolder() + "/run"
+        var cfg = TrainingConfiguration(
+            model: ModelConfiguration(channels: 3, observableChannels: 2, kernels: [.identity, .laplacian], hiddenSize: 4))
+        cfg.timeSampling = 2
+        cfg.loss = .hellinger
+        let data: Tensor<Float> = randomTensor([3, 2, 6, 6, 2], seed: 4)
+        let test: Tensor<Float> = randomTensor([4, 1, 6, 6, 2], seed: 5)
+        let run = try TrainingRun(
+            newRunIn: folder,
+            configuration: RunConfiguration(
+                training: cfg, preset: nil, dataSource: "test", dataShape: data.shape, testDataSource: "t",
+                toolkitVersion: "test"),
+            data: data, testData: test)
+        let model: NCAModel<Float> = randomModel(cfg.model, seed: 3)
+        let measured = RunSummary.measure(model, run: run)
+        let s = measured.summary
+        // The test numbers, in the run's loss and in the Euclidean one, by hand.
+        let entry = test.trajectoryEntry(0)
+        for (loss, value, baseline) in [
+            (LossFunction.hellinger, s.testLoss, s.testDoNothingLoss),
+            (.euclidean, s.testEuclideanLoss, s.testEuclideanDoNothingLoss),
+        ] {
+            let e = RolloutEvaluation.evaluate(model, data: entry, timeSampling: 2, loss: loss)
+            #expect(value == e.meanLoss && baseline == RolloutEvaluation.doNothingLoss(data: entry, observable: 2, loss: loss))
+        }
+        #expect(s.testEuclideanLoss != s.testLoss && s.testRatio! > 0 && s.rolloutRatio > 0 && s.holdRatio > 0)
+        #expect(s.rolloutLoss == measured.rollout.meanLoss && measured.test?.meanLoss == s.testLoss)
+        // Round trip, non-finite numbers included; damage is refused with the file's name.
+        var odd = s
+        odd.holdRatio = .nan
+        odd.testLoss = .infinity
+        try odd.write(to: folder + "/summary.json")
+        let back = try RunSummary.read(from: folder + "/summary.json")
+        #expect(back.holdRatio.isNaN && back.testLoss == .infinity && back.rolloutLoss == s.rolloutLoss)
+        #expect(back.testEuclideanDoNothingLoss == s.testEuclideanDoNothingLoss)
+        try Data("{\"rolloutLoss\": 1}".utf8).write(to: URL(fileURLWithPath: folder + "/bad.json"))
+        #expect { try RunSummary.read(from: folder + "/bad.json") } throws: { "\($0)".contains("is not a run summary") }
+        #expect { try RunSummary.read(from: folder + "/none.json") } throws: { "\($0)".contains("none.json") }
+    }
+
     /// SGD with a huge learning rate on a linear model: epoch 1 is measured with the initial
     /// weights, its update blows the weights up, and epoch 2 overflows.
     func explosive(_ cfg: inout TrainingConfiguration) {

@@ -138,6 +138,15 @@ extension BinaryTests {
             #expect(Double(fields[10]) != nil && fields[11] == fields[10], "test ratios of \(i): \(line)")
             #expect(Double(fields[12]) != nil && Double(fields[13]) != nil, "rollout and hold of \(i): \(line)")
         }
+        // The numbers come from each run's summary.json; without one (a run of an older version)
+        // the report measures the model itself, gets the same numbers and keeps them.
+        let summaryPath = sweep + "/runs/003/summary.json"
+        let kept = try RunSummary.read(from: summaryPath)
+        try FileManager.default.removeItem(atPath: summaryPath)
+        r = try nca(["sweep", "report", sweep])
+        #expect(r.status == 0, "\(r.error)")
+        #expect(try String(contentsOfFile: sweep + "/sweep.csv", encoding: .utf8).split(separator: "\n") == csv)
+        #expect(try RunSummary.read(from: summaryPath) == kept)
         let html = try String(contentsOfFile: sweep + "/sweep.html", encoding: .utf8)
         for option in ["--hidden", "--seed", "--lr"] { #expect(html.contains("<h2>\(option)</h2>")) }
         // Per option a plot of the losses and one of the test ratio (a line per --hidden, or per --lr for --hidden).

@@ -11,6 +11,7 @@ import Foundation
 ///     average.safetensors  the moving average of the weights, with `weightAverage`
 ///     best.safetensors   the best model so far by the configured selection measure
 ///     checkpoint.safetensors  everything needed to resume (see `Checkpoint`)
+///     summary.json       the finished run's selected model measured (`RunSummary`)
 ///     report.html        pictures and numbers of the finished run (written by the tool)
 ///     snapshots/epoch-NNNNNN.safetensors  the model after every k-th epoch (`snapshotEvery`)
 public struct RunFolder: Sendable {
@@ -36,6 +37,8 @@ public struct RunFolder: Sendable {
     public var data: String { path + "/data.npy" }
     /// `test.npy`: the test data, when there is some.
     public var testData: String { path + "/test.npy" }
+    /// `summary.json`: the finished run's `RunSummary`.
+    public var summary: String { path + "/summary.json" }
     /// `report.html`: the finished run's report.
     public var report: String { path + "/report.html" }
     /// `snapshots/`: models kept every `snapshotEvery` epochs.
