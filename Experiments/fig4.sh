@@ -9,7 +9,8 @@
 # Full: t ∈ {1, 2, 4, 8, 16, 32, 64} × losses {euclidean, hellinger, spectral,
 # sliced-wasserstein} × seeds {0, 1} × 300 epochs = 56 runs (the paper: 4 seeds, longer runs).
 # --quick: 2 × 2 × 1 runs of 2 epochs, to check that the script works (CI runs it).
-# A smaller budget: TIMES, LOSSES, SEEDS, EPOCHS (e.g. TIMES=8,32 SEEDS=0 EPOCHS=100).
+# A smaller budget: TIMES, LOSSES, SEEDS, EPOCHS (e.g. TIMES=8,32 SEEDS=0 EPOCHS=100). JOBS: configurations
+# trained at once (default 2, each on cores ÷ 2 threads: `nca sweep run --jobs`).
 # Results: OUT/sweep.csv and OUT/sweep.html (`nca sweep report`).
 source "$(dirname "$0")/common.sh"
 out="${1:-experiments/fig4}"
@@ -21,5 +22,5 @@ else
     epochs="${EPOCHS:-300}"
 fi
 [ -f "$out/sweep.json" ] || "$nca" sweep plan --grid "$grid" --out "$out" -- --preset gray-scott --epochs "$epochs"
-"$nca" sweep run "$out" --all
+"$nca" sweep run "$out" --all --jobs "${JOBS:-2}"
 "$nca" sweep report "$out"

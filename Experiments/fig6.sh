@@ -8,6 +8,7 @@
 # Full: ξ ∈ {0, 0.1, 0.2, 0.3, 0.5, 0.8} × seeds {0, 1} × 300 epochs; each best model is then run
 # from the unseen test state for 2048 steps (OUT/final/xi-<ξ>-seed-<s>/, the last frame as PNG).
 # --quick: ξ ∈ {0, 0.5}, one seed, 2 epochs (CI runs it). A smaller budget: SEEDS=0 EPOCHS=150.
+# JOBS: configurations trained at once (default 2: `nca sweep run --jobs`).
 source "$(dirname "$0")/common.sh"
 out="${1:-experiments/fig6}"
 if $quick; then
@@ -32,7 +33,7 @@ files=$(printf "$out/data/xi-%s.npy|" "${levels[@]}")
 [ -f "$out/sweep.json" ] || "$nca" sweep plan --grid "data=${files%|};seed=$seeds" --out "$out" -- \
     --test-data "$out/data/test.npy" --time-sampling 32 --update per-minibatch --weight-init normal \
     --range-penalty 0.01 --lr-decay 0.99617 --epochs "$epochs"
-"$nca" sweep run "$out" --all
+"$nca" sweep run "$out" --all --jobs "${JOBS:-2}"
 "$nca" sweep report "$out"
 # The final state of each best model from the unseen test state, for pictures side by side.
 index=0

@@ -9,7 +9,7 @@
 # Full: 2 + 4 + 4 + 3 runs of 500 epochs (four sweeps: OUT/kernels, OUT/activation,
 # OUT/channels, OUT/steps; each with sweep.csv, sweep.html and pictures/<run>/contact_sheet.png:
 # the best model from the first picture to 8 × the horizon). --quick: two values per sweep, 2 epochs, 12 × 12 pictures (CI).
-# Another budget: EPOCHS=n.
+# Another budget: EPOCHS=n. JOBS: configurations trained at once (default 2: `nca sweep run --jobs`).
 source "$(dirname "$0")/common.sh"
 out="${1:-experiments/fig8-9}"
 if $quick; then
@@ -37,7 +37,7 @@ for grid in "${grids[@]}"; do
     name="${grid%%=*}"
     [ "$name" = "time-sampling" ] && name=steps
     [ -f "$out/$name/sweep.json" ] || "$nca" sweep plan --grid "$grid" --out "$out/$name" -- "${common[@]}"
-    "$nca" sweep run "$out/$name" --all
+    "$nca" sweep run "$out/$name" --all --jobs "${JOBS:-2}"
     "$nca" sweep report "$out/$name"
     pictures "$out/$name"
 done

@@ -199,6 +199,87 @@ extension BinaryTests {
     }
 }
 
+extension BinaryTests {
+    @Test("sweep run --all --jobs 2 trains as one at a time would, and a SIGTERM stops every child at a checkpoint")
+    func sweepJobs() throws {
+        let dir = temporaryFolder()
+        var r = try nca([
+            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out",
+            dir + "/gs.npy",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        let common = [
+            "--", "--data", dir + "/gs.npy", "--channels", "4", "--time-sampling", "4", "--epochs", "6", "--minibatch-size", "2",
+        ]
+        for name in ["jobs", "serial"] {
+            r = try nca(["sweep", "plan", "--grid", "seed=0,1,2;lr=0.001,0.003", "--out", dir + "/" + name] + common)
+            #expect(r.status == 0, "\(r.error)")
+        }
+        let one = ["NCA_THREADS": "1"]
+        let parallel = try nca(["sweep", "run", dir + "/jobs", "--all", "--jobs", "2"], environment: one)
+        #expect(parallel.status == 0, "\(parallel.error)")
+        #expect(parallel.output.contains("6 of 6 configurations to train, 2 at a time"), "\(parallel.output)")
+        for index in 0..<6 {
+            #expect(parallel.output.contains("configuration \(index) (") && parallel.output.contains("finished in"))
+            r = try nca(["sweep", "run", dir + "/serial", "--index", "\(index)"], environment: one)
+            #expect(r.status == 0, "\(r.error)")
+            let run = String(format: "/runs/%03d", index)
+            // The same numbers (wall times aside) and the same best model, bit for bit.
+            func losses(_ sweep: String) throws -> [String] {
+                try String(contentsOfFile: dir + sweep + run + "/metrics.csv", encoding: .utf8).split(separator: "\n").map {
+                    $0.split(separator: ",", omittingEmptySubsequences: false).enumerated().filter { $0.offset != 4 }.map {
+                        String($0.element)
+                    }.joined(separator: ",")
+                }
+            }
+            #expect(try losses("/jobs") == losses("/serial"), "configuration \(index)")
+            let best = try ["/jobs", "/serial"].map {
+                try Data(contentsOf: URL(fileURLWithPath: dir + $0 + run + "/best.safetensors"))
+            }
+            #expect(best[0] == best[1], "configuration \(index)")
+            #expect(FileManager.default.fileExists(atPath: dir + "/jobs/logs" + String(format: "/%03d.log", index)))
+        }
+        r = try nca(["sweep", "run", dir + "/jobs", "--all", "--jobs", "2"])
+        #expect(r.status == 0 && r.output.contains("nothing to do"), "\(r.output)")
+        r = try nca(["sweep", "run", dir + "/jobs", "--index", "0", "--jobs", "2"])
+        #expect(r.status == 64 && r.error.contains("--jobs goes with --all"), "\(r.error)")
+
+        // Long configurations: SIGTERM to the parent reaches both children, which checkpoint and
+        // stop; running the sweep again finishes them with every epoch once.
+        let long = dir + "/long"
+        r = try nca([
+            "sweep", "plan", "--grid", "seed=0,1", "--out", long, "--", "--data", dir + "/gs.npy", "--channels", "4",
+            "--time-sampling", "4", "--epochs", "600", "--checkpoint-every", "10",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["sweep", "run", long, "--all", "--jobs", "2"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        func epoch(_ index: Int) -> Int {
+            (try? Checkpoint.read(long + "/runs/00\(index)/checkpoint.safetensors"))?.0.epoch ?? 0
+        }
+        while Date() < deadline, epoch(0) < 20 || epoch(1) < 20 { Thread.sleep(forTimeInterval: 0.02) }
+        kill(process.processIdentifier, SIGTERM)
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(text.components(separatedBy: "stopped (checkpoint written)").count == 3, "\(text)")
+        #expect(epoch(0) >= 20 && epoch(0) < 600 && epoch(1) >= 20 && epoch(1) < 600, "stopped at \(epoch(0)), \(epoch(1))")
+        r = try nca(["sweep", "run", long, "--all", "--jobs", "2"])
+        #expect(r.status == 0 && !r.output.contains("failed"), "\(r.output) \(r.error)")
+        for index in 0..<2 {
+            let epochs = try String(contentsOfFile: long + "/runs/00\(index)/metrics.csv", encoding: .utf8).split(separator: "\n")
+                .dropFirst().compactMap { Int($0.split(separator: ",")[0]) }
+            #expect(epochs == Array(1...600), "configuration \(index): every epoch once")
+        }
+    }
+}
+
 @Suite("Data-parallel shares")
 struct ShareTests {
     @Test("a mini-batch splits into contiguous shares covering every entry once, sizes within one")
