@@ -86,11 +86,8 @@ extension BinaryTests {
     @Test("nca sweep: plan 8 configurations, run them, skip a finished one, report them all")
     func sweepEndToEnd() throws {
         let dir = temporaryFolder()
-        var r = try nca([
-            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out",
-            dir + "/gs.npy",
-        ])
-        #expect(r.status == 0, "\(r.error)")
+        try tinyGrayScott(dir + "/gs.npy")
+        var r: (status: Int32, output: String, error: String)
         let sweep = dir + "/sweep"
         r = try nca([
             "sweep", "plan", "--grid", "hidden=4,6;seed=0,1;lr=0.001,0.003", "--out", sweep, "--", "--data", dir + "/gs.npy",
@@ -162,11 +159,8 @@ extension BinaryTests {
     @Test("a killed sweep configuration resumes from its checkpoint and loses nothing")
     func sweepKilledResumes() throws {
         let dir = temporaryFolder()
-        var r = try nca([
-            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out",
-            dir + "/gs.npy",
-        ])
-        #expect(r.status == 0, "\(r.error)")
+        try tinyGrayScott(dir + "/gs.npy")
+        var r: (status: Int32, output: String, error: String)
         let sweep = dir + "/sweep"
         r = try nca([
             "sweep", "plan", "--grid", "seed=0,1", "--out", sweep, "--", "--data", dir + "/gs.npy", "--channels", "4",
@@ -193,21 +187,30 @@ extension BinaryTests {
         #expect(r.output.contains("stopped at epoch"), "\(r.output)")
         r = try nca(["sweep", "run", sweep, "--index", "1"])
         #expect(r.status == 0 && r.output.contains("resuming"), "\(r.output) \(r.error)")
-        let epochs = try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8).split(separator: "\n").dropFirst()
-            .compactMap { Int($0.split(separator: ",")[0]) }
-        #expect(epochs == Array(1...600), "metrics.csv holds every epoch once after the resume")
+        #expect(try epochsLogged(run) == Array(1...600), "metrics.csv holds every epoch once after the resume")
     }
 }
 
 extension BinaryTests {
+    /// A 12 × 12 Gray-Scott trajectory (3 frames, 2 batch entries) for quick trainings.
+    func tinyGrayScott(_ path: String) throws {
+        let r = try nca([
+            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out", path,
+        ])
+        #expect(r.status == 0, "\(r.error)")
+    }
+
+    /// The epoch numbers of a run folder's metrics.csv, in order.
+    func epochsLogged(_ run: String) throws -> [Int] {
+        try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .compactMap { Int($0.split(separator: ",")[0]) }
+    }
+
     @Test("sweep run --all --jobs 2 trains as one at a time would, and a SIGTERM stops every child at a checkpoint")
     func sweepJobs() throws {
         let dir = temporaryFolder()
-        var r = try nca([
-            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out",
-            dir + "/gs.npy",
-        ])
-        #expect(r.status == 0, "\(r.error)")
+        try tinyGrayScott(dir + "/gs.npy")
+        var r: (status: Int32, output: String, error: String)
         let common = [
             "--", "--data", dir + "/gs.npy", "--channels", "4", "--time-sampling", "4", "--epochs", "6", "--minibatch-size", "2",
         ]
@@ -273,9 +276,7 @@ extension BinaryTests {
         r = try nca(["sweep", "run", long, "--all", "--jobs", "2"])
         #expect(r.status == 0 && !r.output.contains("failed"), "\(r.output) \(r.error)")
         for index in 0..<2 {
-            let epochs = try String(contentsOfFile: long + "/runs/00\(index)/metrics.csv", encoding: .utf8).split(separator: "\n")
-                .dropFirst().compactMap { Int($0.split(separator: ",")[0]) }
-            #expect(epochs == Array(1...600), "configuration \(index): every epoch once")
+            #expect(try epochsLogged(long + "/runs/00\(index)") == Array(1...600), "configuration \(index): every epoch once")
         }
     }
 }
@@ -302,11 +303,8 @@ extension BinaryTests {
     @Test("--stop-after ends a session with a checkpoint and status 0; --resume continues it to the same end")
     func stopAfterAndResume() throws {
         let dir = temporaryFolder()
-        var r = try nca([
-            "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out",
-            dir + "/gs.npy",
-        ])
-        #expect(r.status == 0, "\(r.error)")
+        try tinyGrayScott(dir + "/gs.npy")
+        var r: (status: Int32, output: String, error: String)
         let train = [
             "train", "--data", dir + "/gs.npy", "--channels", "4", "--time-sampling", "4", "--epochs", "7", "--seed", "5",
         ]
