@@ -28,7 +28,15 @@ struct NCACommand: ParsableCommand {
             setenv("NCA_THREADS", String(threads), 1)
         }
         BLASKernels.selectBeforeRunning()
-        main(nil)
+        // As ParsableCommand.main, except that under mpirun a usage error (or --help) is printed
+        // by rank 0 only: every rank parses the same command line.
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            if let rank = Communicator.launchRank, rank != 0 { Foundation.exit(exitCode(for: error).rawValue) }
+            exit(withError: error)
+        }
     }
 
     static let configuration = CommandConfiguration(

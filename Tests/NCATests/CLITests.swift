@@ -117,6 +117,18 @@ struct BinaryTests {
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
+    @Test("under mpirun a usage error is printed by rank 0 only; every rank exits 64")
+    func usageErrorOncePerJob() throws {
+        for (rank, printed) in [("0", true), ("1", false), ("3", false)] {
+            let r = try nca(
+                ["train", "--epochs", "-2"], environment: ["OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_RANK": rank])
+            #expect(r.status == 64, "rank \(rank): \(r.error)")
+            #expect(r.error.contains("epochs") == printed && r.output.isEmpty, "rank \(rank): \(r.error)")
+        }
+        let r = try nca(["train", "--epochs", "-2"])
+        #expect(r.status == 64 && r.error.contains("epochs"), "\(r.error)")
+    }
+
     @Test("the dense layers' kernels: NCA_KERNELS choices give the same step, a typo is a one-line error")
     func kernelChoiceFromTheEnvironment() throws {
         let dir = temporaryFolder()

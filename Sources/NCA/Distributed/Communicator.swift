@@ -31,6 +31,13 @@ public final class Communicator: @unchecked Sendable {
         return environment["OMPI_COMM_WORLD_SIZE"] != nil || environment["PMIX_RANK"] != nil
     }
 
+    /// This process's rank as the launcher set it in the environment, before MPI is initialised
+    /// (nil outside `mpirun`/`srun`).
+    public static var launchRank: Int? {
+        let environment = ProcessInfo.processInfo.environment
+        return Int(environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMIX_RANK"] ?? "")
+    }
+
     /// The number of processes of the job on this node (1 outside `mpirun`).
     public static var processesOnThisNode: Int {
         Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
