@@ -145,7 +145,7 @@ struct SweepCommand: ParsableCommand {
                 return
             } else if FileManager.default.fileExists(atPath: files.checkpoint) {
                 say("configuration \(index) (\(plan.describe(index))): resuming \(runFolder)")
-                arguments = ["--resume", runFolder]
+                arguments = plan.resumeArguments(of: index, runFolder: runFolder)
             } else {
                 // Killed before its first checkpoint (or never started): start afresh.
                 if FileManager.default.fileExists(atPath: runFolder) {

@@ -84,6 +84,27 @@ struct SweepPlan: Codable, Equatable {
         trainArguments + zip(axes, values(of: index)).flatMap { ["--" + $0.option, $1] }
     }
 
+    /// `nca train` options that belong to one session rather than to the run (a run folder's
+    /// config.json does not keep them), so a resumed configuration is given them again.
+    static let sessionOptions = ["--stop-after"]
+
+    /// The `nca train` arguments that resume configuration `index` from `runFolder`: `--resume`
+    /// and the configuration's session options (as `--stop-after 30` or `--stop-after=30`).
+    func resumeArguments(of index: Int, runFolder: String) -> [String] {
+        var result = ["--resume", runFolder]
+        let all = arguments(of: index)
+        for (i, argument) in all.enumerated() {
+            for option in Self.sessionOptions {
+                if argument == option, i + 1 < all.count {
+                    result += [argument, all[i + 1]]
+                } else if argument.hasPrefix(option + "=") {
+                    result.append(argument)
+                }
+            }
+        }
+        return result
+    }
+
     /// `--option value …` of configuration `index`, for messages.
     func describe(_ index: Int) -> String {
         zip(axes, values(of: index)).map { "--\($0.option) \($1)" }.joined(separator: " ")

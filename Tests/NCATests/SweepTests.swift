@@ -20,6 +20,19 @@ struct SweepPlanTests {
             plan.arguments(of: 3) == ["--preset", "gray-scott", "--time-sampling", "2", "--seed", "1", "--lr", "0.001"])
     }
 
+    @Test("a resumed configuration gets the session options (--stop-after) again, nothing else")
+    func resumeKeepsSessionOptions() throws {
+        let axes = try SweepPlan.parseGrid("seed=0,1")
+        let plan = SweepPlan(
+            axes: axes, trainArguments: ["--preset", "gray-scott", "--stop-after", "30", "--epochs", "90"], toolkitVersion: "t")
+        #expect(plan.resumeArguments(of: 1, runFolder: "R") == ["--resume", "R", "--stop-after", "30"])
+        let equals = SweepPlan(axes: axes, trainArguments: ["--stop-after=5", "--preset", "morph"], toolkitVersion: "t")
+        #expect(equals.resumeArguments(of: 0, runFolder: "R") == ["--resume", "R", "--stop-after=5"])
+        let none = SweepPlan(axes: axes, trainArguments: ["--preset", "morph"], toolkitVersion: "t")
+        #expect(none.resumeArguments(of: 0, runFolder: "R") == ["--resume", "R"])
+        _ = try TrainCommand.parse(plan.resumeArguments(of: 1, runFolder: "R"))
+    }
+
     @Test("values holding commas are separated by |")
     func valuesWithCommas() throws {
         let axes = try SweepPlan.parseGrid("kernels=identity,laplacian|identity,grad-x,grad-y,laplacian;seed=0,1")
@@ -322,5 +335,17 @@ extension BinaryTests {
         #expect(whole == parts, "three sessions end bit for bit where one does")
         r = try nca(train + ["--stop-after", "0", "--out", dir + "/bad"])
         #expect(r.status == 64 && r.error.contains("--stop-after"), "\(r.error)")
+        // In a sweep, --stop-after among the common options holds for every session.
+        r = try nca(
+            ["sweep", "plan", "--grid", "seed=5", "--out", dir + "/sweep", "--"] + train.dropFirst().dropLast(2) + [
+                "--stop-after", "3",
+            ])
+        #expect(r.status == 0, "\(r.error)")
+        for expected in ["stopped at epoch 3", "stopped at epoch 6", "report.html"] {
+            r = try nca(["sweep", "run", dir + "/sweep", "--index", "0"])
+            #expect(r.status == 0 && r.output.contains(expected), "\(expected): \(r.output) \(r.error)")
+        }
+        let swept = try Data(contentsOf: URL(fileURLWithPath: dir + "/sweep/runs/000/model.safetensors"))
+        #expect(swept == whole)
     }
 }
