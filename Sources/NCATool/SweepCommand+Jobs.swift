@@ -29,14 +29,24 @@ extension SweepCommand.Run {
         var running: [(index: Int, process: Process, started: Date)] = []
         var failed: [Int] = []
         var forwarded = false
+        // Should this process fail, no child is left running on its own.
+        defer {
+            for child in running where child.process.isRunning {
+                child.process.terminate()
+                child.process.waitUntilExit()
+            }
+        }
         while !pending.isEmpty || !running.isEmpty {
             while running.count < jobs, !pending.isEmpty, !Interrupt.requested {
                 let index = pending.removeFirst()
                 let log = logs + String(format: "/%03d.log", index)
-                guard FileManager.default.createFile(atPath: log, contents: nil) else {
-                    throw FileError(path: log, problem: "cannot be created; is the sweep folder writable?", category: .failure)
+                // Appended to: a resumed configuration's log keeps its earlier sessions.
+                guard FileManager.default.fileExists(atPath: log) || FileManager.default.createFile(atPath: log, contents: nil),
+                    let output = FileHandle(forWritingAtPath: log)
+                else {
+                    throw FileError(path: log, problem: "cannot be written; is the sweep folder writable?", category: .failure)
                 }
-                let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+                output.seekToEndOfFile()
                 let process = Process()
                 process.executableURL = executable
                 process.arguments = ["sweep", "run", folder, "--index", String(index)]

@@ -290,6 +290,8 @@ extension BinaryTests {
         #expect(r.status == 0 && !r.output.contains("failed"), "\(r.output) \(r.error)")
         for index in 0..<2 {
             #expect(try epochsLogged(long + "/runs/00\(index)") == Array(1...600), "configuration \(index): every epoch once")
+            let log = try String(contentsOfFile: long + "/logs/00\(index).log", encoding: .utf8)
+            #expect(log.contains("stopped at epoch") && log.contains("resuming"), "both sessions logged: \(log)")
         }
     }
 }
