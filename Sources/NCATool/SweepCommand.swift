@@ -109,7 +109,7 @@ struct SweepCommand: ParsableCommand {
 
         @Option(
             help: ArgumentHelp(
-                "With --all: train N configurations at once, each in its own 'nca sweep run --index' process with the cores shared among them (NCA_THREADS = cores ÷ N unless set), its output in DIR/logs/NNN.log. Small models use several cores poorly: on 2 cores, --jobs 2 trained Gray-Scott configurations about 1.36× faster than one at a time (default 1).",
+                "With --all: train N configurations at once, each in its own 'nca sweep run --index' process with the cores shared among them (NCA_THREADS = cores ÷ N unless set), its output in DIR/logs/NNN.log. Small models use several cores poorly: on 2 cores, --jobs 2 trained Gray-Scott configurations about 1.36× faster than one at a time.",
                 valueName: "N"))
         var jobs = 1
 
