@@ -7,7 +7,8 @@
 #   Experiments/fig4.sh [--quick] [OUT]      (OUT defaults to experiments/fig4)
 #
 # Full: t ∈ {1, 2, 4, 8, 16, 32, 64} × losses {euclidean, hellinger, spectral,
-# sliced-wasserstein} × seeds {0, 1} × 300 epochs = 56 runs (the paper: 4 seeds, longer runs).
+# sliced-wasserstein} × seeds {0, 1} × 150 epochs = 56 runs, about 5–6 hours on 2 cores (the
+# paper: 4 seeds × 4000 epochs).
 # --quick: 2 × 2 × 1 runs of 2 epochs, to check that the script works (CI runs it).
 # A smaller budget: TIMES, LOSSES, SEEDS, EPOCHS (e.g. TIMES=8,32 SEEDS=0 EPOCHS=100). JOBS: configurations
 # trained at once (default 2, each on cores ÷ 2 threads: `nca sweep run --jobs`).
@@ -19,7 +20,7 @@ if $quick; then
     epochs=2
 else
     grid="time-sampling=${TIMES:-1,2,4,8,16,32,64};loss=${LOSSES:-euclidean,hellinger,spectral,sliced-wasserstein};seed=${SEEDS:-0,1}"
-    epochs="${EPOCHS:-300}"
+    epochs="${EPOCHS:-150}"
 fi
 [ -f "$out/sweep.json" ] || "$nca" sweep plan --grid "$grid" --out "$out" -- --preset gray-scott --epochs "$epochs"
 "$nca" sweep run "$out" --all --jobs "${JOBS:-2}"
