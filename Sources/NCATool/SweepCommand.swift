@@ -214,7 +214,9 @@ struct SweepCommand: ParsableCommand {
                 index: index, values: plan.values(of: index), status: "not started",
                 folder: "runs/" + String(format: "%03d", index))
             guard FileManager.default.fileExists(atPath: files.checkpoint) else { return row }
-            let run = try TrainingRun(resuming: runFolder)
+            // Read only: a configuration may be training right now, and opening it as a resume
+            // would drop the metrics lines written since its last checkpoint.
+            let run = try TrainingRun(resuming: runFolder, writes: false)
             let metrics = try run.metricsRows()
             let epochs = run.configuration.training.epochs
             let finished = FileManager.default.fileExists(atPath: files.report)

@@ -196,8 +196,14 @@ extension BinaryTests {
         process.waitUntilExit()
         let (killedAt, _) = try Checkpoint.read(run + "/checkpoint.safetensors")
         #expect(killedAt.epoch >= 40 && killedAt.epoch < 600, "killed at epoch \(killedAt.epoch)")
+        // A configuration still training has metrics lines past its last checkpoint; a report
+        // reads the folder and must leave them be.
+        let metricsPath = run + "/metrics.csv"
+        let metrics = try String(contentsOfFile: metricsPath, encoding: .utf8) + "\(killedAt.epoch + 100),1,1,1,1,0,\n"
+        try metrics.write(toFile: metricsPath, atomically: true, encoding: .utf8)
         r = try nca(["sweep", "report", sweep])
         #expect(r.output.contains("stopped at epoch"), "\(r.output)")
+        #expect(try String(contentsOfFile: metricsPath, encoding: .utf8) == metrics, "the report changed metrics.csv")
         r = try nca(["sweep", "run", sweep, "--index", "1"])
         #expect(r.status == 0 && r.output.contains("resuming"), "\(r.output) \(r.error)")
         #expect(try epochsLogged(run) == Array(1...600), "metrics.csv holds every epoch once after the resume")
