@@ -36,7 +36,8 @@ extension SweepCommand.Run {
                 child.process.waitUntilExit()
             }
         }
-        while !pending.isEmpty || !running.isEmpty {
+        // After an interrupt nothing more is launched: wait for the running ones only.
+        while !running.isEmpty || (!pending.isEmpty && !Interrupt.requested) {
             while running.count < jobs, !pending.isEmpty, !Interrupt.requested {
                 let index = pending.removeFirst()
                 let log = logs + String(format: "/%03d.log", index)

@@ -267,10 +267,11 @@ extension BinaryTests {
         #expect(r.status == 64 && r.error.contains("--jobs goes with --all"), "\(r.error)")
 
         // Long configurations: SIGTERM to the parent reaches both children, which checkpoint and
-        // stop; running the sweep again finishes them with every epoch once.
+        // stop, and the third is not started; running the sweep again finishes them all with
+        // every epoch once.
         let long = dir + "/long"
         r = try nca([
-            "sweep", "plan", "--grid", "seed=0,1", "--out", long, "--", "--data", dir + "/gs.npy", "--channels", "4",
+            "sweep", "plan", "--grid", "seed=0,1,2", "--out", long, "--", "--data", dir + "/gs.npy", "--channels", "4",
             "--time-sampling", "4", "--epochs", "600", "--checkpoint-every", "10",
         ])
         #expect(r.status == 0, "\(r.error)")
@@ -292,12 +293,16 @@ extension BinaryTests {
         #expect(process.terminationStatus == 130, "\(text)")
         #expect(text.components(separatedBy: "stopped (checkpoint written)").count == 3, "\(text)")
         #expect(epoch(0) >= 20 && epoch(0) < 600 && epoch(1) >= 20 && epoch(1) < 600, "stopped at \(epoch(0)), \(epoch(1))")
+        #expect(!FileManager.default.fileExists(atPath: long + "/runs/002"), "\(text)")
         r = try nca(["sweep", "run", long, "--all", "--jobs", "2"])
         #expect(r.status == 0 && !r.output.contains("failed"), "\(r.output) \(r.error)")
-        for index in 0..<2 {
+        #expect(r.output.contains("3 of 3 configurations to train"), "\(r.output)")
+        for index in 0..<3 {
             #expect(try epochsLogged(long + "/runs/00\(index)") == Array(1...600), "configuration \(index): every epoch once")
             let log = try String(contentsOfFile: long + "/logs/00\(index).log", encoding: .utf8)
-            #expect(log.contains("stopped at epoch") && log.contains("resuming"), "both sessions logged: \(log)")
+            if index < 2 {
+                #expect(log.contains("stopped at epoch") && log.contains("resuming"), "both sessions logged: \(log)")
+            }
         }
     }
 }
