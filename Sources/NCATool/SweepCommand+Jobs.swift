@@ -66,29 +66,14 @@ extension SweepCommand.Run {
                 say("interrupted: the running configurations write a checkpoint and stop")
             }
             Thread.sleep(forTimeInterval: 0.05)
-            for child in running where !child.process.isRunning {
-                let status = child.process.terminationStatus
-                let seconds = Date().timeIntervalSince(child.started)
-                let summary = try? RunSummary.read(from: RunFolder(SweepPlan.runFolder(in: folder, index: child.index)).summary)
-                var line = "configuration \(child.index) (\(plan.describe(child.index))): "
-                switch status {
-                case 0:
-                    line +=
-                        seconds < 120
-                        ? String(format: "finished in %.0f s", seconds) : String(format: "finished in %.1f min", seconds / 60)
-                    if let ratio = summary?.testRatio { line += String(format: ", test loss %.3g × do-nothing", ratio) }
-                case 130 where child.process.terminationReason == .exit:
-                    line += "stopped (checkpoint written); run again to resume"
-                default:
-                    failed.append(child.index)
-                    line +=
-                        (child.process.terminationReason == .uncaughtSignal
-                            ? "killed by signal \(status)" : "failed with exit status \(status)")
-                        + "; see " + logs + String(format: "/%03d.log", child.index)
-                }
+            // Those found ended once are reported and removed together (none is missed).
+            let ended = Set(running.filter { !$0.process.isRunning }.map(\.index))
+            for child in running where ended.contains(child.index) {
+                let (line, succeeded) = outcome(of: child.process, index: child.index, started: child.started, plan, logs: logs)
+                if !succeeded { failed.append(child.index) }
                 say(line)
             }
-            running.removeAll { !$0.process.isRunning }
+            running.removeAll { ended.contains($0.index) }
         }
         if Interrupt.requested { throw ExitCode(130) }
         if !failed.isEmpty {
@@ -96,6 +81,35 @@ extension SweepCommand.Run {
                 message:
                     "configuration\(failed.count == 1 ? "" : "s") \(failed.map(String.init).joined(separator: ", ")) failed; their logs in \(logs) say why"
             )
+        }
+    }
+}
+
+extension SweepCommand.Run {
+    /// The line that says how configuration `index`'s process ended, and whether it did its job
+    /// (finished, or stopped at a checkpoint when asked to).
+    fileprivate func outcome(
+        of process: Process, index: Int, started: Date, _ plan: SweepPlan, logs: String
+    ) -> (line: String, succeeded: Bool) {
+        let status = process.terminationStatus
+        let seconds = Date().timeIntervalSince(started)
+        var line = "configuration \(index) (\(plan.describe(index))): "
+        switch status {
+        case 0:
+            line +=
+                seconds < 120
+                ? String(format: "finished in %.0f s", seconds) : String(format: "finished in %.1f min", seconds / 60)
+            let summary = try? RunSummary.read(from: RunFolder(SweepPlan.runFolder(in: folder, index: index)).summary)
+            if let ratio = summary?.testRatio { line += String(format: ", test loss %.3g × do-nothing", ratio) }
+            return (line, true)
+        case 130 where process.terminationReason == .exit:
+            return (line + "stopped (checkpoint written); run again to resume", true)
+        default:
+            line +=
+                (process.terminationReason == .uncaughtSignal
+                    ? "killed by signal \(status)" : "failed with exit status \(status)")
+                + "; see " + logs + String(format: "/%03d.log", index)
+            return (line, false)
         }
     }
 }
