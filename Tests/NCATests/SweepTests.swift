@@ -180,12 +180,7 @@ extension BinaryTests {
             "--time-sampling", "4", "--epochs", "600", "--checkpoint-every", "20",
         ])
         #expect(r.status == 0, "\(r.error)")
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["sweep", "run", sweep, "--index", "1"]
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        try process.run()
+        let (process, _) = try startNCA(["sweep", "run", sweep, "--index", "1"])
         let run = sweep + "/runs/001"
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
@@ -217,6 +212,18 @@ extension BinaryTests {
             "data", "gray-scott", "--size", "12", "--steps", "8", "--time-sampling", "4", "--batches", "2", "--out", path,
         ])
         #expect(r.status == 0, "\(r.error)")
+    }
+
+    /// Starts `nca arguments` in the background; its standard output is the returned pipe.
+    func startNCA(_ arguments: [String]) throws -> (process: Process, output: Pipe) {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        return (process, output)
     }
 
     /// The epoch numbers of a run folder's metrics.csv, in order.
@@ -275,13 +282,7 @@ extension BinaryTests {
             "--time-sampling", "4", "--epochs", "600", "--checkpoint-every", "10",
         ])
         #expect(r.status == 0, "\(r.error)")
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["sweep", "run", long, "--all", "--jobs", "2"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = Pipe()
-        try process.run()
+        let (process, output) = try startNCA(["sweep", "run", long, "--all", "--jobs", "2"])
         let deadline = Date().addingTimeInterval(60)
         func epoch(_ index: Int) -> Int {
             (try? Checkpoint.read(long + "/runs/00\(index)/checkpoint.safetensors"))?.0.epoch ?? 0
