@@ -42,6 +42,19 @@ struct PictureTests {
         #expect(throws: FileError.self) { try PNG.decode(data.prefix(data.count / 2)) }
     }
 
+    @Test func lineBreaksAtUnusableValues() {
+        // NaN, ∞ and (on the log y axis) 0 split the line; a run of one point is a dot.
+        let points: [(x: Double, y: Double)] = [(1, 1), (2, 2), (3, .nan), (4, 4), (5, 5), (6, 0), (7, 7), (8, .infinity)]
+        let svg = SVGPlot.lines([SVGPlot.Series(name: "a", points: points, color: "#000")], xLabel: "x", yLabel: "y")
+        let polylines = svg.components(separatedBy: "<polyline").dropFirst().map { $0.components(separatedBy: "/>")[0] }
+        #expect(polylines.count == 2 && polylines.allSatisfy { $0.split(separator: " ").filter { $0.contains(",") }.count == 2 })
+        #expect(svg.components(separatedBy: "<circle").count - 1 == 1)
+        // On a linear y axis 0 is usable: (4, 4) … (7, 7) is one line.
+        let linear = SVGPlot.lines(
+            [SVGPlot.Series(name: "a", points: points, color: "#000")], logY: false, xLabel: "x", yLabel: "y")
+        #expect(linear.components(separatedBy: "<polyline").count - 1 == 2 && !linear.contains("<circle"))
+    }
+
     @Test func gifHasHeaderLoopAndFrames() throws {
         var a = RGBImage(width: 4, height: 4)
         var b = RGBImage(width: 4, height: 4)

@@ -57,7 +57,8 @@ struct SweepPlanTests {
                     rows.append(
                         SweepReport.Row(
                             index: rows.count, values: ["\(t)", loss, "\(seed)"], status: "finished", testRatio: 7,
-                            testEuclideanRatio: t == 64 && loss == "spectral" && seed == 1 ? .nan : ratio, rolloutRatio: 9,
+                            testEuclideanRatio: t == 64 && loss == "spectral" && seed == 1
+                                ? .nan : t == 8 && loss == "euclidean" ? nil : ratio, rolloutRatio: 9,
                             folder: "runs/\(rows.count)"))
                 }
             }
@@ -72,8 +73,14 @@ struct SweepPlanTests {
         #expect(abs(spectral[0].y - 2.0 / 8 * 2) < 1e-12 && abs(spectral[1].y - 2 * 2) < 1e-12)
         #expect(abs(spectral[2].y - 8 * 2) < 1e-12)
         #expect(plot.series[3].points.count == 5 && plot.series[4].points.map(\.y) == [1, 1])
+        // Euclidean has nothing at t = 8: its line breaks there (NaN), leaving two lone points.
+        let euclidean = plot.series[0].points
+        #expect(euclidean.map(\.x) == [1, 8, 64] && euclidean[1].y.isNaN && plot.series[1].points.count == 4)
         let svg = plot.svg
         #expect(svg.hasPrefix("<svg") && svg.contains("--loss spectral") && svg.contains(">64</text>"))
+        // Polylines: spectral and the do-nothing line; circles: 2 lone Euclidean points + 4 + 5 dots.
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 2)
+        #expect(svg.components(separatedBy: "<circle").count - 1 == 2 + 4 + 5)
         // Against the loss (not numeric): positions 0, 1 named in the caption; a line per t.
         let byLoss = try #require(report.ratioPlot(option: 1))
         #expect(!byLoss.logX && byLoss.xTicks == [0, 1] && byLoss.caption.contains("0 = euclidean, 1 = spectral"))

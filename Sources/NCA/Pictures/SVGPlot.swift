@@ -24,7 +24,8 @@ public enum SVGPlot {
     }
 
     /// A line plot with axes, ticks and a legend (series with an empty name are left out of it).
-    /// Non-finite or (for a log axis) non-positive values are left out of the line. `xTicks`
+    /// Non-finite or (for a log axis) non-positive values break the line: it is not drawn across
+    /// them, and a point with no usable neighbour becomes a dot. `xTicks`
     /// labels those x values instead of five even steps; `logX` spaces x logarithmically;
     /// `legendOutside` puts the legend right of the plot (`width` grows by 200) instead of over it.
     public static func lines(
@@ -36,9 +37,10 @@ public enum SVGPlot {
         let width = width + (legendOutside ? 200 : 0)
         let plotW = Double(width) - left - right
         let plotH = Double(height) - top - bottom
-        let usable = series.map { s in
-            s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) && (!logX || $0.x > 0) }
+        func isUsable(_ p: (x: Double, y: Double)) -> Bool {
+            p.x.isFinite && p.y.isFinite && (!logY || p.y > 0) && (!logX || p.x > 0)
         }
+        let usable = series.map { s in s.points.filter(isUsable) }
         let xs = usable.flatMap { $0.map { logX ? log10($0.x) : $0.x } }
         let ys = usable.flatMap { $0.map { logY ? log10($0.y) : $0.y } }
         guard let xMin = xs.min(), let xMax = xs.max(), var yMin = ys.min(), var yMax = ys.max() else {
@@ -80,14 +82,19 @@ public enum SVGPlot {
         }
         svg += "<text x=\"\(left + plotW / 2)\" y=\"\(Double(height) - 8)\" text-anchor=\"middle\">\(escape(xLabel))</text>"
         svg += "<text transform=\"translate(14 \(top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>"
-        for (i, s) in series.enumerated() {
-            let path = usable[i].map { String(format: "%.2f,%.2f", px($0.x), py($0.y)) }.joined(separator: " ")
-            if usable[i].count == 1 || s.dots {
-                for point in usable[i] {
-                    svg += "<circle cx=\"\(px(point.x))\" cy=\"\(py(point.y))\" r=\"3\" fill=\"\(s.color)\"/>"
+        for s in series {
+            // A line's runs of usable points between unusable ones; dots are each a run of one.
+            let runs =
+                s.dots
+                ? s.points.filter(isUsable).map { [$0] }
+                : s.points.split(whereSeparator: { !isUsable($0) }).map(Array.init)
+            for run in runs {
+                if run.count == 1 {
+                    svg += "<circle cx=\"\(px(run[0].x))\" cy=\"\(py(run[0].y))\" r=\"3\" fill=\"\(s.color)\"/>"
+                } else {
+                    let path = run.map { String(format: "%.2f,%.2f", px($0.x), py($0.y)) }.joined(separator: " ")
+                    svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.5\" points=\"\(path)\"/>"
                 }
-            } else {
-                svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.5\" points=\"\(path)\"/>"
             }
         }
         let legendX = legendOutside ? left + plotW : left

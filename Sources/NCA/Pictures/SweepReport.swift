@@ -201,7 +201,8 @@ public struct SweepReport: Sendable {
     /// model's, one scale for every configuration (the test rollout in the Euclidean loss where
     /// there is test data, else the rollout from the first training trajectory). One line per value
     /// of the first other swept option that is not `seed` and has 2 … 8 values (the geometric mean
-    /// over the remaining options, every configuration a dot), and the do-nothing model at 1. Nil
+    /// over the remaining options, every configuration a dot; a value without a measured
+    /// configuration breaks the line), and the do-nothing model at 1. Nil
     /// when no configuration has the ratio yet.
     public func ratioPlot(option a: Int) -> RatioPlot? {
         let useTest = rows.contains { $0.testEuclideanRatio != nil }
@@ -222,9 +223,10 @@ public struct SweepReport: Sendable {
         for (g, name) in groups.enumerated() {
             let members = measured.filter { row in group.map { row.values[$0] == name } ?? true }
             let color = palette[g % palette.count]
-            let means = values.compactMap { value -> (x: Double, y: Double)? in
+            // A value with nothing measured in this group is NaN: the line breaks there.
+            let means = values.map { value -> (x: Double, y: Double) in
                 let logs = members.filter { $0.values[a] == value }.compactMap(measure).map { log($0) }
-                return logs.isEmpty ? nil : (x: x(value), y: exp(logs.reduce(0, +) / Double(logs.count)))
+                return (x: x(value), y: logs.isEmpty ? .nan : exp(logs.reduce(0, +) / Double(logs.count)))
             }
             let label = group.map { "--\(options[$0]) \(name)" } ?? "geometric mean over the other options"
             series.append(SVGPlot.Series(name: label, points: means, color: color))
