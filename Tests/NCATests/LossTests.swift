@@ -126,13 +126,19 @@ struct LossTests {
         ]
         for n in [0, 1, 2, 17, 3000] {
             // Few distinct values (many exact ties); values of every sign and magnitude; values
-            // that differ only in their last bits (one run the radix passes cannot split).
-            for kind in ["coarse", "spread", "near"] {
+            // that differ only in their last bits (only the lowest digits split them); clusters
+            // of values that differ in their last bits, few and many per cluster, with exact
+            // ties among them.
+            for kind in ["coarse", "spread", "near", "short clusters", "long clusters"] {
+                let centres = kind == "short clusters" ? 400 : 20
                 var v = (0..<n).map { _ in
                     switch kind {
                     case "coarse": Double(rng.nextIndex(below: 5)) - 2
                     case "spread": (rng.nextUnit() - 0.5) * pow(10, rng.nextUniform(-20, 20))
-                    default: 0.25 + (rng.nextUnit() - 0.5) * 1e-12
+                    case "near": 0.25 + (rng.nextUnit() - 0.5) * 1e-12
+                    default:
+                        Double(Float(rng.nextIndex(below: centres)) * 0.37 - 3)
+                            + Double(rng.nextIndex(below: 4)) * 1e-13
                     }
                 }
                 for (i, s) in special.enumerated() where i < n { v[i * 7 % n] = s }
