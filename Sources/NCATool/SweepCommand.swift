@@ -24,7 +24,13 @@ struct SweepCommand: ParsableCommand {
             as a ratio to the do-nothing model and how well it holds the last frame up to 8 T; and \
             for runs with test data its test loss, the ratio to the do-nothing model, and that ratio \
             in the Euclidean loss, one scale across losses) and \
-            DIR/sweep.html (that table and plots of the losses against every swept option), and             for every swept option DIR/sweep-OPTION.svg: each finished configuration's test loss             (in the Euclidean loss; without test data its rollout loss) as a ratio to the             do-nothing model, one line per value of the first other option that is not --seed             (e.g. --time-sampling against the ratio, a line per --loss: the paper's Fig 4).
+            DIR/sweep.html (that table and plots of the losses against every swept option), for \
+            every swept option DIR/sweep-OPTION.svg: each finished configuration's test loss (in the \
+            Euclidean loss; without test data its rollout loss) as a ratio to the do-nothing model, \
+            one line per value of the first other option that is not --seed (e.g. --time-sampling \
+            against the ratio, a line per --loss: the paper's Fig 4), and DIR/sweep-tables.md: \
+            those ratios and the hold past T as tables, the first option that is not --seed down, \
+            the next across, each cell listing its configurations seed by seed.
             """,
         subcommands: [Plan.self, Run.self, Report.self])
 
@@ -168,7 +174,7 @@ struct SweepCommand: ParsableCommand {
 
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Collect every configuration's losses into DIR/sweep.csv and DIR/sweep.html.")
+            abstract: "Collect every configuration's losses into DIR/sweep.csv, sweep.html, plots and tables.")
 
         @Argument(help: "The sweep folder.")
         var folder: String
@@ -185,6 +191,10 @@ struct SweepCommand: ParsableCommand {
                 try AtomicFile.write(Data(report.csv.utf8), to: folder + "/sweep.csv")
                 try AtomicFile.write(Data(report.html.utf8), to: folder + "/sweep.html")
                 var plots: [String] = []
+                if !report.tables.isEmpty {
+                    plots.append("sweep-tables.md")
+                    try AtomicFile.write(Data(report.tablesMarkdown.utf8), to: folder + "/sweep-tables.md")
+                }
                 for (a, option) in report.options.enumerated() {
                     guard let plot = report.ratioPlot(option: a) else { continue }
                     plots.append("sweep-\(option).svg")

@@ -102,6 +102,51 @@ struct SweepPlanTests {
     }
 }
 
+extension SweepPlanTests {
+    @Test("sweep tables: first non-seed option down, the next across, a cell's runs seed by seed")
+    func tablesLayOutTwoOptions() {
+        var rows: [SweepReport.Row] = []
+        for t in [1, 8] {
+            for loss in ["euclidean", "spectral"] {
+                for seed in 0..<2 {
+                    // Seed 1 of (8, spectral) has no measurement yet.
+                    let missing = t == 8 && loss == "spectral" && seed == 1
+                    rows.append(
+                        SweepReport.Row(
+                            index: rows.count, values: ["\(seed)", "\(t)", loss], status: missing ? "not started" : "finished",
+                            testRatio: missing ? nil : Double(rows.count),
+                            testEuclideanRatio: missing ? nil : Double(rows.count) / 10, rolloutRatio: 2,
+                            holdRatio: missing ? nil : 1.5, folder: "runs/\(rows.count)"))
+                }
+            }
+        }
+        // seed is swept first here: the rows are the first option that is not seed.
+        let report = SweepReport(
+            options: ["seed", "time-sampling", "loss"], rows: rows.sorted { $0.values[0] < $1.values[0] }, common: "")
+        let tables = report.tables
+        #expect(tables.map(\.title).count == 3 && tables[0].title.contains("Euclidean"))
+        #expect(tables[0].rowOption == "time-sampling" && tables[0].columnOption == "loss")
+        #expect(tables[0].rowValues == ["1", "8"] && tables[0].columnValues == ["euclidean", "spectral"])
+        let lines = tables[0].markdown.split(separator: "\n")
+        #expect(lines[1] == "| time-sampling \\ loss | euclidean | spectral |")
+        // Sorted by seed: seed 0's run comes first in each cell; the missing seed-1 run is "–".
+        #expect(lines[3] == "| 1 | 0 / 0.1 | 0.2 / 0.3 |", "\(lines)")
+        #expect(lines[4] == "| 8 | 0.4 / 0.5 | 0.6 / – |", "\(lines)")
+        #expect(tables[2].markdown.contains("| 8 | 1.5 / 1.5 | 1.5 / – |"))
+        #expect(report.tablesMarkdown.contains("seed by seed") && tables[0].html.contains("<td>0.6 / –</td>"))
+        // Without test data: the rollout ratio; with only --seed swept: no tables.
+        let noTest = SweepReport(
+            options: ["seed", "time-sampling", "loss"],
+            rows: rows.map { row in
+                var r = row
+                r.testEuclideanRatio = nil
+                return r
+            }, common: "")
+        #expect(noTest.tables.count == 2 && noTest.tables[0].title.hasPrefix("rollout"))
+        #expect(SweepReport(options: ["seed"], rows: [], common: "").tables.isEmpty)
+    }
+}
+
 extension BinaryTests {
     @Test("nca sweep: plan 8 configurations, run them, skip a finished one, report them all")
     func sweepEndToEnd() throws {
@@ -173,7 +218,13 @@ extension BinaryTests {
             #expect(svg.hasPrefix("<svg") && svg.contains("do-nothing model"), "\(option)")
             #expect(svg.contains(option == "hidden" ? "--lr 0.001" : "--hidden 4"), "\(option): \(svg.prefix(300))")
         }
-        #expect(r.output.contains("sweep-seed.svg"))
+        #expect(r.output.contains("sweep-seed.svg") && r.output.contains("sweep-tables.md"))
+        // Tables: --hidden down, --lr across, each cell seeds 0 / 1; in the page too.
+        let tables = try String(contentsOfFile: sweep + "/sweep-tables.md", encoding: .utf8)
+        #expect(tables.contains("| hidden \\ lr | 0.001 | 0.003 |") && html.contains("<caption>test loss"), "\(tables)")
+        #expect(
+            tables.split(separator: "\n").filter { $0.hasPrefix("| 4 |") && $0.components(separatedBy: " / ").count == 3 }.count
+                == 3)
     }
 
     @Test("a killed sweep configuration resumes from its checkpoint and loses nothing")

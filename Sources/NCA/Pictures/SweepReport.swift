@@ -1,8 +1,9 @@
 import Foundation
 
 /// The summary of a hyper-parameter sweep: one row per configuration, as CSV and as a
-/// self-contained HTML page with plots of the losses against every swept option, and per option
-/// a plot of the test loss ÷ the do-nothing model's (``ratioPlot(option:)``).
+/// self-contained HTML page with plots of the losses against every swept option, per option
+/// a plot of the test loss ÷ the do-nothing model's (``ratioPlot(option:)``), and tables of the
+/// ratios over two options (``tables``).
 public struct SweepReport: Sendable {
     /// One configuration of the sweep.
     public struct Row: Sendable {
@@ -118,6 +119,7 @@ public struct SweepReport: Sendable {
         let finished = rows.filter { $0.status == "finished" }.count
         body +=
             "<p>\(finished) of \(rows.count) finished. Common options: <code>\(e(common.isEmpty ? "(none)" : common))</code></p>"
+        body += tables.map(\.html).joined()
         for (a, option) in options.enumerated() {
             let values = uniqueInOrder(rows.map { $0.values[a] })
             let numeric = values.allSatisfy { Double($0) != nil }
@@ -130,9 +132,9 @@ public struct SweepReport: Sendable {
                 let points = rows.compactMap { row in measure(row).map { (x: x(row.values[a]), y: $0) } }
                 if points.isEmpty { continue }
                 series.append(SVGPlot.Series(name: name + ", each configuration", points: points, color: dotColor, dots: true))
-                let means = values.compactMap { value -> (x: Double, y: Double)? in
+                let means = values.map { value -> (x: Double, y: Double) in
                     let ys = rows.filter { $0.values[a] == value }.compactMap(measure)
-                    return ys.isEmpty ? nil : (x: x(value), y: ys.reduce(0, +) / Double(ys.count))
+                    return (x: x(value), y: ys.isEmpty ? .nan : ys.reduce(0, +) / Double(ys.count))
                 }
                 series.append(SVGPlot.Series(name: name + ", mean over the other options", points: means, color: lineColor))
             }
@@ -250,7 +252,7 @@ public struct SweepReport: Sendable {
             yLabel: useTest ? "test loss ÷ do-nothing (Euclidean)" : "rollout loss ÷ do-nothing", caption: caption)
     }
 
-    private func uniqueInOrder(_ values: [String]) -> [String] {
+    func uniqueInOrder(_ values: [String]) -> [String] {
         var seen = Set<String>()
         return values.filter { seen.insert($0).inserted }
     }

@@ -1,0 +1,85 @@
+/// Tables of one measure over two swept options, each cell listing its configurations' values.
+extension SweepReport {
+    /// One measure laid out with a swept option's values as rows and another's as columns.
+    public struct Table: Sendable {
+        /// What the cells hold.
+        public var title: String
+        /// The options along the rows and the columns (nil: one column for everything).
+        public var rowOption: String
+        public var columnOption: String?
+        public var rowValues: [String]
+        public var columnValues: [String]
+        /// cells[r][c]: the measure of every configuration with those two values, in plan order
+        /// (so with a swept --seed, seed by seed); nil where a configuration has none (yet).
+        public var cells: [[[Double?]]]
+
+        private static func text(_ values: [Double?]) -> String {
+            guard values.contains(where: { $0 != nil }) else { return "–" }
+            return values.map { v in v.map { $0.isFinite ? String(format: "%.3g", $0) : "\($0)" } ?? "–" }
+                .joined(separator: " / ")
+        }
+
+        /// A Markdown table under a heading line.
+        public var markdown: String {
+            var lines = ["**\(title)**", ""]
+            let corner = columnOption.map { "\(rowOption) \\ \($0)" } ?? rowOption
+            lines.append("| " + ([corner] + columnValues).joined(separator: " | ") + " |")
+            lines.append("|" + String(repeating: "---|", count: columnValues.count + 1))
+            for (r, value) in rowValues.enumerated() {
+                lines.append("| " + ([value] + cells[r].map(Self.text)).joined(separator: " | ") + " |")
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+
+        /// The same as an HTML table with a caption.
+        public var html: String {
+            let e = SVGPlot.escape
+            var body = "<table class=\"numbers\"><caption>\(e(title))</caption><tr><th>"
+            body += e(columnOption.map { "\(rowOption) \\ \($0)" } ?? rowOption) + "</th>"
+            body += columnValues.map { "<th>\(e($0))</th>" }.joined() + "</tr>"
+            for (r, value) in rowValues.enumerated() {
+                body += "<tr><th>\(e(value))</th>" + cells[r].map { "<td>\(e(Self.text($0)))</td>" }.joined() + "</tr>"
+            }
+            return body + "</table>"
+        }
+    }
+
+    /// For the first swept option that is not `seed` (rows) against the first other one with
+    /// 2 … 8 values that is not `seed` (columns; none: one column): the test loss ÷ the
+    /// do-nothing model's in the Euclidean loss (without test data: the rollout ratio), the test
+    /// ratio in each run's own loss, and how the model holds the last frame past the horizon.
+    /// Empty when every swept option is `seed`.
+    public var tables: [Table] {
+        guard let a = options.indices.first(where: { options[$0] != "seed" }) else { return [] }
+        let b = options.indices.first { b in
+            b != a && options[b] != "seed" && (2...8).contains(Set(rows.map { $0.values[b] }).count)
+        }
+        let useTest = rows.contains { $0.testEuclideanRatio != nil }
+        let measures: [(String, (Row) -> Double?)] =
+            (useTest
+                ? [
+                    ("test loss ÷ do-nothing, Euclidean", { $0.testEuclideanRatio }),
+                    ("test loss ÷ do-nothing, each run's own loss", { $0.testRatio }),
+                ]
+                : [("rollout loss ÷ do-nothing over T", { $0.rolloutRatio })])
+            + [("worst loss to the last frame up to 8 T ÷ the loss at T (1 = holds it)", { $0.holdRatio })]
+        let rowValues = uniqueInOrder(rows.map { $0.values[a] })
+        let columnValues = b.map { b in uniqueInOrder(rows.map { $0.values[b] }) } ?? ["all"]
+        return measures.map { title, measure in
+            let cells = rowValues.map { r in
+                columnValues.map { c in
+                    rows.filter { row in row.values[a] == r && (b.map { row.values[$0] == c } ?? true) }.map(measure)
+                }
+            }
+            return Table(
+                title: title, rowOption: options[a], columnOption: b.map { options[$0] }, rowValues: rowValues,
+                columnValues: columnValues, cells: cells)
+        }
+    }
+
+    /// Every table as Markdown, for notes and papers.
+    public var tablesMarkdown: String {
+        let seeds = options.contains("seed") ? " Each cell lists its configurations in plan order (seed by seed)." : ""
+        return "Sweep tables (nca sweep report).\(seeds)\n\n" + tables.map(\.markdown).joined(separator: "\n")
+    }
+}
