@@ -29,8 +29,9 @@ struct SweepCommand: ParsableCommand {
             Euclidean loss; without test data its rollout loss) as a ratio to the do-nothing model, \
             one line per value of the first other option that is not --seed (e.g. --time-sampling \
             against the ratio, a line per --loss: the paper's Fig 4), and DIR/sweep-tables.md: \
-            those ratios and the hold past T as tables, the first option that is not --seed down, \
-            the next across, each cell listing its configurations seed by seed.
+            those ratios, the hold past T and the final training loss as tables, the first option \
+            that is not --seed down, the next across, each cell listing its configurations seed by \
+            seed.
             """,
         subcommands: [Plan.self, Run.self, Report.self])
 

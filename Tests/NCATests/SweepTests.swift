@@ -124,7 +124,7 @@ extension SweepPlanTests {
         let report = SweepReport(
             options: ["seed", "time-sampling", "loss"], rows: rows.sorted { $0.values[0] < $1.values[0] }, common: "")
         let tables = report.tables
-        #expect(tables.map(\.title).count == 3 && tables[0].title.contains("Euclidean"))
+        #expect(tables.count == 4 && tables[0].title.contains("Euclidean") && tables[3].title == "final training loss")
         #expect(tables[0].rowOption == "time-sampling" && tables[0].columnOption == "loss")
         #expect(tables[0].rowValues == ["1", "8"] && tables[0].columnValues == ["euclidean", "spectral"])
         let lines = tables[0].markdown.split(separator: "\n")
@@ -142,7 +142,7 @@ extension SweepPlanTests {
                 r.testEuclideanRatio = nil
                 return r
             }, common: "")
-        #expect(noTest.tables.count == 2 && noTest.tables[0].title.hasPrefix("rollout"))
+        #expect(noTest.tables.count == 3 && noTest.tables[0].title.hasPrefix("rollout"))
         #expect(SweepReport(options: ["seed"], rows: [], common: "").tables.isEmpty)
     }
 }
@@ -224,7 +224,7 @@ extension BinaryTests {
         #expect(tables.contains("| hidden \\ lr | 0.001 | 0.003 |") && html.contains("<caption>test loss"), "\(tables)")
         #expect(
             tables.split(separator: "\n").filter { $0.hasPrefix("| 4 |") && $0.components(separatedBy: " / ").count == 3 }.count
-                == 3)
+                == 4)
     }
 
     @Test("a killed sweep configuration resumes from its checkpoint and loses nothing")

@@ -47,7 +47,8 @@ extension SweepReport {
     /// For the first swept option that is not `seed` (rows) against the first other one with
     /// 2 … 8 values that is not `seed` (columns; none: one column): the test loss ÷ the
     /// do-nothing model's in the Euclidean loss (without test data: the rollout ratio), the test
-    /// ratio in each run's own loss, and how the model holds the last frame past the horizon.
+    /// ratio in each run's own loss, how the model holds the last frame past the horizon, and the
+    /// last epoch's training loss.
     /// Empty when every swept option is `seed`.
     public var tables: [Table] {
         guard let a = options.indices.first(where: { options[$0] != "seed" }) else { return [] }
@@ -62,7 +63,10 @@ extension SweepReport {
                     ("test loss ÷ do-nothing, each run's own loss", { $0.testRatio }),
                 ]
                 : [("rollout loss ÷ do-nothing over T", { $0.rolloutRatio })])
-            + [("worst loss to the last frame up to 8 T ÷ the loss at T (1 = holds it)", { $0.holdRatio })]
+            + [
+                ("worst loss to the last frame up to 8 T ÷ the loss at T (1 = holds it)", { $0.holdRatio }),
+                ("final training loss", { $0.finalLoss }),
+            ]
         let rowValues = uniqueInOrder(rows.map { $0.values[a] })
         let columnValues = b.map { b in uniqueInOrder(rows.map { $0.values[b] }) } ?? ["all"]
         return measures.map { title, measure in
