@@ -144,6 +144,15 @@ extension SweepPlanTests {
             }, common: "")
         #expect(noTest.tables.count == 3 && noTest.tables[0].title.hasPrefix("rollout"))
         #expect(SweepReport(options: ["seed"], rows: [], common: "").tables.isEmpty)
+        // Every run's own loss Euclidean (the same ratios): no own-loss table.
+        let euclidean = SweepReport(
+            options: ["seed", "time-sampling", "loss"],
+            rows: rows.map { row in
+                var r = row
+                r.testRatio = r.testEuclideanRatio
+                return r
+            }, common: "")
+        #expect(euclidean.tables.map(\.title) == [tables[0].title, tables[2].title, tables[3].title])
     }
 }
 
@@ -224,7 +233,7 @@ extension BinaryTests {
         #expect(tables.contains("| hidden \\ lr | 0.001 | 0.003 |") && html.contains("<caption>test loss"), "\(tables)")
         #expect(
             tables.split(separator: "\n").filter { $0.hasPrefix("| 4 |") && $0.components(separatedBy: " / ").count == 3 }.count
-                == 4)
+                == 3)  // test ratio, hold, final loss (every run Euclidean: no own-loss table)
     }
 
     @Test("a killed sweep configuration resumes from its checkpoint and loses nothing")

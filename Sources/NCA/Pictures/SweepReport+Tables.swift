@@ -47,7 +47,7 @@ extension SweepReport {
     /// For the first swept option that is not `seed` (rows) against the first other one with
     /// 2 … 8 values that is not `seed` (columns; none: one column): the test loss ÷ the
     /// do-nothing model's in the Euclidean loss (without test data: the rollout ratio), the test
-    /// ratio in each run's own loss, how the model holds the last frame past the horizon, and the
+    /// ratio in each run's own loss (where some run's loss is not the Euclidean one), how the model holds the last frame past the horizon, and the
     /// last epoch's training loss.
     /// Empty when every swept option is `seed`.
     public var tables: [Table] {
@@ -56,12 +56,12 @@ extension SweepReport {
             b != a && options[b] != "seed" && (2...8).contains(Set(rows.map { $0.values[b] }).count)
         }
         let useTest = rows.contains { $0.testEuclideanRatio != nil }
+        // The own-loss table only where some run's loss is not the Euclidean one.
+        let ownLoss = rows.contains { $0.testRatio != $0.testEuclideanRatio }
         let measures: [(String, (Row) -> Double?)] =
             (useTest
-                ? [
-                    ("test loss ÷ do-nothing, Euclidean", { $0.testEuclideanRatio }),
-                    ("test loss ÷ do-nothing, each run's own loss", { $0.testRatio }),
-                ]
+                ? [("test loss ÷ do-nothing, Euclidean", { $0.testEuclideanRatio })]
+                    + (ownLoss ? [("test loss ÷ do-nothing, each run's own loss", { $0.testRatio })] : [])
                 : [("rollout loss ÷ do-nothing over T", { $0.rolloutRatio })])
             + [
                 ("worst loss to the last frame up to 8 T ÷ the loss at T (1 = holds it)", { $0.holdRatio }),
