@@ -4,10 +4,13 @@ extension SweepReport {
     public struct Table: Sendable {
         /// What the cells hold.
         public var title: String
-        /// The options along the rows and the columns (nil: one column for everything).
+        /// The option along the rows.
         public var rowOption: String
+        /// The option along the columns (nil: one column, "all", for everything).
         public var columnOption: String?
+        /// The row option's values, in the plan's order.
         public var rowValues: [String]
+        /// The column option's values, in the plan's order.
         public var columnValues: [String]
         /// cells[r][c]: the measure of every configuration with those two values, in plan order
         /// (so with a swept --seed, seed by seed); nil where a configuration has none (yet).
@@ -47,9 +50,9 @@ extension SweepReport {
     /// For the first swept option that is not `seed` (rows) against the first other one with
     /// 2 … 8 values that is not `seed` (columns; none: one column): the test loss ÷ the
     /// do-nothing model's in the Euclidean loss (without test data: the rollout ratio), the test
-    /// ratio in each run's own loss (where some run's loss is not the Euclidean one), how the model holds the last frame past the horizon, and the
-    /// last epoch's training loss.
-    /// Empty when every swept option is `seed`.
+    /// ratio in each run's own loss (where some run's loss is not the Euclidean one), how the
+    /// model holds the last frame past the horizon, and the last epoch's training loss. Empty
+    /// when every swept option is `seed`.
     public var tables: [Table] {
         guard let a = options.indices.first(where: { options[$0] != "seed" }) else { return [] }
         let b = options.indices.first { b in
