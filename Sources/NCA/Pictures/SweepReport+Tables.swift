@@ -22,10 +22,12 @@ extension SweepReport {
                 .joined(separator: " / ")
         }
 
+        /// The top-left cell: the row option, a backslash, the column option.
+        private var corner: String { columnOption.map { "\(rowOption) \\ \($0)" } ?? rowOption }
+
         /// A Markdown table under a heading line.
         public var markdown: String {
             var lines = ["**\(title)**", ""]
-            let corner = columnOption.map { "\(rowOption) \\ \($0)" } ?? rowOption
             lines.append("| " + ([corner] + columnValues).joined(separator: " | ") + " |")
             lines.append("|" + String(repeating: "---|", count: columnValues.count + 1))
             for (r, value) in rowValues.enumerated() {
@@ -38,7 +40,7 @@ extension SweepReport {
         public var html: String {
             let e = SVGPlot.escape
             var body = "<table class=\"numbers\"><caption>\(e(title))</caption><tr><th>"
-            body += e(columnOption.map { "\(rowOption) \\ \($0)" } ?? rowOption) + "</th>"
+            body += e(corner) + "</th>"
             body += columnValues.map { "<th>\(e($0))</th>" }.joined() + "</tr>"
             for (r, value) in rowValues.enumerated() {
                 body += "<tr><th>\(e(value))</th>" + cells[r].map { "<td>\(e(Self.text($0)))</td>" }.joined() + "</tr>"
@@ -55,12 +57,11 @@ extension SweepReport {
     /// when every swept option is `seed`.
     public var tables: [Table] {
         guard let a = options.indices.first(where: { options[$0] != "seed" }) else { return [] }
-        let b = options.indices.first { b in
-            b != a && options[b] != "seed" && (2...8).contains(Set(rows.map { $0.values[b] }).count)
-        }
+        let b = groupingOption(besides: a)
         let useTest = rows.contains { $0.testEuclideanRatio != nil }
-        // The own-loss table only where some run's loss is not the Euclidean one.
-        let ownLoss = rows.contains { $0.testRatio != $0.testEuclideanRatio }
+        // The own-loss table only where some run's loss is not the Euclidean one (bit patterns:
+        // a NaN ratio in both is the same).
+        let ownLoss = rows.contains { $0.testRatio?.bitPattern != $0.testEuclideanRatio?.bitPattern }
         let measures: [(String, (Row) -> Double?)] =
             (useTest
                 ? [("test loss ÷ do-nothing, Euclidean", { $0.testEuclideanRatio })]

@@ -216,9 +216,7 @@ public struct SweepReport: Sendable {
         func x(_ value: String) -> Double { numeric ? Double(value)! : Double(values.firstIndex(of: value)!) }
         let numbers = values.compactMap(Double.init)
         let logX = numeric && numbers.allSatisfy { $0 > 0 } && numbers.max()! / numbers.min()! >= 8
-        let group = options.indices.first { b in
-            b != a && options[b] != "seed" && (2...8).contains(Set(rows.map { $0.values[b] }).count)
-        }
+        let group = groupingOption(besides: a)
         let groups = group.map { b in uniqueInOrder(rows.map { $0.values[b] }) } ?? [""]
         let palette = ["#3b528b", "#e16462", "#21918c", "#fca636", "#6a00a8", "#5ec962", "#b12a90", "#0d0887"]
         var series: [SVGPlot.Series] = []
@@ -250,6 +248,14 @@ public struct SweepReport: Sendable {
         return RatioPlot(
             series: series, logX: logX, xTicks: xs, xLabel: options[a],
             yLabel: useTest ? "test loss ÷ do-nothing (Euclidean)" : "rollout loss ÷ do-nothing", caption: caption)
+    }
+
+    /// The first swept option other than `a` that is not `seed` and has 2 … 8 values: a line
+    /// per value in the ratio plot, a column per value in the tables.
+    func groupingOption(besides a: Int) -> Int? {
+        options.indices.first { b in
+            b != a && options[b] != "seed" && (2...8).contains(Set(rows.map { $0.values[b] }).count)
+        }
     }
 
     func uniqueInOrder(_ values: [String]) -> [String] {
