@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Testing
 
@@ -117,7 +118,7 @@ struct LossTests {
         #expect(curve.allSatisfy(\.isFinite) && curve.last! < 0.8 * curve.first!, "\(loss): \(curve.first!) → \(curve.last!)")
     }
 
-    @Test("the radix argsort orders like the comparison sort, ties by index")
+    @Test("the radix argsort orders like the comparison sort, ties by index; the values-only sort agrees")
     func radixOrderMatchesComparisonSort() {
         var rng = RandomGenerator(seed: 5)
         let ranks = RankOrder(capacity: 3000)
@@ -146,7 +147,31 @@ struct LossTests {
                 var order = [Int32](repeating: -1, count: n)
                 v.withUnsafeBufferPointer { p in order.withUnsafeMutableBufferPointer { ranks.argsort(p, into: $0) } }
                 #expect(order.map(Int.init) == expected, "n \(n), \(kind)")
+                // The values-only sort: the same values in the same order, bit for bit (−0 as +0).
+                var sorted = v
+                sorted.withUnsafeMutableBufferPointer { ranks.sort($0) }
+                #expect(sorted.map(\.bitPattern) == expected.map { (v[$0] + 0).bitPattern }, "sort: n \(n), \(kind)")
             }
+        }
+    }
+
+    @Test("sliced Wasserstein gives the same loss and gradient on every call (its buffers are reused)")
+    func slicedRepeats() {
+        let (x, y) = Self.sample(seed: 61)
+        let first = LossFunction.slicedWasserstein.evaluate(prediction: x, target: y, observableChannels: 2)
+        // Another lattice size in between, then the same call again, on several threads at once.
+        let small: Tensor<Double> = randomTensor([3, 4, 4, 3], seed: 62, in: -1...1)
+        _ = LossFunction.slicedWasserstein.evaluate(prediction: small, target: small, observableChannels: 2)
+        let again = UnsafeMutableBufferPointer<(loss: Double, gradient: Tensor<Double>)?>.allocate(capacity: 4)
+        defer { again.deallocate() }
+        again.initialize(repeating: nil)
+        let shared = SendablePointer(value: again)
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            shared.value[i] = LossFunction.slicedWasserstein.evaluate(prediction: x, target: y, observableChannels: 2)
+        }
+        for value in again {
+            #expect(value?.loss.bitPattern == first.loss.bitPattern)
+            #expect(value?.gradient.scalars.map(\.bitPattern) == first.gradient.scalars.map(\.bitPattern))
         }
     }
 
@@ -204,4 +229,9 @@ struct LossTests {
             #expect(abs(ours - expected) <= 1e-12 * max(1, abs(expected)), "\(loss): nca \(ours), numpy \(expected)")
         }
     }
+}
+
+/// A buffer handed to concurrent iterations that write disjoint elements.
+private struct SendablePointer<Value>: @unchecked Sendable {
+    let value: Value
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import RealModule
 
 /// Distance between a predicted state and data, over the observable channels only (§2.2.1).
@@ -200,21 +201,21 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
 
     /// Sliced Wasserstein: for every direction θ, the cells' projections a = x·θ and b = y·θ are
     /// sorted and compared rank by rank, (1/N) Σ_j (a_(j) − b_(j))²; averaged over directions.
+    /// Only a's order is needed (for the gradient); b is sorted as values.
     private func sliced<T>(_ e: Entry<T>, batch: Int, directions: [[Double]]) -> Double {
         let n = e.cells
+        let o = e.o
         let weight = 1 / Double(batch * directions.count * n)
         var loss = 0.0
-        var a = [Double](repeating: 0, count: n)
-        var b = [Double](repeating: 0, count: n)
-        var dX = [Double](repeating: 0, count: n * e.o)
-        var orderA = [Int32](repeating: 0, count: n)
-        var orderB = [Int32](repeating: 0, count: n)
-        let ranks = RankOrder(capacity: n)
+        let scratch = SlicedScratch.take(cells: n, observables: o)
+        defer { SlicedScratch.give(scratch) }
+        let (a, b, dX, orderA) = (scratch.a, scratch.b, scratch.dX, scratch.orderA)
+        dX.initialize(repeating: 0)
         for theta in directions {
             for i in 0..<n {
                 var pa = 0.0
                 var pb = 0.0
-                for ch in 0..<e.o {
+                for ch in 0..<o {
                     pa += Double(e.x[i * e.c + ch]) * theta[ch]
                     pb += Double(e.y[i * e.tc + ch]) * theta[ch]
                 }
@@ -222,17 +223,17 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
                 b[i] = pb
             }
             // Ties keep the cell order, so the subgradient is well defined.
-            a.withUnsafeBufferPointer { v in orderA.withUnsafeMutableBufferPointer { ranks.argsort(v, into: $0) } }
-            b.withUnsafeBufferPointer { v in orderB.withUnsafeMutableBufferPointer { ranks.argsort(v, into: $0) } }
+            scratch.ranks.argsort(UnsafeBufferPointer(a), into: orderA)
+            scratch.ranks.sort(b)
             for rank in 0..<n {
                 let cell = Int(orderA[rank])
-                let d = a[cell] - b[Int(orderB[rank])]
+                let d = a[cell] - b[rank]
                 loss += weight * d * d
-                for ch in 0..<e.o { dX[cell * e.o + ch] += weight * 2 * d * theta[ch] }
+                for ch in 0..<o { dX[cell * o + ch] += weight * 2 * d * theta[ch] }
             }
         }
         for i in 0..<n {
-            for ch in 0..<e.o { e.g[i * e.c + ch] = T(dX[i * e.o + ch]) }
+            for ch in 0..<o { e.g[i * e.c + ch] = T(dX[i * o + ch]) }
         }
         return loss
     }
@@ -292,4 +293,55 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
 private struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// Buffers of one sliced Wasserstein entry, kept between calls: fresh buffers of this size on
+/// every entry of every compared frame cost page faults (5 % of a t = 1 epoch) besides the
+/// allocation. Taken and given back under a lock, so concurrent entries get their own.
+private final class SlicedScratch: @unchecked Sendable {
+    let cells: Int
+    let observables: Int
+    let a: UnsafeMutableBufferPointer<Double>
+    let b: UnsafeMutableBufferPointer<Double>
+    let dX: UnsafeMutableBufferPointer<Double>
+    let orderA: UnsafeMutableBufferPointer<Int32>
+    let ranks: RankOrder
+
+    private init(cells: Int, observables: Int) {
+        self.cells = cells
+        self.observables = observables
+        a = .allocate(capacity: cells)
+        b = .allocate(capacity: cells)
+        dX = .allocate(capacity: cells * observables)
+        orderA = .allocate(capacity: cells)
+        ranks = RankOrder(capacity: cells)
+    }
+
+    deinit {
+        a.deallocate()
+        b.deallocate()
+        dX.deallocate()
+        orderA.deallocate()
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var idle: [SlicedScratch] = []
+
+    /// Buffers for `cells` cells of `observables` channels: an idle one of that size, or new.
+    static func take(cells: Int, observables: Int) -> SlicedScratch {
+        lock.lock()
+        defer { lock.unlock() }
+        if let i = idle.lastIndex(where: { $0.cells == cells && $0.observables == observables }) {
+            return idle.remove(at: i)
+        }
+        return SlicedScratch(cells: cells, observables: observables)
+    }
+
+    /// Returns `scratch` for reuse; a few are kept (one per concurrent entry at most).
+    static func give(_ scratch: SlicedScratch) {
+        lock.lock()
+        defer { lock.unlock() }
+        idle.append(scratch)
+        if idle.count > 2 * ProcessInfo.processInfo.activeProcessorCount { idle.removeFirst() }
+    }
 }

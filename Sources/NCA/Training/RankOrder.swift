@@ -52,6 +52,51 @@ final class RankOrder {
         Int((key >> UInt64(digitBits * pass)) & UInt64(buckets - 1))
     }
 
+    /// The value whose key is `key` (+0 for −0, which `key` merged with it).
+    @inline(__always) static func value(_ key: UInt64) -> Double {
+        Double(bitPattern: key & (1 << 63) != 0 ? key & ~(1 << 63) : ~key)
+    }
+
+    /// Sorts `values` in place, ascending (−0 becomes +0): the keys alone, without indices, for
+    /// the side of a comparison whose order is not needed.
+    func sort(_ values: UnsafeMutableBufferPointer<Double>) {
+        let n = values.count
+        precondition(n <= capacity, "RankOrder: \(n) values for capacity \(capacity)")
+        guard n > 0 else { return }
+        counts.initialize(repeating: 0, count: Self.passes * Self.buckets)
+        for j in 0..<n {
+            let k = Self.key(values[j])
+            keys[j] = k
+            for pass in 0..<Self.passes { counts[pass * Self.buckets + Self.digit(k, pass: pass)] += 1 }
+        }
+        var (source, target) = (keys, scratchKeys)
+        for pass in 0..<Self.passes where prefixSums(pass: pass, first: source[0], count: n) {
+            let start = counts + pass * Self.buckets
+            for j in 0..<n {
+                let k = source[j]
+                let d = Self.digit(k, pass: pass)
+                target[Int(start[d])] = k
+                start[d] += 1
+            }
+            swap(&source, &target)
+        }
+        for j in 0..<n { values[j] = Self.value(source[j]) }
+    }
+
+    /// Turns pass `pass`'s digit counts into start offsets; false when every key has the digit of
+    /// `first` there, so that the pass would leave the order as it is.
+    private func prefixSums(pass: Int, first: UInt64, count n: Int) -> Bool {
+        let start = counts + pass * Self.buckets
+        if Int(start[Self.digit(first, pass: pass)]) == n { return false }
+        var offset: Int32 = 0
+        for d in 0..<Self.buckets {
+            let count = start[d]
+            start[d] = offset
+            offset += count
+        }
+        return true
+    }
+
     /// Writes into `order[0..<values.count]` the indices of `values` in ascending order (ties in
     /// index order).
     func argsort(_ values: UnsafeBufferPointer<Double>, into order: UnsafeMutableBufferPointer<Int32>) {
@@ -66,16 +111,8 @@ final class RankOrder {
             for pass in 0..<Self.passes { counts[pass * Self.buckets + Self.digit(k, pass: pass)] += 1 }
         }
         var (source, target) = ((keys, indices), (scratchKeys, scratchIndices))
-        for pass in 0..<Self.passes {
+        for pass in 0..<Self.passes where prefixSums(pass: pass, first: source.0[0], count: n) {
             let start = counts + pass * Self.buckets
-            // A digit every key shares leaves the order as it is.
-            if Int(start[Self.digit(source.0[0], pass: pass)]) == n { continue }
-            var offset: Int32 = 0
-            for d in 0..<Self.buckets {
-                let count = start[d]
-                start[d] = offset
-                offset += count
-            }
             for j in 0..<n {
                 let k = source.0[j]
                 let d = Self.digit(k, pass: pass)
