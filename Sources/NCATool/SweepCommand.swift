@@ -31,7 +31,8 @@ struct SweepCommand: ParsableCommand {
             against the ratio, a line per --loss: the paper's Fig 4), and DIR/sweep-tables.md: \
             those ratios, the hold past T and the final training loss as tables, the first option \
             that is not --seed down, the next across, each cell listing its configurations seed by \
-            seed.
+            seed. --rows-from FILE fills the configurations not started in DIR from another report \
+            of the same grid (a sweep split over machines or sessions).
             """,
         subcommands: [Plan.self, Run.self, Report.self])
 
@@ -180,6 +181,13 @@ struct SweepCommand: ParsableCommand {
         @Argument(help: "The sweep folder.")
         var folder: String
 
+        @Option(
+            name: .customLong("rows-from"),
+            help: ArgumentHelp(
+                "A sweep.csv of the same grid run elsewhere (another machine, an earlier copy of the folder): each configuration not started here takes its row from it, folder marked with the file's name. Repeatable.",
+                valueName: "csv"))
+        var rowsFrom: [String] = []
+
         func run() throws {
             try reportingErrors {
                 let plan = try SweepPlan.read(from: folder)
@@ -187,6 +195,7 @@ struct SweepCommand: ParsableCommand {
                 for index in 0..<plan.count {
                     rows.append(try row(plan, index: index))
                 }
+                try fill(&rows, options: plan.axes.map(\.option))
                 let report = SweepReport(
                     options: plan.axes.map(\.option), rows: rows, common: plan.trainArguments.joined(separator: " "))
                 try AtomicFile.write(Data(report.csv.utf8), to: folder + "/sweep.csv")
@@ -210,11 +219,32 @@ struct SweepCommand: ParsableCommand {
                     if let loss = row.testLoss, let ratio = row.testRatio {
                         line += String(format: ", test loss %.4g (%.3g × do-nothing)", loss, ratio)
                     }
+                    if !row.folder.hasPrefix("runs/") { line += " (\(row.folder))" }
                     say(line)
                 }
                 let finished = rows.filter { $0.status == "finished" }.count
                 let written = ["sweep.csv", "sweep.html"] + plots
                 say("\(finished) of \(rows.count) finished; wrote " + written.map { folder + "/" + $0 }.joined(separator: ", "))
+            }
+        }
+
+        /// Configurations not started here take the row with the same swept values from the
+        /// first `--rows-from` file that has one.
+        private func fill(_ rows: inout [SweepReport.Row], options: [String]) throws {
+            for path in rowsFrom {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw FileError(path: path, problem: "cannot be read; give the path of a sweep.csv", category: .usage)
+                }
+                let other = try SweepReport.rows(csv: String(decoding: data, as: UTF8.self), options: options, path: path)
+                let name = (path as NSString).lastPathComponent
+                for i in rows.indices where rows[i].status == "not started" {
+                    guard var row = other.first(where: { $0.values == rows[i].values && $0.status != "not started" }) else {
+                        continue
+                    }
+                    row.index = rows[i].index
+                    row.folder = name + ": " + row.folder
+                    rows[i] = row
+                }
             }
         }
 

@@ -97,6 +97,19 @@ struct SweepPlanTests {
         let rollout = try #require(
             SweepReport(options: ["time-sampling", "loss", "seed"], rows: noTest, common: "").ratioPlot(option: 2))
         #expect(rollout.yLabel.hasPrefix("rollout") && rollout.series[0].points.allSatisfy { abs($0.y - 9) < 1e-12 })
+        // The CSV reads back to the same rows (NaN, nil and quoted values included).
+        let quoted = SweepReport(
+            options: ["time-sampling", "loss", "seed"],
+            rows: rows.map {
+                var r = $0
+                r.values[1] = "\"a\",b"
+                return r
+            }, common: "")
+        let back = try SweepReport.rows(csv: quoted.csv, options: quoted.options, path: "x.csv")
+        #expect(back.map(\.values) == quoted.rows.map(\.values))
+        #expect(SweepReport(options: quoted.options, rows: back, common: "").csv == quoted.csv)
+        #expect(throws: FileError.self) { try SweepReport.rows(csv: report.csv, options: ["hidden"], path: "x.csv") }
+        #expect(throws: FileError.self) { try SweepReport.rows(csv: report.csv + "1,2\n", options: ["loss"], path: "x.csv") }
         let none = rows.map { SweepReport.Row(index: $0.index, values: $0.values, status: "not started", folder: $0.folder) }
         #expect(SweepReport(options: ["time-sampling", "loss", "seed"], rows: none, common: "").ratioPlot(option: 0) == nil)
     }
@@ -234,6 +247,32 @@ extension BinaryTests {
         #expect(
             tables.split(separator: "\n").filter { $0.hasPrefix("| 4 |") && $0.components(separatedBy: " / ").count == 3 }.count
                 == 3)  // test ratio, hold, final loss (every run Euclidean: no own-loss table)
+
+        // The same grid planned again elsewhere, one configuration run there: the rest come from
+        // the first report (--rows-from), marked as such.
+        try FileManager.default.copyItem(atPath: sweep + "/sweep.csv", toPath: dir + "/first.csv")
+        let again = dir + "/again"
+        r = try nca([
+            "sweep", "plan", "--grid", "hidden=4,6;seed=0,1;lr=0.001,0.003", "--out", again, "--", "--data", dir + "/gs.npy",
+            "--test-data", dir + "/gs.npy", "--channels", "4", "--time-sampling", "4", "--epochs", "3", "--minibatch-size", "2",
+        ])
+        #expect(r.status == 0, "\(r.error)")
+        r = try nca(["sweep", "run", again, "--index", "2"])
+        #expect(r.status == 0, "\(r.error)")
+        r = try nca(["sweep", "report", again, "--rows-from", dir + "/first.csv"])
+        #expect(
+            r.status == 0 && r.output.contains("8 of 8 finished") && r.output.contains("(first.csv: runs/005)"), "\(r.output)")
+        let merged = try String(contentsOfFile: again + "/sweep.csv", encoding: .utf8).split(separator: "\n")
+        for (i, line) in merged.enumerated().dropFirst() {
+            let expected = i == 3 ? String(csv[i]) : csv[i].replacingOccurrences(of: ",runs/", with: ",first.csv: runs/")
+            #expect(String(line) == expected, "row \(i - 1)")
+        }
+        r = try nca(["sweep", "report", again, "--rows-from", dir + "/missing.csv"])
+        #expect(r.status == 64 && r.error.contains("missing.csv") && r.error.contains("cannot be read"), "\(r.error)")
+        try "index,seed,status,folder\n0,0,finished,runs/000\n".write(
+            toFile: dir + "/other.csv", atomically: true, encoding: .utf8)
+        r = try nca(["sweep", "report", again, "--rows-from", dir + "/other.csv"])
+        #expect(r.status == 65 && r.error.contains("has no column 'hidden'"), "\(r.error)")
     }
 
     @Test("a killed sweep configuration resumes from its checkpoint and loses nothing")

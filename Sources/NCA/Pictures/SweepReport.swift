@@ -74,37 +74,6 @@ public struct SweepReport: Sendable {
         self.common = common
     }
 
-    private static func number(_ value: Double?) -> String {
-        guard let value else { return "" }
-        return "\(value)"
-    }
-
-    /// One line per configuration; empty fields where a value does not exist (yet).
-    public var csv: String {
-        let header =
-            ["index"] + options.map { $0.replacingOccurrences(of: "-", with: "_") }
-            + [
-                "status", "epochs", "final_loss", "best_loss", "best_validation_loss", "test_loss", "test_vs_do_nothing",
-                "test_euclidean_vs_do_nothing", "rollout_vs_do_nothing", "hold_past_horizon", "folder",
-            ]
-        var lines = [header.joined(separator: ",")]
-        for row in rows {
-            let fields =
-                ["\(row.index)"] + row.values
-                + [
-                    row.status, row.epochs.map(String.init) ?? "", Self.number(row.finalLoss), Self.number(row.bestLoss),
-                    Self.number(row.bestValidationLoss), Self.number(row.testLoss), Self.number(row.testRatio),
-                    Self.number(row.testEuclideanRatio), Self.number(row.rolloutRatio), Self.number(row.holdRatio), row.folder,
-                ]
-            lines.append(fields.map(Self.csvField).joined(separator: ","))
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    private static func csvField(_ text: String) -> String {
-        text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-    }
-
     private static func format(_ value: Double?) -> String {
         guard let value else { return "–" }
         return String(format: "%.4g", value)
