@@ -110,6 +110,12 @@ struct SweepPlanTests {
         #expect(SweepReport(options: quoted.options, rows: back, common: "").csv == quoted.csv)
         #expect(throws: FileError.self) { try SweepReport.rows(csv: report.csv, options: ["hidden"], path: "x.csv") }
         #expect(throws: FileError.self) { try SweepReport.rows(csv: report.csv + "1,2\n", options: ["loss"], path: "x.csv") }
+        // Numbers that are not numbers, and epochs that are not whole, are errors, not traps.
+        for bad in ["epochs,inf", "epochs,1e30", "epochs,2.5", "final_loss,x"] {
+            let (name, value) = (bad.split(separator: ",")[0], bad.split(separator: ",")[1])
+            let text = "index,loss,status,folder,\(name)\n0,a,finished,runs/000,\(value)\n"
+            #expect(throws: FileError.self, "\(bad)") { try SweepReport.rows(csv: text, options: ["loss"], path: "x.csv") }
+        }
         let none = rows.map { SweepReport.Row(index: $0.index, values: $0.values, status: "not started", folder: $0.folder) }
         #expect(SweepReport(options: ["time-sampling", "loss", "seed"], rows: none, common: "").ratioPlot(option: 0) == nil)
     }

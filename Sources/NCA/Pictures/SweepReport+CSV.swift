@@ -70,7 +70,13 @@ extension SweepReport {
             var row = Row(
                 index: at("index").flatMap { Int(f[$0]) } ?? number, values: optionColumns.map { f[$0!] },
                 status: f[statusColumn], folder: f[folderColumn])
-            row.epochs = try value("epochs").map { Int($0) }
+            if let i = at("epochs"), !f[i].isEmpty {
+                guard let epochs = Int(f[i]), epochs >= 0 else {
+                    throw FileError(
+                        path: path, problem: "line \(number + 2): epochs '\(f[i])' is not a whole number", category: .inputData)
+                }
+                row.epochs = epochs
+            }
             row.finalLoss = try value("final_loss")
             row.bestLoss = try value("best_loss")
             row.bestValidationLoss = try value("best_validation_loss")
