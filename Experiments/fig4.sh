@@ -13,6 +13,9 @@
 # A smaller budget: TIMES, LOSSES, SEEDS, EPOCHS (e.g. TIMES=8,32 SEEDS=0 EPOCHS=100). JOBS: configurations
 # trained at once (default 2, each on cores ÷ 2 threads: `nca sweep run --jobs`).
 # Results: OUT/sweep.csv and OUT/sweep.html (`nca sweep report`).
+# Finishing a grid run elsewhere: ONLY="7 23" trains just those configuration numbers (one after
+# the other, on every core), ROWS_FROM=FILE.csv takes the configurations not run in OUT from an
+# earlier report of the same grid (e.g. ONLY=7 ROWS_FROM=Docs/reproduction/fig4.csv).
 source "$(dirname "$0")/common.sh"
 out="${1:-experiments/fig4}"
 if $quick; then
@@ -23,5 +26,9 @@ else
     epochs="${EPOCHS:-150}"
 fi
 [ -f "$out/sweep.json" ] || "$nca" sweep plan --grid "$grid" --out "$out" -- --preset gray-scott --epochs "$epochs"
-"$nca" sweep run "$out" --all --jobs "${JOBS:-2}"
-"$nca" sweep report "$out"
+if [ -n "${ONLY:-}" ]; then
+    for index in $ONLY; do "$nca" sweep run "$out" --index "$index"; done
+else
+    "$nca" sweep run "$out" --all --jobs "${JOBS:-2}"
+fi
+"$nca" sweep report "$out" ${ROWS_FROM:+--rows-from "$ROWS_FROM"}

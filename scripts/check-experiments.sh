@@ -18,6 +18,17 @@ for script in Experiments/fig4.sh Experiments/fig6.sh Experiments/fig7.sh Experi
         failed=$((failed + 1))
     fi
 done
+# A grid finished elsewhere: the quick grid planned again, one configuration run, the rest
+# taken from the first report.
+if ONLY=2 ROWS_FROM="$dir/fig4/sweep.csv" bash Experiments/fig4.sh --quick "$dir/fig4-again" >"$dir/fig4-again.log" 2>&1 \
+    && grep -q "4 of 4 finished" "$dir/fig4-again.log" && [ -f "$dir/fig4-again/runs/002/report.html" ] \
+    && [ ! -d "$dir/fig4-again/runs/000" ]; then
+    echo "experiments: fig4 ONLY + ROWS_FROM ok"
+else
+    echo "experiments: fig4 ONLY=2 ROWS_FROM=… FAILED; its output:"
+    tail -20 "$dir/fig4-again.log"
+    failed=$((failed + 1))
+fi
 # Every sweep reported every configuration as finished.
 for csv in "$dir"/fig4/sweep.csv "$dir"/fig6/sweep.csv "$dir"/fig8-9/*/sweep.csv; do
     if grep -v '^index' "$csv" | grep -qv ',finished,'; then
