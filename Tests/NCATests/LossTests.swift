@@ -116,6 +116,56 @@ struct LossTests {
         let trainer = Trainer(configuration: cfg, data: Tensor(shape: [3, 2, 8, 8, 2], scalars: frames))
         let curve = try (0..<60).map { _ in try trainer.runEpoch().loss }
         #expect(curve.allSatisfy(\.isFinite) && curve.last! < 0.8 * curve.first!, "\(loss): \(curve.first!) → \(curve.last!)")
+        guard loss == .slicedWasserstein else { return }
+        // The trainer kept its targets' orders; without them it trains to the same bits.
+        #expect(trainer.slicedOrders?.orders(of: 2) != nil && trainer.slicedOrders?.orders(of: 0) == nil)
+        let unkept = Trainer(configuration: cfg, data: Tensor(shape: [3, 2, 8, 8, 2], scalars: frames))
+        unkept.slicedOrders = nil
+        let unkeptCurve = try (0..<60).map { _ in try unkept.runEpoch().loss }
+        #expect(unkeptCurve.map(\.bitPattern) == curve.map(\.bitPattern))
+        #expect(unkept.state.model.w2.scalars.map(\.bitPattern) == trainer.state.model.w2.scalars.map(\.bitPattern))
+        // Validation (directions of seed 0, on to 2 × the horizon by default) keeps its own orders: the same
+        // loss when they are filled, read, or not kept.
+        let filled = trainer.validationLoss(of: trainer.state.model)
+        let read = trainer.validationLoss(of: trainer.state.model)
+        unkept.validationOrders = nil
+        let plain = unkept.validationLoss(of: unkept.state.model)
+        #expect(filled.bitPattern == plain.bitPattern && read.bitPattern == plain.bitPattern, "\(filled) \(read) \(plain)")
+        #expect(trainer.validationOrders?.orders(of: 2) != nil && trainer.validationOrders?.orders(of: 5) != nil)
+    }
+
+    @Test("kept target orders give the sliced Wasserstein loss and gradient bit for bit, within their budget or beyond it")
+    func keptTargetOrders() throws {
+        var (x, y) = Self.sample(seed: 63)
+        // Ties (a flat patch) and a −0 among the targets.
+        for i in 0..<20 { y.scalars[i] = 0.5 }
+        y.scalars[31] = -0.0
+        let sliced = LossFunction.slicedWasserstein
+        let plain = sliced.evaluate(prediction: x, target: y, observableChannels: 2, projectionSeed: 4)
+        let frameBytes = LossFunction.projectionCount * 36 * 2
+        for budget in [SlicedTargetOrders.defaultBudget, frameBytes, 0] {
+            let orders = try #require(SlicedTargetOrders(frames: 3, cells: 36, observables: 2, seed: 4, budget: budget))
+            // Entries 0 and 1 are frames 2 and 0: the first call keeps what the budget allows, the second reads it.
+            for _ in 0..<2 {
+                let kept = sliced.evaluate(
+                    prediction: x, target: y, observableChannels: 2, projectionSeed: 4, targetOrders: orders,
+                    targetFrames: [2, 0])
+                #expect(kept.loss.bitPattern == plain.loss.bitPattern, "budget \(budget)")
+                #expect(kept.gradient.scalars.map(\.bitPattern) == plain.gradient.scalars.map(\.bitPattern), "budget \(budget)")
+            }
+            let keptFrames = [0, 1, 2].filter { orders.orders(of: $0) != nil }
+            // (With room for one frame, whichever entry came first on its thread kept its frame.)
+            #expect(
+                budget == frameBytes ? keptFrames.count == 1 : keptFrames == (budget == 0 ? [] : [0, 2]), "budget \(budget)")
+        }
+        // The orders are really read: the frames swapped, each target is paired with the other's order.
+        let orders = try #require(SlicedTargetOrders(frames: 3, cells: 36, observables: 2, seed: 4))
+        _ = sliced.evaluate(
+            prediction: x, target: y, observableChannels: 2, projectionSeed: 4, targetOrders: orders, targetFrames: [2, 0])
+        let swapped = sliced.evaluate(
+            prediction: x, target: y, observableChannels: 2, projectionSeed: 4, targetOrders: orders, targetFrames: [0, 2])
+        #expect(swapped.loss != plain.loss)
+        #expect(SlicedTargetOrders(frames: 1, cells: 1 << 17, observables: 2, seed: 0) == nil)
     }
 
     @Test("the radix argsort orders like the comparison sort, ties by index; the values-only sort agrees")

@@ -13,8 +13,12 @@ public struct RolloutEvaluation: Equatable, Sendable {
     /// Rolls `model` out from `data`'s first frame (observable channels; hidden start at 0) for
     /// `frames − 1` intervals of `timeSampling` steps and compares with every later frame.
     /// A rollout that blows up gives infinite losses from then on rather than a trap.
+    /// `targetOrders` (sliced Wasserstein, directions of seed 0) keeps the sorted targets of
+    /// `data`, frame k of trajectory r being its frame k·R + r.
     public static func evaluate(
-        _ model: NCAModel<Float>, data: Tensor<Float>, timeSampling: Int, loss: LossFunction, frames: Int? = nil, seed: UInt64 = 0
+        _ model: NCAModel<Float>, data: Tensor<Float>, timeSampling: Int, loss: LossFunction, frames: Int? = nil,
+        seed: UInt64 = 0,
+        targetOrders: SlicedTargetOrders? = nil
     ) -> RolloutEvaluation {
         precondition(data.rank == 5 && data.shape[0] >= 2, "evaluate: data must be (M+1) × R × S × S × O, got \(data.shape)")
         let cfg = model.configuration
@@ -36,7 +40,10 @@ public struct RolloutEvaluation: Equatable, Sendable {
             let target = Tensor(shape: [r, s, s, dc], scalars: Array(data.scalars[frameStart..<(frameStart + cells * dc)]))
             let value =
                 x.scalars.allSatisfy { $0.isFinite }
-                ? loss.evaluate(prediction: x, target: target, observableChannels: o).loss : .infinity
+                ? loss.evaluate(
+                    prediction: x, target: target, observableChannels: o, targetOrders: targetOrders,
+                    targetFrames: targetOrders == nil ? [] : (0..<r).map { k * r + $0 }
+                ).loss : .infinity
             losses.append(value)
         }
         let mean = losses.reduce(0, +) / Double(max(1, losses.count))
@@ -50,10 +57,11 @@ public struct RolloutEvaluation: Equatable, Sendable {
     /// last frame `lastFrame` (R × S × S × O or × C): does the model stay at its end state? Returns the
     /// loss at every checked step (H + t, …, reach · H; infinite once the state is not finite)
     /// and the range of the observable values over those states; `keep` names steps whose
-    /// states (R × S × S × C) are returned too.
+    /// states (R × S × S × C) are returned too. `lastFrameOrders` keeps the sorted last frame
+    /// (sliced Wasserstein): entry r's is frame `frames[r]` of the orders.
     public static func beyond(
         _ model: NCAModel<Float>, from evaluation: RolloutEvaluation, lastFrame: Tensor<Float>, reach: Int, loss: LossFunction,
-        seed: UInt64 = 0, keep: Set<Int> = []
+        seed: UInt64 = 0, keep: Set<Int> = [], lastFrameOrders: (orders: SlicedTargetOrders, frames: [Int])? = nil
     ) -> (steps: [Int], losses: [Double], range: ClosedRange<Float>?, kept: [(step: Int, state: Tensor<Float>)]) {
         let t = evaluation.timeSampling
         let shape = evaluation.trajectory.shape
@@ -75,7 +83,12 @@ public struct RolloutEvaluation: Equatable, Sendable {
             steps.append(step)
             if keep.contains(step) { kept.append((step, x)) }
             if finite { finite = x.scalars.allSatisfy { $0.isFinite } }
-            losses.append(finite ? loss.evaluate(prediction: x, target: lastFrame, observableChannels: o).loss : .infinity)
+            losses.append(
+                finite
+                    ? loss.evaluate(
+                        prediction: x, target: lastFrame, observableChannels: o, targetOrders: lastFrameOrders?.orders,
+                        targetFrames: lastFrameOrders?.frames ?? []
+                    ).loss : .infinity)
             if finite {
                 for cell in stride(from: 0, to: x.count, by: c) {
                     for ch in 0..<o {

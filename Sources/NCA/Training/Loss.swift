@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import RealModule
 
 /// Distance between a predicted state and data, over the observable channels only (§2.2.1).
@@ -40,8 +39,13 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
     ///
     /// For the Euclidean loss an entry whose distance is exactly 0 contributes a zero gradient
     /// (the norm's subgradient at 0); likewise the Hellinger distance of identical masses.
+    ///
+    /// `targetOrders` (sliced Wasserstein only) keeps the sorted order of each target's
+    /// projections between calls, entry r's target being frame `targetFrames[r]` of the data
+    /// the orders belong to: the same loss and gradient, bit for bit, with half the sorting.
     public func evaluate<T: BLASScalar>(
-        prediction: Tensor<T>, target: Tensor<T>, observableChannels o: Int, projectionSeed: UInt64 = 0
+        prediction: Tensor<T>, target: Tensor<T>, observableChannels o: Int, projectionSeed: UInt64 = 0,
+        targetOrders: SlicedTargetOrders? = nil, targetFrames: [Int] = []
     ) -> (loss: Double, gradient: Tensor<T>) {
         precondition(prediction.rank == 4, "loss: prediction must be R×S×S×C, got \(prediction.shape)")
         let c = prediction.shape[3]
@@ -56,13 +60,18 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
         var gradient = Tensor<T>(zeros: prediction.shape)
         var total = 0.0
         let directions = self == .slicedWasserstein ? Self.directions(dimension: o, seed: projectionSeed) : []
+        let orders = self == .slicedWasserstein ? targetOrders : nil
+        precondition(
+            orders == nil || (targetFrames.count == batch && orders!.cells == cells && orders!.directions == directions),
+            "loss: target orders for other frames, lattices or directions")
         prediction.scalars.withUnsafeBufferPointer { x in
             target.scalars.withUnsafeBufferPointer { y in
                 gradient.scalars.withUnsafeMutableBufferPointer { g in
                     let entries = (0..<batch).map { r in
                         Entry(
                             x: x.baseAddress! + r * cells * c, y: y.baseAddress! + r * cells * tc,
-                            g: g.baseAddress! + r * cells * c, cells: cells, c: c, tc: tc, o: o)
+                            g: g.baseAddress! + r * cells * c, cells: cells, c: c, tc: tc, o: o,
+                            orders: orders.map { ($0, targetFrames[r]) })
                     }
                     let size = prediction.shape[1]
                     if batch > 1 && (self == .slicedWasserstein || self == .spectral) {
@@ -96,7 +105,7 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
     }
 
     /// One batch entry's prediction x (cells × c), target y (cells × tc) and gradient g (cells × c).
-    private struct Entry<T: BLASScalar> {
+    struct Entry<T: BLASScalar> {
         let x: UnsafePointer<T>
         let y: UnsafePointer<T>
         let g: UnsafeMutablePointer<T>
@@ -104,6 +113,8 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
         let c: Int
         let tc: Int
         let o: Int
+        /// Where the target's sorted projections are kept (sliced Wasserstein), and its frame.
+        var orders: (SlicedTargetOrders, frame: Int)? = nil
     }
 
     /// Euclidean and MSE: this entry's share of the loss, its gradient into `e.g`.
@@ -184,60 +195,6 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
         return loss
     }
 
-    /// `projectionCount` unit vectors in `dimension` dimensions, Gaussian directions from `seed`.
-    static func directions(dimension: Int, seed: UInt64) -> [[Double]] {
-        var rng = RandomGenerator(seed: seed, stream: .lossProjections)
-        return (0..<projectionCount).map { _ in
-            while true {
-                // Standard normal components (Box–Muller): a uniformly distributed direction.
-                let v = (0..<dimension).map { _ in
-                    (-2 * Double.log(1 - rng.nextUnit())).squareRoot() * Double.cos(2 * Double.pi * rng.nextUnit())
-                }
-                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                if norm > 1e-12 { return v.map { $0 / norm } }
-            }
-        }
-    }
-
-    /// Sliced Wasserstein: for every direction θ, the cells' projections a = x·θ and b = y·θ are
-    /// sorted and compared rank by rank, (1/N) Σ_j (a_(j) − b_(j))²; averaged over directions.
-    /// Only a's order is needed (for the gradient); b is sorted as values.
-    private func sliced<T>(_ e: Entry<T>, batch: Int, directions: [[Double]]) -> Double {
-        let n = e.cells
-        let o = e.o
-        let weight = 1 / Double(batch * directions.count * n)
-        var loss = 0.0
-        let scratch = SlicedScratch.take(cells: n, observables: o)
-        defer { SlicedScratch.give(scratch) }
-        let (a, b, dX, orderA) = (scratch.a, scratch.b, scratch.dX, scratch.orderA)
-        dX.initialize(repeating: 0)
-        for theta in directions {
-            for i in 0..<n {
-                var pa = 0.0
-                var pb = 0.0
-                for ch in 0..<o {
-                    pa += Double(e.x[i * e.c + ch]) * theta[ch]
-                    pb += Double(e.y[i * e.tc + ch]) * theta[ch]
-                }
-                a[i] = pa
-                b[i] = pb
-            }
-            // Ties keep the cell order, so the subgradient is well defined.
-            scratch.ranks.argsort(UnsafeBufferPointer(a), into: orderA)
-            scratch.ranks.sort(b)
-            for rank in 0..<n {
-                let cell = Int(orderA[rank])
-                let d = a[cell] - b[rank]
-                loss += weight * d * d
-                for ch in 0..<o { dX[cell * o + ch] += weight * 2 * d * theta[ch] }
-            }
-        }
-        for i in 0..<n {
-            for ch in 0..<o { e.g[i * e.c + ch] = T(dX[i * o + ch]) }
-        }
-        return loss
-    }
-
     /// Spectral: per channel d = ‖ |X| − |Y| ‖ over the half spectrum H of the real transform
     /// (rows: every frequency, columns: 0 … n/2). With w_k = (|X_k| − |Y_k|) / (d |X_k|),
     /// ∂d/∂x_m = Re Σ_{k∈H} w_k X_k e^{+2πi k·m/n}: an unnormalised inverse transform of w ⊙ X
@@ -293,55 +250,4 @@ public enum LossFunction: String, CaseIterable, Codable, Sendable {
 private struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
-}
-
-/// Buffers of one sliced Wasserstein entry, kept between calls: fresh buffers of this size on
-/// every entry of every compared frame cost page faults (5 % of a t = 1 epoch) besides the
-/// allocation. Taken and given back under a lock, so concurrent entries get their own.
-private final class SlicedScratch: @unchecked Sendable {
-    let cells: Int
-    let observables: Int
-    let a: UnsafeMutableBufferPointer<Double>
-    let b: UnsafeMutableBufferPointer<Double>
-    let dX: UnsafeMutableBufferPointer<Double>
-    let orderA: UnsafeMutableBufferPointer<Int32>
-    let ranks: RankOrder
-
-    private init(cells: Int, observables: Int) {
-        self.cells = cells
-        self.observables = observables
-        a = .allocate(capacity: cells)
-        b = .allocate(capacity: cells)
-        dX = .allocate(capacity: cells * observables)
-        orderA = .allocate(capacity: cells)
-        ranks = RankOrder(capacity: cells)
-    }
-
-    deinit {
-        a.deallocate()
-        b.deallocate()
-        dX.deallocate()
-        orderA.deallocate()
-    }
-
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var idle: [SlicedScratch] = []
-
-    /// Buffers for `cells` cells of `observables` channels: an idle one of that size, or new.
-    static func take(cells: Int, observables: Int) -> SlicedScratch {
-        lock.lock()
-        defer { lock.unlock() }
-        if let i = idle.lastIndex(where: { $0.cells == cells && $0.observables == observables }) {
-            return idle.remove(at: i)
-        }
-        return SlicedScratch(cells: cells, observables: observables)
-    }
-
-    /// Returns `scratch` for reuse; a few are kept (one per concurrent entry at most).
-    static func give(_ scratch: SlicedScratch) {
-        lock.lock()
-        defer { lock.unlock() }
-        idle.append(scratch)
-        if idle.count > 2 * ProcessInfo.processInfo.activeProcessorCount { idle.removeFirst() }
-    }
 }

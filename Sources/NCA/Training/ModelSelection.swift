@@ -10,13 +10,15 @@ extension Trainer {
     /// (every t steps, each against the last frame).
     public func validationLoss(of model: NCAModel<Float>) -> Double {
         let t = configuration.timeSampling
-        let evaluation = RolloutEvaluation.evaluate(model, data: data, timeSampling: t, loss: configuration.loss)
+        let evaluation = RolloutEvaluation.evaluate(
+            model, data: data, timeSampling: t, loss: configuration.loss, targetOrders: validationOrders)
         guard evaluation.meanLoss.isFinite, isWithinRange(evaluation.trajectory) else { return .infinity }
         guard configuration.validationReach > 1 else { return evaluation.meanLoss }
         let lattice = data.count / frames
         let lastFrame = Tensor(shape: Array(data.shape.dropFirst()), scalars: Array(data.scalars[((frames - 1) * lattice)...]))
         let beyond = RolloutEvaluation.beyond(
-            model, from: evaluation, lastFrame: lastFrame, reach: configuration.validationReach, loss: configuration.loss)
+            model, from: evaluation, lastFrame: lastFrame, reach: configuration.validationReach, loss: configuration.loss,
+            lastFrameOrders: validationOrders.map { ($0, (0..<trajectories).map { (frames - 1) * trajectories + $0 }) })
         guard let range = beyond.range, validationRange.contains(range.lowerBound), validationRange.contains(range.upperBound)
         else { return .infinity }
         guard configuration.validateHold == true else { return evaluation.meanLoss }

@@ -14,8 +14,8 @@
 extension Trainer {
     /// Runs one mini-batch split over the job's ranks; the result is the one every rank uses.
     func runShared(
-        _ x0: Tensor<Float>, target: Tensor<Float>, model: NCAModel<Float>, transitions: Int, epoch: Int,
-        rng: inout RandomGenerator, world: Communicator
+        _ x0: Tensor<Float>, target: Tensor<Float>, frames targetFrames: [Int], model: NCAModel<Float>, transitions: Int,
+        epoch: Int, rng: inout RandomGenerator, world: Communicator
     ) throws -> MinibatchResult {
         let entries = x0.shape[0]
         let (s, c, o) = (x0.shape[1], x0.shape[3], target.shape[3])
@@ -41,7 +41,7 @@ extension Trainer {
             let output = engine.forward(model, from: x, steps: configuration.timeSampling, rng: &rng)
             var (loss, dPrediction) = configuration.loss.evaluate(
                 prediction: output, target: y, observableChannels: configuration.model.observableChannels,
-                projectionSeed: configuration.seed)
+                projectionSeed: configuration.seed, targetOrders: slicedOrders, targetFrames: Array(targetFrames[mine]))
             // The loss is a mean over entries: this share's part of the mini-batch mean, and of
             // its gradient, is (share / B); the range penalty is a sum over entries already.
             let weight = Float(mine.count) / Float(transitions)

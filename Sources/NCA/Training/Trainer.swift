@@ -32,6 +32,10 @@ public final class Trainer {
     public var communicator: Communicator?
     /// The data with this block's geometric augmentation, and the block it belongs to.
     var augmented: (block: Int, data: Tensor<Float>)?
+    /// The sliced Wasserstein loss's sorted target orders, kept across epochs, for training and
+    /// for validation (`Trainer+Targets`).
+    lazy var slicedOrders: SlicedTargetOrders? = makeSlicedOrders(validation: false)
+    lazy var validationOrders: SlicedTargetOrders? = makeSlicedOrders(validation: true)
 
     /// A fresh run: the model initialised from the configuration's seed.
     public convenience init(configuration: TrainingConfiguration, data: Tensor<Float>) {
@@ -134,15 +138,17 @@ public final class Trainer {
             let indices = plan.order[start..<min(start + configuration.minibatchSize, plan.transitionCount)]
             start += indices.count
             let (x0, target) = gather(indices, plan: plan, rng: &rng)
+            let targetFrames = indices.map(targetFrame)
             let (b, all) = (Double(indices.count), Double(plan.transitionCount))
             let result: MinibatchResult
             if let world = communicator, world.size > 1 {
                 result = try runShared(
-                    x0, target: target, model: model, transitions: plan.transitionCount, epoch: epochNumber, rng: &rng,
-                    world: world)
+                    x0, target: target, frames: targetFrames, model: model, transitions: plan.transitionCount,
+                    epoch: epochNumber, rng: &rng, world: world)
             } else {
                 result = try runMinibatch(
-                    x0, target: target, model: model, transitions: plan.transitionCount, epoch: epochNumber, rng: &rng)
+                    x0, target: target, frames: targetFrames, model: model, transitions: plan.transitionCount,
+                    epoch: epochNumber, rng: &rng)
             }
             epochLoss += result.loss * b / all
             epochPenalty += result.rangePenalty * b / all
@@ -251,43 +257,6 @@ public final class Trainer {
             noise: Float(augmentation?.noise ?? 0))
     }
 
-    /// A mini-batch's start states (B × S × S × C, with pool damage and noise augmentation) and
-    /// targets (B × S × S × O). Transition k < M·R: frame k / R → frame k / R + 1 of trajectory
-    /// k mod R; transition M·R + i: pool state i → the last frame of trajectory i mod R.
-    func gather(_ indices: ArraySlice<Int>, plan: EpochPlan, rng: inout RandomGenerator) -> (Tensor<Float>, Tensor<Float>) {
-        let (m, r, c, o) = (frames - 1, trajectories, configuration.model.channels, configuration.model.observableChannels)
-        let cellsPerState = size * size
-        let stateCount = cellsPerState * c
-        var x0 = Tensor<Float>(zeros: [indices.count, size, size, c])
-        var target = Tensor<Float>(zeros: [indices.count, size, size, o])
-        for (slot, k) in indices.enumerated() {
-            let poolIndex = k >= m * r ? k - m * r : nil
-            let trajectory = poolIndex.map { $0 % r } ?? k % r
-            let entry = (slot * stateCount)..<((slot + 1) * stateCount)
-            if let i = poolIndex, let pool = plan.pool {
-                x0.scalars.replaceSubrange(entry, with: pool.scalars[(i * stateCount)..<((i + 1) * stateCount)])
-                if let disc = plan.damaged[i] { Self.damage(&x0, entry: slot, disc: disc) }
-            } else {
-                x0.scalars.replaceSubrange(entry, with: plan.startStates.scalars[(k * stateCount)..<((k + 1) * stateCount)])
-            }
-            if plan.noise > 0 && trajectory != 0 {
-                for cell in 0..<cellsPerState {
-                    for ch in 0..<o {
-                        x0.scalars[(slot * cellsPerState + cell) * c + ch] += plan.noise * Float(rng.nextUniform(-1, 1))
-                    }
-                }
-            }
-            let dataBase = (poolIndex == nil ? k + r : m * r + trajectory) * cellsPerState * dataChannels
-            for cell in 0..<cellsPerState {
-                for ch in 0..<o {
-                    target.scalars[(slot * cellsPerState + cell) * o + ch] =
-                        plan.data.scalars[dataBase + cell * dataChannels + ch]
-                }
-            }
-        }
-        return (x0, target)
-    }
-
     /// What one mini-batch gave: its prediction, mean loss and range penalty, and the gradient
     /// weighted by the mini-batch's share of the epoch's transitions.
     struct MinibatchResult {
@@ -301,14 +270,14 @@ public final class Trainer {
     /// (B / `transitions`) · (loss + penalty), B the mini-batch's size. Throws when the loss or a
     /// gradient is not finite.
     func runMinibatch(
-        _ x0: Tensor<Float>, target: Tensor<Float>, model: NCAModel<Float>, transitions: Int, epoch: Int,
-        rng: inout RandomGenerator
+        _ x0: Tensor<Float>, target: Tensor<Float>, frames targetFrames: [Int], model: NCAModel<Float>, transitions: Int,
+        epoch: Int, rng: inout RandomGenerator
     ) throws(DivergenceError) -> MinibatchResult {
         let engine = self.engine(batch: x0.shape[0])
         let prediction = engine.forward(model, from: x0, steps: configuration.timeSampling, rng: &rng)
         var (loss, dPrediction) = configuration.loss.evaluate(
             prediction: prediction, target: target, observableChannels: configuration.model.observableChannels,
-            projectionSeed: configuration.seed)
+            projectionSeed: configuration.seed, targetOrders: slicedOrders, targetFrames: targetFrames)
         guard loss.isFinite else {
             throw DivergenceError(epoch: epoch, quantity: "the loss is \(loss.isNaN ? "NaN" : "\(loss)")")
         }
