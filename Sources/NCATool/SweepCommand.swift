@@ -28,7 +28,8 @@ struct SweepCommand: ParsableCommand {
             every swept option DIR/sweep-OPTION.svg: each finished configuration's test loss (in the \
             Euclidean loss; without test data its rollout loss) as a ratio to the do-nothing model, \
             one line per value of the first other option that is not --seed (e.g. --time-sampling \
-            against the ratio, a line per --loss: the paper's Fig 4), and DIR/sweep-tables.md: \
+            against the ratio, a line per --loss: the paper's Fig 4; a model more than 100 × worse than \
+            doing nothing, or not finite, blew up: a black dot at 100, out of the lines), and DIR/sweep-tables.md: \
             those ratios, the hold past T and the final training loss as tables, the first option \
             that is not --seed down, the next across, each cell listing its configurations seed by \
             seed. --rows-from FILE fills the configurations not started in DIR from another report \

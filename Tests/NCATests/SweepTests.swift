@@ -66,7 +66,13 @@ struct SweepPlanTests {
         let report = SweepReport(options: ["time-sampling", "loss", "seed"], rows: rows, common: "")
         let plot = try #require(report.ratioPlot(option: 0))
         #expect(plot.logX && plot.xTicks == [1, 8, 64] && plot.yLabel.contains("Euclidean"))
-        #expect(plot.series.map(\.name) == ["--loss euclidean", "", "--loss spectral", "", "do-nothing model"])
+        #expect(
+            plot.series.map(\.name) == [
+                "--loss euclidean", "", "--loss spectral", "", "do-nothing model", "blew up (> 100 ×)",
+            ])
+        // The NaN run blew up: a black dot at 100, out of the lines.
+        #expect(plot.series[5].points.map(\.x) == [64] && plot.series[5].points.map(\.y) == [100])
+        #expect(plot.caption.contains("1 configuration(s) more than 100 ×"))
         // The geometric mean of seeds 0 and 1 is 2 × seed 0's; the NaN run is left out (seed 0 alone).
         let spectral = plot.series[2].points
         #expect(spectral.map(\.x) == [1, 8, 64])
@@ -78,15 +84,16 @@ struct SweepPlanTests {
         #expect(euclidean.map(\.x) == [1, 8, 64] && euclidean[1].y.isNaN && plot.series[1].points.count == 4)
         let svg = plot.svg
         #expect(svg.hasPrefix("<svg") && svg.contains("--loss spectral") && svg.contains(">64</text>"))
-        // Polylines: spectral and the do-nothing line; circles: 2 lone Euclidean points + 4 + 5 dots.
+        // Polylines: spectral and the do-nothing line; circles: 2 lone Euclidean points + 4 + 5 dots + 1 blown up.
         #expect(svg.components(separatedBy: "<polyline").count - 1 == 2)
-        #expect(svg.components(separatedBy: "<circle").count - 1 == 2 + 4 + 5)
+        #expect(svg.components(separatedBy: "<circle").count - 1 == 2 + 4 + 5 + 1)
         // Against the loss (not numeric): positions 0, 1 named in the caption; a line per t.
         let byLoss = try #require(report.ratioPlot(option: 1))
         #expect(!byLoss.logX && byLoss.xTicks == [0, 1] && byLoss.caption.contains("0 = euclidean, 1 = spectral"))
         #expect(
             byLoss.series.filter { !$0.name.isEmpty }.map(\.name) == [
                 "--time-sampling 1", "--time-sampling 8", "--time-sampling 64", "do-nothing model",
+                "blew up (> 100 ×)",
             ])
         // Without test data the rollout ratio is plotted; with nothing measured there is no plot.
         let noTest = rows.map { row -> SweepReport.Row in
@@ -116,6 +123,16 @@ struct SweepPlanTests {
             let text = "index,loss,status,folder,\(name)\n0,a,finished,runs/000,\(value)\n"
             #expect(throws: FileError.self, "\(bad)") { try SweepReport.rows(csv: text, options: ["loss"], path: "x.csv") }
         }
+        // A finite ratio far above 1 (a model that blew up within the floats) is off the scale too.
+        let huge = try #require(
+            SweepReport(
+                options: ["time-sampling", "seed"],
+                rows: [("1", 0.5), ("1", 9.2e11), ("2", 0.25)].enumerated().map { i, r in
+                    SweepReport.Row(
+                        index: i, values: [r.0, "\(i)"], status: "finished", testEuclideanRatio: r.1, folder: "runs/\(i)")
+                }, common: ""
+            ).ratioPlot(option: 0))
+        #expect(huge.series[0].points.map(\.y) == [0.5, 0.25] && huge.series.last!.points.map(\.y) == [100])
         let none = rows.map { SweepReport.Row(index: $0.index, values: $0.values, status: "not started", folder: $0.folder) }
         #expect(SweepReport(options: ["time-sampling", "loss", "seed"], rows: none, common: "").ratioPlot(option: 0) == nil)
     }

@@ -173,13 +173,17 @@ public struct SweepReport: Sendable {
     /// there is test data, else the rollout from the first training trajectory). One line per value
     /// of the first other swept option that is not `seed` and has 2 … 8 values (the geometric mean
     /// over the remaining options, every configuration a dot; a value without a measured
-    /// configuration breaks the line), and the do-nothing model at 1. Nil
-    /// when no configuration has the ratio yet.
+    /// configuration breaks the line), and the do-nothing model at 1. A model more than
+    /// `offScale` × worse than doing nothing, or whose ratio is not finite, has left the data's
+    /// range (it blew up): it is left out of the means and drawn in black at `offScale`, so that
+    /// one such run does not squash the others into the bottom of the plot. Nil when no
+    /// configuration has the ratio yet.
     public func ratioPlot(option a: Int) -> RatioPlot? {
         let useTest = rows.contains { $0.testEuclideanRatio != nil }
         let measure: (Row) -> Double? = useTest ? { $0.testEuclideanRatio } : { $0.rolloutRatio }
-        let measured = rows.filter { measure($0).map { $0.isFinite && $0 > 0 } ?? false }
-        guard !measured.isEmpty else { return nil }
+        let measured = rows.filter { measure($0).map { $0.isFinite && $0 > 0 && $0 <= Self.offScale } ?? false }
+        let blownUp = rows.filter { measure($0).map { !$0.isFinite || $0 > Self.offScale } ?? false }
+        guard !measured.isEmpty || !blownUp.isEmpty else { return nil }
         let values = uniqueInOrder(rows.map { $0.values[a] })
         let numeric = values.allSatisfy { Double($0) != nil }
         func x(_ value: String) -> Double { numeric ? Double(value)! : Double(values.firstIndex(of: value)!) }
@@ -204,6 +208,12 @@ public struct SweepReport: Sendable {
         }
         let xs = values.map(x)
         series.append(SVGPlot.Series(name: "do-nothing model", points: [(xs.min()!, 1), (xs.max()!, 1)], color: "#999999"))
+        if !blownUp.isEmpty {
+            series.append(
+                SVGPlot.Series(
+                    name: "blew up (> \(Int(Self.offScale)) ×)",
+                    points: blownUp.map { (x: x($0.values[a]), y: Self.offScale) }, color: "#000000", dots: true))
+        }
         var caption =
             (useTest
                 ? "best.safetensors run freely from the test data's initial state: its Euclidean loss ÷ the do-nothing model's"
@@ -211,6 +221,10 @@ public struct SweepReport: Sendable {
             + ". Dots: each finished configuration; lines: their geometric mean"
             + (group.map { " for each --\(options[$0])" } ?? "")
             + ". Below 1 is better than doing nothing."
+            + (blownUp.isEmpty
+                ? ""
+                : " Black dots at \(Int(Self.offScale)): \(blownUp.count) configuration(s) more than \(Int(Self.offScale)) × worse "
+                    + "than doing nothing or not finite (the model blew up), left out of the lines.")
         if !numeric {
             caption += " x positions: " + values.enumerated().map { "\($0.offset) = \($0.element)" }.joined(separator: ", ")
         }
@@ -218,6 +232,9 @@ public struct SweepReport: Sendable {
             series: series, logX: logX, xTicks: xs, xLabel: options[a],
             yLabel: useTest ? "test loss ÷ do-nothing (Euclidean)" : "rollout loss ÷ do-nothing", caption: caption)
     }
+
+    /// The ratio above which the ratio plot draws a model as blown up, at this height.
+    public static let offScale = 100.0
 
     /// The first swept option other than `a` that is not `seed` and has 2 … 8 values: a line
     /// per value in the ratio plot, a column per value in the tables.
