@@ -35,7 +35,7 @@ public struct SweepReport: Sendable {
         /// That rollout run on to 8 T: the worst loss to the data's last frame after T divided by
         /// the loss at T (near 1 when the last frame is an attractor; finished runs).
         public var holdRatio: Double?
-        /// The configuration's run folder.
+        /// The configuration's run folder (`runs/NNN`), or `FILE: runs/NNN` for a row taken from another report.
         public var folder: String
 
         /// A row; see the properties.
