@@ -1,6 +1,6 @@
 // One instruction set's kernels; included by kernels.c once per level with these macros set:
 // SUFFIX, TARGET, VL (floats per vector), VEC, MASK, MAKEMASK(w), LOADM(p, m), STOREM(p, m, v),
-// BCAST(x), FMA(a, b, c) = a·b + c, ADD, ZERO, RELU(v), POSMASK(v, g), MR_NN, MR_TN.
+// STORE_HALVES(p, offset, v) (lower half at p, upper at p + offset), BCAST(x), FMA(a, b, c) = a·b + c, ADD, ZERO, RELU(v), POSMASK(v, g), MR_NN, MR_TN.
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -8,10 +8,13 @@
 // Rows [0, mr) × columns j0 + [0, NV·VL) of the NN product; NV ∈ {1, 2} vectors per row.
 // A is split into `blocks` column blocks of k columns each, block q starting q·astride
 // elements after a (rows lda apart); B into the matching row blocks, q·bstride after b.
+// The second vector of a row is stored c1 elements after the first (VL: contiguous); with
+// split ≠ 0 (a plain product, full vectors), each vector's upper half goes split elements
+// after its lower half.
 static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
     int mr, int nv, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg,
-    const float *bias, const float *src)
+    long bstride, float *c, long ldc, long c1, long split, MASK m0, MASK m1, int accumulate, int epilogue,
+    const float *g, long ldg, const float *bias, const float *src)
 {
     VEC acc0[MR_NN], acc1[MR_NN];
     VEC bias0 = bias ? LOADM(bias, m0) : ZERO;
@@ -53,8 +56,13 @@ static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
                 v1 = FMA(s1, v1, LOADM(src + i * ldc + VL, m1));
             }
         }
-        STOREM(c + i * ldc, m0, v0);
-        if (nv > 1) STOREM(c + i * ldc + VL, m1, v1);
+        if (split) {
+            STORE_HALVES(c + i * ldc, split, v0);
+            if (nv > 1) STORE_HALVES(c + i * ldc + c1, split, v1);
+        } else {
+            STOREM(c + i * ldc, m0, v0);
+            if (nv > 1) STOREM(c + i * ldc + c1, m1, v1);
+        }
     }
 }
 
@@ -62,17 +70,17 @@ static inline __attribute__((always_inline)) TARGET void CAT(nn_block, SUFFIX)(
 // accumulators stay in registers.
 static inline __attribute__((always_inline)) TARGET void CAT(nn_rest, SUFFIX)(
     int mr, int nv, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
-    long bstride, float *c, long ldc, MASK m0, MASK m1, int accumulate, int epilogue, const float *g, long ldg,
-    const float *bias, const float *src)
+    long bstride, float *c, long ldc, long c1, long split, MASK m0, MASK m1, int accumulate, int epilogue,
+    const float *g, long ldg, const float *bias, const float *src)
 {
 #define NN_REST(R) \
     case R: \
         if (nv > 1) \
-            CAT(nn_block, SUFFIX)(R, 2, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, m0, m1, accumulate, \
-                epilogue, g, ldg, bias, src); \
+            CAT(nn_block, SUFFIX)(R, 2, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, c1, split, m0, m1, \
+                accumulate, epilogue, g, ldg, bias, src); \
         else \
-            CAT(nn_block, SUFFIX)(R, 1, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, m0, m1, accumulate, \
-                epilogue, g, ldg, bias, src); \
+            CAT(nn_block, SUFFIX)(R, 1, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, c1, split, m0, m1, \
+                accumulate, epilogue, g, ldg, bias, src); \
         break;
     switch (mr) {
         NN_REST(1)
@@ -89,10 +97,12 @@ static inline __attribute__((always_inline)) TARGET void CAT(nn_rest, SUFFIX)(
 #undef NN_REST
 }
 
+// Column j of C lies at c + (j / cblock)·cbstride + j mod cblock (cblock = 0: at c + j). With
+// column blocks, cblock is a multiple of VL or VL / 2 and n a multiple of VL (checked by the caller).
 TARGET void CAT(nca_sgemm_nn_, SUFFIX)(
     long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
     long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias,
-    const float *src)
+    const float *src, long cblock, long cbstride)
 {
     if (!src) src = c;
     for (long j0 = 0; j0 < n; j0 += 2 * VL) {
@@ -102,19 +112,26 @@ TARGET void CAT(nca_sgemm_nn_, SUFFIX)(
         MASK m1 = MAKEMASK(w > VL ? w - VL : 0);
         const float *gj = g ? (ldg ? g + j0 : g) : g;
         const float *biasj = bias ? bias + j0 : bias;
+        float *cj = c + j0;
+        long c1 = VL, split = 0;
+        if (cblock) {
+            cj = c + (j0 / cblock) * cbstride + j0 % cblock;
+            c1 = ((j0 + VL) / cblock) * cbstride + (j0 + VL) % cblock - (cj - c);
+            if (2 * cblock == VL) split = cbstride;
+        }
         long i = 0;
         if (nv == 2) {
             for (; i + MR_NN <= m; i += MR_NN)
                 CAT(nn_block, SUFFIX)(MR_NN, 2, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj, src + i * ldc + j0);
+                    cj + i * ldc, ldc, c1, split, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj, src + i * ldc + j0);
         } else {
             for (; i + MR_NN <= m; i += MR_NN)
                 CAT(nn_block, SUFFIX)(MR_NN, 1, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                    c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj, src + i * ldc + j0);
+                    cj + i * ldc, ldc, c1, split, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj, src + i * ldc + j0);
         }
         if (i < m)
             CAT(nn_rest, SUFFIX)((int)(m - i), nv, blocks, k, a + i * lda, lda, astride, b + j0, ldb, bstride,
-                c + i * ldc + j0, ldc, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj, src + i * ldc + j0);
+                cj + i * ldc, ldc, c1, split, m0, m1, accumulate, epilogue, gj ? gj + (ldg ? i * ldg : i) : gj, ldg, biasj, src + i * ldc + j0);
     }
 }
 

@@ -28,6 +28,36 @@ void nca_residual_pullback(
 }
 #endif
 
+// Compaction of a tile's cells by their mask (plain loops: any CPU, vectorised by the compiler).
+long nca_active_cells(const float *sigma, long n, int *active)
+{
+    long count = 0;
+    for (long i = 0; i < n; i++) {
+        active[count] = (int)i;
+        count += sigma[i] != 0.0f;
+    }
+    return count;
+}
+
+void nca_gather_rows(const float *src, long lds, const int *rows, long first, long count, long width, float *dst, long ldd)
+{
+    for (long j = 0; j < count; j++) {
+        const float *from = src + (rows[j] - first) * lds;
+        float *to = dst + j * ldd;
+        if (from != to)
+            for (long e = 0; e < width; e++) to[e] = from[e];
+    }
+}
+
+void nca_scatter_rows(const float *src, long lds, const int *rows, long first, long count, long width, float *dst, long ldd)
+{
+    for (long j = 0; j < count; j++) {
+        const float *from = src + j * lds;
+        float *to = dst + (rows[j] - first) * ldd;
+        for (long e = 0; e < width; e++) to[e] = from[e];
+    }
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -40,6 +70,11 @@ void nca_residual_pullback(
 #define MAKEMASK(w) ((__mmask16)((1u << (w)) - 1u))
 #define LOADM(p, m) _mm512_maskz_loadu_ps((m), (p))
 #define STOREM(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define STORE_HALVES(p, offset, v) \
+    do { \
+        _mm256_storeu_ps((p), _mm512_castps512_ps256(v)); \
+        _mm256_storeu_ps((p) + (offset), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); \
+    } while (0)
 #define BCAST(x) _mm512_set1_ps(x)
 #define FMA(x, y, z) _mm512_fmadd_ps((x), (y), (z))
 #define ADD(x, y) _mm512_add_ps((x), (y))
@@ -57,6 +92,7 @@ void nca_residual_pullback(
 #undef MAKEMASK
 #undef LOADM
 #undef STOREM
+#undef STORE_HALVES
 #undef BCAST
 #undef FMA
 #undef ADD
@@ -155,6 +191,11 @@ static const int maskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0,
 #define MAKEMASK(w) _mm256_loadu_si256((const __m256i *)(maskTable + 8 - (w)))
 #define LOADM(p, m) _mm256_maskload_ps((p), (m))
 #define STOREM(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define STORE_HALVES(p, offset, v) \
+    do { \
+        _mm_storeu_ps((p), _mm256_castps256_ps128(v)); \
+        _mm_storeu_ps((p) + (offset), _mm256_extractf128_ps((v), 1)); \
+    } while (0)
 #define BCAST(x) _mm256_set1_ps(x)
 #define FMA(x, y, z) _mm256_fmadd_ps((x), (y), (z))
 #define ADD(x, y) _mm256_add_ps((x), (y))
@@ -183,9 +224,22 @@ void nca_sgemm_nn(
         nca_sgemm_narrow_avx512(
             m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, epilogue == NCA_EPILOGUE_MASKED_ADD ? g : 0, ldg, src);
     else if (level >= 2)
-        nca_sgemm_nn_avx512(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias, src);
+        nca_sgemm_nn_avx512(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias, src, 0, 0);
     else if (level == 1)
-        nca_sgemm_nn_avx2(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias, src);
+        nca_sgemm_nn_avx2(m, n, blocks, k, a, lda, astride, b, ldb, bstride, c, ldc, accumulate, epilogue, g, ldg, bias, src, 0, 0);
+}
+
+int nca_sgemm_nn_split(
+    int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc, long cblock,
+    long cbstride)
+{
+    long vector = level >= 2 ? 16 : 8;
+    if (level < 1 || cblock <= 0 || n % vector != 0 || ldc < cblock || (cblock % vector != 0 && 2 * cblock != vector)) return 0;
+    if (level >= 2)
+        nca_sgemm_nn_avx512(m, n, 1, k, a, lda, 0, b, ldb, 0, c, ldc, 0, NCA_EPILOGUE_NONE, 0, 0, 0, 0, cblock, cbstride);
+    else
+        nca_sgemm_nn_avx2(m, n, 1, k, a, lda, 0, b, ldb, 0, c, ldc, 0, NCA_EPILOGUE_NONE, 0, 0, 0, 0, cblock, cbstride);
+    return 1;
 }
 
 void nca_sgemm_gather(
@@ -228,6 +282,9 @@ void nca_sgemm_nn(
     int level, long m, long n, long blocks, long k, const float *a, long lda, long astride, const float *b, long ldb,
     long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias,
     const float *src) {}
+int nca_sgemm_nn_split(
+    int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc, long cblock,
+    long cbstride) { return 0; }
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc) {}
 

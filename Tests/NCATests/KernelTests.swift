@@ -102,6 +102,46 @@ struct KernelTests {
             "level \(level) m \(m) n \(n) blocks \(blocks) k \(k) epilogue \(epilogue) acc \(accumulate) bias \(bias != nil)")
     }
 
+    @Test("C = A·B into column blocks (K planes) equals a naive loop, or declines the shape untouched")
+    func productIntoBlocksMatchesNaive() throws {
+        var seed: UInt64 = 700
+        for level in Self.levels {
+            for m in [1, 7, 8, 9, 64, 67] {
+                for (n, width) in [(16, 8), (32, 8), (16, 16), (32, 16), (64, 16), (8, 4), (16, 4), (24, 8), (12, 4), (48, 24)] {
+                    for k in [1, 5, 32] {
+                        let (lda, ldb) = (k + 2, n + 1)
+                        let ldc = width + 3
+                        let blockStride = m * ldc + 7
+                        let a = Self.values(m * lda, seed: seed)
+                        let b = Self.values(k * ldb, seed: seed + 1)
+                        let c0 = Self.values((n / width) * blockStride, seed: seed + 2)
+                        seed += 3
+                        var expected = c0
+                        for i in 0..<m {
+                            for j in 0..<n {
+                                var sum = 0.0
+                                for p in 0..<k { sum += Double(a[i * lda + p]) * Double(b[p * ldb + j]) }
+                                expected[(j / width) * blockStride + i * ldc + j % width] = Float(sum)
+                            }
+                        }
+                        var c = c0
+                        let done = LinearAlgebra.productNNIntoBlocks(
+                            level: level, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: ldc, blockWidth: width,
+                            blockStride: blockStride)
+                        let vector = level == .avx512 ? 16 : 8
+                        let handled = n % vector == 0 && (width % vector == 0 || 2 * width == vector)
+                        #expect(done == handled, "level \(level) n \(n) width \(width): handled \(done)")
+                        if done {
+                            #expect(maxAbsDifference(c, expected) < 1e-5, "level \(level) m \(m) n \(n) width \(width) k \(k)")
+                        } else {
+                            #expect(c == c0, "level \(level) n \(n) width \(width): declined but wrote")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("C += Aᵀ·B equals a naive loop, every remainder")
     func productTNMatchesNaive() throws {
         var seed: UInt64 = 900
@@ -183,20 +223,27 @@ struct KernelTests {
         }
     }
 
-    static let engineCases: [(Activation, Boundary, Double, MaskGranularity, [Kernel])] = [
-        (.relu, .periodic, 0, .cell, [.identity, .laplacian]),
-        (.relu, .zero, 0.5, .cell, [.identity, .gradX, .gradY, .laplacian]),
-        (.tanh, .reflect, 0.3, .element, [.laplacian, .identity, .average]),
-        (.swish, .zero, 0, .cell, [.gradY]),
+    /// Odd sizes (C = 5, H = 19) exercise every remainder; C = 8 and 16 with K·C a multiple of
+    /// 16 take the one-product dZ (a vector split across two planes, and whole vectors per plane);
+    /// p > 0 with a per-cell mask compacts tiles to their updated cells.
+    static let engineCases: [(Activation, Boundary, Double, MaskGranularity, [Kernel], Int)] = [
+        (.relu, .periodic, 0, .cell, [.identity, .laplacian], 5),
+        (.relu, .zero, 0.5, .cell, [.identity, .gradX, .gradY, .laplacian], 5),
+        (.tanh, .reflect, 0.3, .element, [.laplacian, .identity, .average], 5),
+        (.swish, .zero, 0, .cell, [.gradY], 5),
+        (.relu, .periodic, 0, .cell, [.identity, .laplacian], 8),
+        (.relu, .reflect, 0.5, .cell, [.identity, .gradX, .gradY, .laplacian], 16),
+        (.tanh, .periodic, 0.9, .cell, [.laplacian, .identity], 8),
     ]
 
     @Test("the engine on the kernels equals the Double engine on BLAS: states and gradients", arguments: engineCases)
     func engineOnKernelsMatchesDouble(
-        activation: Activation, boundary: Boundary, p: Double, mask: MaskGranularity, kernels: [Kernel]
+        activation: Activation, boundary: Boundary, p: Double, mask: MaskGranularity, kernels: [Kernel], channels: Int
     ) throws {
-        // Odd sizes: tiles straddle lattice rows; C = 5 and H = 19 exercise every remainder.
+        // Odd sizes: tiles straddle lattice rows.
         let cfg = ModelConfiguration(
-            channels: 5, observableChannels: 3, kernels: kernels, activation: activation, hiddenSize: 19, boundary: boundary,
+            channels: channels, observableChannels: 3, kernels: kernels, activation: activation, hiddenSize: 19,
+            boundary: boundary,
             skipProbability: p, mask: mask)
         let (r, s, steps) = (3, 9, 6)
         let reference: NCAModel<Double> = randomModel(cfg, seed: 61, scale: 0.25)
@@ -204,8 +251,8 @@ struct KernelTests {
             configuration: cfg, w2: Tensor(shape: reference.w2.shape, scalars: reference.w2.scalars.map { Float($0) }),
             w1: Tensor(shape: reference.w1.shape, scalars: reference.w1.scalars.map { Float($0) }),
             v: Tensor(shape: reference.v.shape, scalars: reference.v.scalars.map { Float($0) }))
-        let x: Tensor<Double> = randomTensor([r, s, s, 5], seed: 62)
-        let dy: Tensor<Double> = randomTensor([r, s, s, 5], seed: 63, in: -1...1)
+        let x: Tensor<Double> = randomTensor([r, s, s, channels], seed: 62)
+        let dy: Tensor<Double> = randomTensor([r, s, s, channels], seed: 63, in: -1...1)
         let doubleEngine = NCAEngine<Double>(configuration: cfg, batch: r, size: s, threads: 2, tileCells: 23)
         var rng = RandomGenerator(seed: 64)
         let y = doubleEngine.forward(reference, from: x, steps: steps, rng: &rng)
@@ -263,16 +310,23 @@ struct PerceptionKernelTests {
         }
     }
 
-    @Test("padded-row pullback is the transpose of padded-row perception", arguments: Boundary.allCases)
-    func paddedPullbackIsTranspose(boundary: Boundary) throws {
-        let (r, s, c) = (2, 5, 3)
+    @Test(
+        "padded-row pullback (dZ from dA, per plane or in one product; or compacted rows) is the transpose of padded-row perception",
+        arguments: Boundary.allCases, [3, 8])
+    func paddedPullbackIsTranspose(boundary: Boundary, channels c: Int) throws {
+        let (r, s) = (2, 5)
         let kernels: [Kernel] = [.identity, .gradX, .laplacian, .average]
+        let kc = kernels.count * c
         let makePerception = { (level: KernelLevel) in
             Perception<Float>(
                 kernels: kernels, boundary: boundary, batch: r, size: s, channels: c,
                 backend: makeDenseBackend(level, scalar: Float.self, maxCells: r * s * s))
         }
         let x: [Float] = KernelTests.values(r * s * s * c, seed: 31)
+        // W2ᵀ = I (K·C × K·C): dZ = dA, read as planes (kernel k's gradient at cell, channel is
+        // dA[cell, k·C + channel]).
+        var identity = [Float](repeating: 0, count: kc * kc)
+        for i in 0..<kc { identity[i * kc + i] = 1 }
         let maxRows = 7
         let planes = Buffer<Float>(capacity: kernels.count * makePerception(.blas).paddedPlaneStride(rows: maxRows))
         let sum = Buffer<Float>(capacity: (maxRows + 2) * (s + 2) * c)
@@ -283,20 +337,55 @@ struct PerceptionKernelTests {
         for range in [0..<35, 15..<50, 0..<50, 5..<10] {
             for level in KernelTests.levels {
                 let p = makePerception(level)
-                let w: [Float] = KernelTests.values(range.count * c * kernels.count, seed: UInt64(40 + range.count))
+                let da: [Float] = KernelTests.values(range.count * kc, seed: UInt64(40 + range.count))
+                var w = [Float](repeating: 0, count: da.count)
+                for cell in 0..<range.count {
+                    for k in 0..<kernels.count {
+                        for channel in 0..<c { w[(k * range.count + cell) * c + channel] = da[cell * kc + k * c + channel] }
+                    }
+                }
                 var z = [Float](repeating: 0, count: w.count)
-                var adjoint = [Float](repeating: 0, count: x.count)
                 x.withUnsafeBufferPointer {
                     p.forward($0.baseAddress!, cells: range, patches: patches.pointer, into: &z)
                 }
-                w.withUnsafeBufferPointer {
+                let pullBack = { (source: Perception<Float>.GradientSource) -> [Float] in
+                    var adjoint = [Float](repeating: 0, count: x.count)
                     p.backwardPadded(
-                        $0.baseAddress!, cells: range, planes: planes.pointer, maxRows: maxRows, sum: sum.pointer, offsets: taps,
+                        source, cells: range, planes: planes.pointer, maxRows: maxRows, sum: sum.pointer, offsets: taps,
                         accumulateInto: &adjoint)
+                    return adjoint
+                }
+                let adjoint = da.withUnsafeBufferPointer { d in
+                    identity.withUnsafeBufferPointer {
+                        pullBack(.hidden(d.baseAddress!, width: kc, w2Transposed: $0.baseAddress!))
+                    }
                 }
                 let lhs = zip(z, w).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
                 let rhs = zip(x, adjoint).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
                 #expect(abs(lhs - rhs) < 1e-4 * max(1, abs(lhs)), "range \(range), level \(level): \(lhs) vs \(rhs)")
+                // Compacted rows: the cells not in `active` have dZ = 0.
+                let kept: [Int] = (0..<range.count).filter { (cell: Int) -> Bool in cell % 3 != 1 && cell % 7 != 2 }
+                let active: [Int32] = kept.map { Int32($0) }
+                var sparse = da
+                var rows: [Float] = []
+                for cell in 0..<range.count {
+                    if kept.contains(cell) {
+                        rows += da[(cell * kc)..<(cell * kc + kc)]
+                    } else {
+                        for e in 0..<kc { sparse[cell * kc + e] = 0 }
+                    }
+                }
+                let dense = sparse.withUnsafeBufferPointer { d in
+                    identity.withUnsafeBufferPointer {
+                        pullBack(.hidden(d.baseAddress!, width: kc, w2Transposed: $0.baseAddress!))
+                    }
+                }
+                let compacted = rows.withUnsafeBufferPointer { r in
+                    active.withUnsafeBufferPointer {
+                        pullBack(.rows(r.baseAddress!, active: $0.baseAddress!, count: active.count))
+                    }
+                }
+                #expect(compacted == dense, "range \(range), level \(level): compacted rows")
             }
         }
     }

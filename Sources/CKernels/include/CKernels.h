@@ -41,6 +41,15 @@ void nca_sgemm_nn(
     long bstride, float *c, long ldc, int accumulate, int epilogue, const float *g, long ldg, const float *bias,
     const float *src);
 
+/// C = A · B (A m × k, B k × n) with C's columns in blocks of `cblock`: column j at
+/// c + (j / cblock)·cbstride + (j mod cblock), rows ldc apart (e.g. K planes of C columns each, the
+/// product's columns kernel-major). Returns 0, doing nothing, when the kernels have no such
+/// store for the shape (n not a multiple of the vector length, or cblock neither a multiple of
+/// it nor half of it), else 1. Requires level ≥ 1.
+int nca_sgemm_nn_split(
+    int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc, long cblock,
+    long cbstride);
+
 /// C (m × n) += Aᵀ · B with A stored k × m and B stored k × n (a sum over k rows, e.g. cells).
 /// Requires level ≥ 1.
 void nca_sgemm_tn_acc(
@@ -53,6 +62,17 @@ void nca_sgemm_tn_acc(
 void nca_sgemm_gather(
     int level, long m, long rows, long width, long k, const float *a, long lda, const float *base, const long *offsets,
     long bRowStride, float *c, long ldc, long cRowStride);
+
+/// The cells a step updates: writes the indices i < n with sigma[i] ≠ 0 to `active`, ascending,
+/// and returns their count. Any CPU.
+long nca_active_cells(const float *sigma, long n, int *active);
+
+/// dst row j (ldd apart) ← src row rows[j] − first (lds apart), `width` floats, j < count. With
+/// rows ascending and rows[j] − first ≥ j, dst may be src (same strides): compaction in place.
+void nca_gather_rows(const float *src, long lds, const int *rows, long first, long count, long width, float *dst, long ldd);
+
+/// dst row rows[j] − first (ldd apart) ← src row j (lds apart), `width` floats, j < count.
+void nca_scatter_rows(const float *src, long lds, const int *rows, long first, long count, long width, float *dst, long ldd);
 
 /// A hint to the CPU that this thread is spin-waiting (x86 `pause`).
 void nca_spin_pause(void);

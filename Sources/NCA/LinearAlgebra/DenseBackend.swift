@@ -21,6 +21,30 @@ protocol DenseBackend<Scalar>: Sendable {
         m: Int, n: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, b: UnsafePointer<Scalar>, ldb: Int,
         c: UnsafeMutablePointer<Scalar>, ldc: Int)
 
+    /// Whether the engine may compact a tile to the cells its mask updates (`activeCells`,
+    /// `gatherRows`, `scatterRows` are fast here).
+    var compacts: Bool { get }
+
+    /// Writes the indices i < n with σ[i] ≠ 0 to `active`, ascending, and returns their count.
+    func activeCells(sigma: UnsafePointer<Scalar>, count n: Int, into active: UnsafeMutablePointer<Int32>) -> Int
+
+    /// dst row j ← src row rows[j] − first, `width` elements (rows lds and ldd apart), j < count;
+    /// dst may be src (same strides) when rows are ascending and rows[j] − first ≥ j.
+    func gatherRows(
+        _ src: UnsafePointer<Scalar>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
+        into dst: UnsafeMutablePointer<Scalar>, ldd: Int)
+
+    /// dst row rows[j] − first ← src row j, `width` elements (rows lds and ldd apart), j < count.
+    func scatterRows(
+        _ src: UnsafePointer<Scalar>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
+        into dst: UnsafeMutablePointer<Scalar>, ldd: Int)
+
+    /// C = A·B with C's columns in blocks of `blockWidth`, block q at c + q·blockStride (rows
+    /// `ldc` apart): one product writing several planes, such as the K perception planes of dZ.
+    func productIntoBlocks(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, b: UnsafePointer<Scalar>, ldb: Int,
+        c: UnsafeMutablePointer<Scalar>, ldc: Int, blockWidth: Int, blockStride: Int)
+
     /// C = Σ_q A_q·B_q over `blocks` column blocks of A (m × k each, a + q·aBlockStride) and the
     /// matching row blocks of B (k × n each, b + q·bBlockStride), then max(C, 0) when `relu`.
     func blockProduct(
@@ -54,6 +78,67 @@ protocol DenseBackend<Scalar>: Sendable {
     func productGathered(
         m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, base: UnsafePointer<Scalar>,
         offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Scalar>, ldc: Int, cRowStride: Int)
+}
+
+extension DenseBackend {
+    /// Not compacted (the default): the engine runs every tile whole.
+    var compacts: Bool { false }
+
+    func activeCells(sigma: UnsafePointer<Scalar>, count n: Int, into active: UnsafeMutablePointer<Int32>) -> Int {
+        var count = 0
+        for i in 0..<n where sigma[i] != 0 {
+            active[count] = Int32(i)
+            count += 1
+        }
+        return count
+    }
+
+    func gatherRows(
+        _ src: UnsafePointer<Scalar>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
+        into dst: UnsafeMutablePointer<Scalar>, ldd: Int
+    ) {
+        for j in 0..<count where src + (Int(rows[j]) - first) * lds != dst + j * ldd {
+            (dst + j * ldd).update(from: src + (Int(rows[j]) - first) * lds, count: width)
+        }
+    }
+
+    func scatterRows(
+        _ src: UnsafePointer<Scalar>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
+        into dst: UnsafeMutablePointer<Scalar>, ldd: Int
+    ) {
+        for j in 0..<count { (dst + (Int(rows[j]) - first) * ldd).update(from: src + j * lds, count: width) }
+    }
+
+    /// `productIntoBlocks` as one product per block of columns (the default).
+    func productIntoBlocks(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, b: UnsafePointer<Scalar>, ldb: Int,
+        c: UnsafeMutablePointer<Scalar>, ldc: Int, blockWidth: Int, blockStride: Int
+    ) {
+        productPerBlock(
+            m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, blockWidth: blockWidth, blockStride: blockStride)
+    }
+
+    func productPerBlock(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, b: UnsafePointer<Scalar>, ldb: Int,
+        c: UnsafeMutablePointer<Scalar>, ldc: Int, blockWidth: Int, blockStride: Int
+    ) {
+        precondition(blockWidth >= 1 && n % blockWidth == 0, "productIntoBlocks: \(n) columns are not blocks of \(blockWidth)")
+        for q in 0..<(n / blockWidth) {
+            product(
+                m: m, n: blockWidth, k: k, a: a, lda: lda, b: b + q * blockWidth, ldb: ldb, c: c + q * blockStride, ldc: ldc)
+        }
+    }
+}
+
+/// The Float backends' residual pullback: nca's C kernel (any CPU).
+extension DenseBackend where Scalar == Float {
+    func residualPullback(
+        _ g: UnsafePointer<Float>, sigma: UnsafePointer<Float>, granularity: MaskGranularity, cells n: Int, channels c: Int,
+        into df: UnsafeMutablePointer<Float>, biasGradient dv: UnsafeMutablePointer<Float>
+    ) {
+        LinearAlgebra.residualPullback(
+            g, sigma: sigma, into: df, cells: n, channels: c, perCell: granularity == .cell, biasGradient: dv)
+    }
 }
 
 /// The backend for `level` and scalar type T: for Float, nca's SIMD kernels at an available
@@ -182,6 +267,40 @@ struct SIMDKernelBackend: DenseBackend {
         LinearAlgebra.productNN(level: level, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: false)
     }
 
+    var compacts: Bool { true }
+
+    func activeCells(sigma: UnsafePointer<Float>, count n: Int, into active: UnsafeMutablePointer<Int32>) -> Int {
+        LinearAlgebra.activeCells(sigma: sigma, count: n, into: active)
+    }
+
+    func gatherRows(
+        _ src: UnsafePointer<Float>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
+        into dst: UnsafeMutablePointer<Float>, ldd: Int
+    ) {
+        LinearAlgebra.gatherRows(src, lds: lds, rows: rows, first: first, count: count, width: width, into: dst, ldd: ldd)
+    }
+
+    func scatterRows(
+        _ src: UnsafePointer<Float>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
+        into dst: UnsafeMutablePointer<Float>, ldd: Int
+    ) {
+        LinearAlgebra.scatterRows(src, lds: lds, rows: rows, first: first, count: count, width: width, into: dst, ldd: ldd)
+    }
+
+    func productIntoBlocks(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, blockWidth: Int, blockStride: Int
+    ) {
+        if !LinearAlgebra.productNNIntoBlocks(
+            level: level, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, blockWidth: blockWidth,
+            blockStride: blockStride)
+        {
+            productPerBlock(
+                m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, blockWidth: blockWidth, blockStride: blockStride
+            )
+        }
+    }
+
     func blockProduct(
         m: Int, n: Int, k: Int, blocks: Int, a: UnsafePointer<Float>, lda: Int, aBlockStride: Int,
         b: UnsafePointer<Float>, ldb: Int, bBlockStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, relu: Bool
@@ -209,14 +328,6 @@ struct SIMDKernelBackend: DenseBackend {
             bias: v, epilogue: .addMasked(sigma, ldg: granularity == .cell ? 0 : c, source: input))
     }
 
-    func residualPullback(
-        _ g: UnsafePointer<Float>, sigma: UnsafePointer<Float>, granularity: MaskGranularity, cells n: Int, channels c: Int,
-        into df: UnsafeMutablePointer<Float>, biasGradient dv: UnsafeMutablePointer<Float>
-    ) {
-        LinearAlgebra.residualPullback(
-            g, sigma: sigma, into: df, cells: n, channels: c, perCell: granularity == .cell, biasGradient: dv)
-    }
-
     func hiddenPullback(
         cells n: Int, hidden h: Int, channels c: Int, df: UnsafePointer<Float>, w1Transposed: UnsafePointer<Float>,
         activation: Activation, at a: UnsafePointer<Float>, into da: UnsafeMutablePointer<Float>
@@ -235,83 +346,5 @@ struct SIMDKernelBackend: DenseBackend {
         LinearAlgebra.productGathered(
             level: level, m: m, rows: rows, width: width, k: k, a: a, lda: lda, base: base, offsets: offsets,
             bRowStride: bRowStride, c: c, ldc: ldc, cRowStride: cRowStride)
-    }
-}
-
-/// libxsmm's JIT-generated products (Float), with the activation, mask and bias as OpenBLAS's
-/// separate passes (libxsmm 1.17's products have no epilogue) and perception by copied planes
-/// (no gathered product). The measured alternative to nca's kernels; see Sources/NCA/NCA.docc/Performance.md.
-struct XSMMBackend: DenseBackend {
-    typealias Scalar = Float
-    var level: KernelLevel { .libxsmm }
-    var gathers: Bool { false }
-    /// The element-wise passes.
-    private let passes: BLASBackend<Float>
-
-    init(maxCells: Int) {
-        LinearAlgebra.initialiseXSMM()
-        passes = BLASBackend(maxCells: maxCells)
-    }
-
-    func product(
-        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        LinearAlgebra.xsmmProduct(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: false)
-    }
-
-    func blockProduct(
-        m: Int, n: Int, k: Int, blocks: Int, a: UnsafePointer<Float>, lda: Int, aBlockStride: Int,
-        b: UnsafePointer<Float>, ldb: Int, bBlockStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, relu: Bool
-    ) {
-        for q in 0..<blocks {
-            LinearAlgebra.xsmmProduct(
-                m: m, n: n, k: k, a: a + q * aBlockStride, lda: lda, b: b + q * bBlockStride, ldb: ldb, c: c, ldc: ldc,
-                accumulate: q > 0)
-        }
-        if relu {
-            for row in 0..<m { Activation.relu.apply(c + row * ldc, into: c + row * ldc, count: n) }
-        }
-    }
-
-    func accumulateTransposed(
-        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        LinearAlgebra.xsmmProductTNAccumulate(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
-    }
-
-    func residualUpdate(
-        cells n: Int, channels c: Int, hidden h: Int, hiddenValues: UnsafePointer<Float>, w1: UnsafePointer<Float>,
-        v: UnsafePointer<Float>, input: UnsafePointer<Float>, sigma: UnsafePointer<Float>, granularity: MaskGranularity,
-        output: UnsafeMutablePointer<Float>, scratch f: UnsafeMutablePointer<Float>
-    ) {
-        for cell in 0..<n { (f + cell * c).update(from: v, count: c) }
-        LinearAlgebra.xsmmProduct(m: n, n: c, k: h, a: hiddenValues, lda: h, b: w1, ldb: c, c: f, ldc: c, accumulate: true)
-        output.update(from: input, count: n * c)
-        StochasticMask.applyResidual(f, sigma: sigma, to: output, cells: n, channels: c, granularity: granularity)
-    }
-
-    func residualPullback(
-        _ g: UnsafePointer<Float>, sigma: UnsafePointer<Float>, granularity: MaskGranularity, cells n: Int, channels c: Int,
-        into df: UnsafeMutablePointer<Float>, biasGradient dv: UnsafeMutablePointer<Float>
-    ) {
-        LinearAlgebra.residualPullback(
-            g, sigma: sigma, into: df, cells: n, channels: c, perCell: granularity == .cell, biasGradient: dv)
-    }
-
-    func hiddenPullback(
-        cells n: Int, hidden h: Int, channels c: Int, df: UnsafePointer<Float>, w1Transposed: UnsafePointer<Float>,
-        activation: Activation, at a: UnsafePointer<Float>, into da: UnsafeMutablePointer<Float>
-    ) {
-        LinearAlgebra.xsmmProduct(m: n, n: h, k: c, a: df, lda: c, b: w1Transposed, ldb: h, c: da, ldc: h, accumulate: false)
-        activation.multiplyByDerivative(da, at: a, count: n * h)
-    }
-
-    func productGathered(
-        m: Int, rows: Int, width: Int, k: Int, a: UnsafePointer<Float>, lda: Int, base: UnsafePointer<Float>,
-        offsets: UnsafePointer<Int>, bRowStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cRowStride: Int
-    ) {
-        preconditionFailure("XSMMBackend has no gathered product; check `gathers` first")
     }
 }

@@ -130,6 +130,49 @@ public enum LinearAlgebra {
             epilogue.code, g, ldg, bias, source)
     }
 
+    /// The cells a step updates: writes the indices i < n with σ[i] ≠ 0 to `active`
+    /// (capacity n), ascending, and returns their count.
+    public static func activeCells(sigma: UnsafePointer<Float>, count n: Int, into active: UnsafeMutablePointer<Int32>) -> Int {
+        precondition(n >= 0 && n <= Int(Int32.max), "activeCells: bad count \(n)")
+        return nca_active_cells(sigma, n, active)
+    }
+
+    /// dst row j (`ldd` apart) ← src row rows[j] − first (`lds` apart), `width` elements, j < count.
+    /// With rows ascending and rows[j] − first ≥ j, dst may be src with the same strides.
+    public static func gatherRows(
+        _ src: UnsafePointer<Float>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
+        into dst: UnsafeMutablePointer<Float>, ldd: Int
+    ) {
+        precondition(count >= 0 && width >= 0 && lds >= width && ldd >= width, "gatherRows: bad sizes")
+        nca_gather_rows(src, lds, rows, first, count, width, dst, ldd)
+    }
+
+    /// dst row rows[j] − first (`ldd` apart) ← src row j (`lds` apart), `width` elements, j < count.
+    public static func scatterRows(
+        _ src: UnsafePointer<Float>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
+        into dst: UnsafeMutablePointer<Float>, ldd: Int
+    ) {
+        precondition(count >= 0 && width >= 0 && lds >= width && ldd >= width, "scatterRows: bad sizes")
+        nca_scatter_rows(src, lds, rows, first, count, width, dst, ldd)
+    }
+
+    /// Row-major `C = A·B` (A m × k, B k × n) with C's columns in blocks of `blockWidth`: column j
+    /// at `c + (j / blockWidth)·blockStride + j mod blockWidth`, rows `ldc` apart — one product
+    /// writing K separate planes. Returns false, writing nothing, when the kernels of `level` have
+    /// no such store for the shape (n not a multiple of the vector length, or `blockWidth` neither
+    /// a multiple of it nor half of it); the caller then takes one product per block.
+    public static func productNNIntoBlocks(
+        level: KernelLevel, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, blockWidth: Int, blockStride: Int
+    ) -> Bool {
+        precondition(level.isOwnKernels && level.isAvailable, "productNNIntoBlocks: kernel level \(level) is not available here")
+        precondition(
+            m >= 0 && n >= 0 && k >= 0 && lda >= k && ldb >= n && blockWidth >= 1 && ldc >= blockWidth,
+            "productNNIntoBlocks: bad sizes")
+        if m == 0 || n == 0 { return true }
+        return nca_sgemm_nn_split(Int32(level.rawValue), m, n, k, a, lda, b, ldb, c, ldc, blockWidth, blockStride) != 0
+    }
+
     /// Row-major `C += Aᵀ·B` with A stored k × m and B stored k × n (C m × n): a sum over k rows,
     /// such as a weight gradient summed over cells, by the small-GEMM kernels of `level` (not `.blas`).
     public static func productTNAccumulate(
@@ -153,40 +196,6 @@ public enum LinearAlgebra {
         precondition(m >= 0 && rows >= 0 && width >= 0 && k >= 0 && lda >= k, "productGathered: bad sizes")
         if m == 0 || rows == 0 || width == 0 { return }
         nca_sgemm_gather(Int32(level.rawValue), m, rows, width, k, a, lda, base, offsets, bRowStride, c, ldc, cRowStride)
-    }
-
-    /// Initialises libxsmm (once; later calls return at once). Dispatch would do it on first use.
-    public static func initialiseXSMM() { nca_xsmm_init() }
-
-    /// Row-major `C ← [C +] A·B` (A m × k, B k × n, C m × n) by a libxsmm kernel JIT-generated for
-    /// the shape (libxsmm caches them; a dispatch is a hash look-up), or OpenBLAS when libxsmm has
-    /// no kernel for it.
-    public static func xsmmProduct(
-        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
-    ) {
-        precondition(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldb >= n && ldc >= n, "xsmmProduct: bad sizes")
-        if m == 0 || n == 0 { return }
-        if k > 0, let kernel = nca_xsmm_nn(m, n, k, lda, ldb, ldc, accumulate ? 1 : 0) {
-            nca_xsmm_run(kernel, a, b, c)
-        } else {
-            gemm(.none, .none, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
-        }
-    }
-
-    /// Row-major `C += Aᵀ·B` with A stored k × m and B stored k × n (C m × n) by a libxsmm kernel,
-    /// or OpenBLAS when libxsmm has none for the shape.
-    public static func xsmmProductTNAccumulate(
-        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        precondition(m >= 0 && n >= 0 && k >= 0 && lda >= m && ldb >= n && ldc >= n, "xsmmProductTNAccumulate: bad sizes")
-        if m == 0 || n == 0 || k == 0 { return }
-        if let kernel = nca_xsmm_tn_acc(m, n, k, lda, ldb, ldc) {
-            nca_xsmm_run(kernel, a, b, c)
-        } else {
-            gemm(.transposed, .none, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
-        }
     }
 
     /// The pullback of the residual update x ← x + σ ⊙ F for F: df = σ ⊙ g over cells × channels

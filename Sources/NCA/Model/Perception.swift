@@ -36,6 +36,10 @@ struct Perception<T: BLASScalar> {
     /// two cells ((S + 4) × C per row, `paddedPlaneStride(rows:)` apart).
     let transposeWeights: [T]
     let transposeTaps: [(kernel: Int, offset: Int)]
+    /// The kernels that are the identity (their plane of Z is the state itself, copied), and
+    /// the maximal runs of consecutive other kernels, which `forwardPadded` gathers.
+    let identityKernels: [Int]
+    let gatheredRuns: [Range<Int>]
 
     init(kernels: [Kernel], boundary: Boundary, batch: Int, size: Int, channels: Int, backend: any DenseBackend<T>) {
         self.backend = backend
@@ -86,6 +90,16 @@ struct Perception<T: BLASScalar> {
         }
         transposeWeights = weights
         transposeTaps = taps
+        identityKernels = kernels.indices.filter { kernels[$0] == .identity }
+        var gathered: [Range<Int>] = []
+        for k in kernels.indices where kernels[k] != .identity {
+            if let last = gathered.last, last.upperBound == k {
+                gathered[gathered.count - 1] = last.lowerBound..<(k + 1)
+            } else {
+                gathered.append(k..<(k + 1))
+            }
+        }
+        gatheredRuns = gathered
     }
 
     /// Elements between the K gradient planes of `backwardPadded` for tiles of up to `rows`
@@ -129,8 +143,9 @@ struct Perception<T: BLASScalar> {
     /// `forward` for whole lattice rows with a gathered product: per lattice, the rows and
     /// one neighbour row above and below are copied once into a padded block (the boundary
     /// decides the padding), and the product reads the nine neighbour planes as shifted views
-    /// of it — im2col by indirection, no nine-fold copy. `padded` needs (rows + 2)·(S + 2)·C
-    /// elements, at most 9·n·C.
+    /// of it — im2col by indirection, no nine-fold copy. An identity kernel's plane is the rows
+    /// themselves, copied (the product would add eight zero taps to the same values). `padded`
+    /// needs (rows + 2)·(S + 2)·C elements, at most 9·n·C.
     private func forwardPadded(
         _ x: UnsafePointer<T>, cells: Range<Int>, padded pad: UnsafeMutablePointer<T>, into z: UnsafeMutablePointer<T>
     ) {
@@ -143,6 +158,11 @@ struct Perception<T: BLASScalar> {
             paddedOffsets.withUnsafeBufferPointer { offsets in
                 forEachLatticeBlock(cells) { lattice, i0, i1, row in
                     let count = i1 - i0
+                    let out = z + (row * s - cells.lowerBound) * c
+                    for index in 0..<identityKernels.count {
+                        (out + identityKernels[index] * width).update(from: x + (lattice * s + i0) * s * c, count: count * s * c)
+                    }
+                    guard !gatheredRuns.isEmpty else { return }
                     for t in 0..<(count + 2) {
                         let source = paddedSource(t, i0, i1)
                         let target = pad + t * paddedRow
@@ -163,10 +183,14 @@ struct Perception<T: BLASScalar> {
                             (target + (s + 1) * c).update(from: sourceRow + right * c, count: c)
                         }
                     }
-                    backend.productGathered(
-                        m: kernelCount, rows: count, width: s * c, k: 9, a: gt.baseAddress!, lda: 9, base: pad,
-                        offsets: offsets.baseAddress!, bRowStride: paddedRow, c: z + (row * s - cells.lowerBound) * c,
-                        ldc: width, cRowStride: s * c)
+                    for index in 0..<gatheredRuns.count {
+                        let kernels = gatheredRuns[index]
+                        backend.productGathered(
+                            m: kernels.count, rows: count, width: s * c, k: 9, a: gt.baseAddress! + kernels.lowerBound * 9,
+                            lda: 9,
+                            base: pad, offsets: offsets.baseAddress!, bRowStride: paddedRow, c: out + kernels.lowerBound * width,
+                            ldc: width, cRowStride: s * c)
+                    }
                 }
             }
         }
@@ -218,37 +242,64 @@ struct Perception<T: BLASScalar> {
         }
     }
 
+    /// Where `backwardPadded` takes the perception planes' gradient dZ from.
+    enum GradientSource {
+        /// dZ = dA·W2ᵀ, from dA (n × `width`) and W2ᵀ (`width` × K·C, columns kernel-major).
+        case hidden(UnsafePointer<T>, width: Int, w2Transposed: UnsafePointer<T>)
+        /// dZ's rows (K·C wide, kernel-major) for `count` cells with tile-relative indices
+        /// `active` (ascending); every other cell's dZ is zero.
+        case rows(UnsafePointer<T>, active: UnsafePointer<Int32>, count: Int)
+    }
+
     /// `backward` for whole lattice rows on a backend that `gathers`, as the transpose of
-    /// `forwardPadded`: the K gradient planes are copied into blocks padded by two zero cells
-    /// (`planes`: K · paddedPlaneStride(rows: maxRows) elements, zero on allocation, borders never
-    /// written); one gathered product sums, for every cell of a padded block ((rows + 2) ×
-    /// (S + 2), into `sum`), each non-zero G[q, k] times kernel k's gradient at the cell that read
-    /// it as neighbour q; then each padded cell's sum goes to the cell it was copied from (the
-    /// boundary's fold: wrapped, mirrored or dropped). `offsets` is scratch for the taps' offsets
-    /// (at least 9·K entries).
+    /// `forwardPadded`. dZ (from `source`) is written lattice row by lattice row straight into
+    /// blocks padded by two zero cells, one block per kernel (`planes`: K ·
+    /// paddedPlaneStride(rows: maxRows) elements, zero on allocation, borders never written): from
+    /// dA as one product for all K planes, no copy of dZ. One gathered product then sums, for
+    /// every cell of a padded block ((rows + 2) × (S + 2), into `sum`), each non-zero G[q, k] times
+    /// kernel k's gradient at the cell that read it as neighbour q; then each padded cell's sum
+    /// goes to the cell it was copied from (the boundary's fold: wrapped, mirrored or dropped).
+    /// `offsets` is scratch for the taps' offsets (at least 9·K entries).
     func backwardPadded(
-        _ dz: UnsafePointer<T>, cells: Range<Int>, planes: UnsafeMutablePointer<T>, maxRows: Int, sum: UnsafeMutablePointer<T>,
-        offsets: UnsafeMutablePointer<Int>, accumulateInto dx: UnsafeMutablePointer<T>
+        _ source: GradientSource, cells: Range<Int>, planes: UnsafeMutablePointer<T>, maxRows: Int,
+        sum: UnsafeMutablePointer<T>, offsets: UnsafeMutablePointer<Int>, accumulateInto dx: UnsafeMutablePointer<T>
     ) {
         let s = size
         let c = channels
-        let width = cells.count * c
+        let kc = kernelCount * c
         let planeStride = paddedPlaneStride(rows: maxRows)
         let paddedRow = (s + 4) * c
         let sumRow = (s + 2) * c
         let (left, right) = paddedColumns
+        var cursor = 0  // .rows: the first active cell not yet placed
         transposeWeights.withUnsafeBufferPointer { weights in
             forEachLatticeBlock(cells) { lattice, i0, i1, row in
                 let count = i1 - i0
                 precondition(count <= maxRows, "Perception.backwardPadded: \(count) rows > \(maxRows)")
-                let first = (row * s - cells.lowerBound) * c
-                for k in 0..<kernelCount {
-                    let plane = planes + k * planeStride
-                    for t in 0..<count {
-                        (plane + (t + 2) * paddedRow + 2 * c).update(from: dz + k * width + first + t * s * c, count: s * c)
+                let first = row * s - cells.lowerBound
+                for t in 0..<count {
+                    let target = planes + (t + 2) * paddedRow + 2 * c
+                    switch source {
+                    case .hidden(let da, let h, let w2Transposed):
+                        backend.productIntoBlocks(
+                            m: s, n: kc, k: h, a: da + (first + t * s) * h, lda: h, b: w2Transposed, ldb: kc, c: target, ldc: c,
+                            blockWidth: c, blockStride: planeStride)
+                    case .rows(let dz, let active, let total):
+                        let rowStart = first + t * s
+                        var end = cursor
+                        while end < total && Int(active[end]) < rowStart + s { end += 1 }
+                        for k in 0..<kernelCount {
+                            (target + k * planeStride).update(repeating: 0, count: s * c)
+                            backend.scatterRows(
+                                dz + cursor * kc + k * c, lds: kc, rows: active + cursor, first: rowStart, count: end - cursor,
+                                width: c, into: target + k * planeStride, ldd: c)
+                        }
+                        cursor = end
                     }
+                }
+                for k in 0..<kernelCount {
                     // Rows below this block's last row may hold an earlier, taller block.
-                    (plane + (count + 2) * paddedRow).update(repeating: 0, count: 2 * paddedRow)
+                    (planes + k * planeStride + (count + 2) * paddedRow).update(repeating: 0, count: 2 * paddedRow)
                 }
                 // (Index loop: an iterator allocates per element in unoptimised builds.)
                 for tap in 0..<transposeTaps.count {
