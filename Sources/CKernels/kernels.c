@@ -39,23 +39,31 @@ long nca_active_cells(const float *sigma, long n, int *active)
     return count;
 }
 
+// One row of `width` floats; the common widths as fixed-size copies the compiler inlines.
+static inline void copy_row(float *to, const float *from, long width)
+{
+    switch (width) {
+    case 1: *to = *from; break;
+    case 4: __builtin_memcpy(to, from, 4 * sizeof(float)); break;
+    case 8: __builtin_memcpy(to, from, 8 * sizeof(float)); break;
+    case 16: __builtin_memcpy(to, from, 16 * sizeof(float)); break;
+    case 32: __builtin_memcpy(to, from, 32 * sizeof(float)); break;
+    default: __builtin_memmove(to, from, (unsigned long)width * sizeof(float)); break;
+    }
+}
+
 void nca_gather_rows(const float *src, long lds, const int *rows, long first, long count, long width, float *dst, long ldd)
 {
     for (long j = 0; j < count; j++) {
         const float *from = src + (rows[j] - first) * lds;
         float *to = dst + j * ldd;
-        if (from != to)
-            for (long e = 0; e < width; e++) to[e] = from[e];
+        if (from != to) copy_row(to, from, width);
     }
 }
 
 void nca_scatter_rows(const float *src, long lds, const int *rows, long first, long count, long width, float *dst, long ldd)
 {
-    for (long j = 0; j < count; j++) {
-        const float *from = src + j * lds;
-        float *to = dst + (rows[j] - first) * ldd;
-        for (long e = 0; e < width; e++) to[e] = from[e];
-    }
+    for (long j = 0; j < count; j++) copy_row(dst + (rows[j] - first) * ldd, src + j * lds, width);
 }
 
 #if defined(__x86_64__)
@@ -129,10 +137,32 @@ static inline __attribute__((always_inline)) __attribute__((target("avx512f,avx2
         for (int i = 0; i < mr; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i * lda + k - 1]), b, acc[i]);
     }
     const __m512i swap = _mm512_set_epi32(14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1);
-    // Rows are only 8 floats apart: 512-bit masked accesses here would overlap the next row's
-    // and defeat store forwarding (2.4× slower), so C is read and written 256 bits at a time.
+    int i = 0;
+    // Full rows of 8, contiguous (C, x and σ per element 8 apart): two rows per vector, their
+    // pairs summed by two permutes (the same additions as below, in the same order), read and
+    // written 512 bits at a time.
+    if (n == 8 && ldc == 8 && (!sigma || lds == 0 || lds == 8)) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+        const __m512 bias2 = _mm512_shuffle_f32x4(_mm512_castps256_ps512(bias), _mm512_castps256_ps512(bias), 0x44);
+        for (; i + 1 < mr; i += 2) {
+            __m512 sum = _mm512_add_ps(
+                _mm512_permutex2var_ps(acc[i], even, acc[i + 1]), _mm512_permutex2var_ps(acc[i], odd, acc[i + 1]));
+            sum = _mm512_add_ps(sum, bias2);
+            if (sigma) {
+                __m512 s = lds ? _mm512_loadu_ps(sigma + i * lds)
+                               : _mm512_mask_mov_ps(_mm512_set1_ps(sigma[i]), 0xFF00, _mm512_set1_ps(sigma[i + 1]));
+                sum = _mm512_fmadd_ps(s, sum, _mm512_loadu_ps(src + i * ldc));
+            } else if (accumulate) {
+                sum = _mm512_add_ps(sum, _mm512_loadu_ps(c + i * ldc));
+            }
+            _mm512_storeu_ps(c + i * ldc, sum);
+        }
+    }
+    // Rows only 8 floats apart otherwise: 512-bit masked accesses here would overlap the next
+    // row's and defeat store forwarding (2.4× slower), so C is read and written 256 bits at a time.
     const __m256i lanes = _mm256_loadu_si256((const __m256i *)(narrowMask + 8 - n));
-    for (int i = 0; i < mr; i++) {
+    for (; i < mr; i++) {
         __m512 sum = _mm512_add_ps(acc[i], _mm512_permutexvar_ps(swap, acc[i]));
         __m256 packed = _mm256_add_ps(_mm512_castps512_ps256(_mm512_maskz_compress_ps(0x5555, sum)), bias);
         float *ci = c + i * ldc;

@@ -41,13 +41,36 @@ struct KernelTests {
         }
     }
 
-    func checkNN(level: KernelLevel, m: Int, n: Int, blocks: Int, k: Int, epilogue: Int, accumulate: Bool, seed: UInt64) throws {
+    @Test("C ← [C +] A·B on tight rows (C, x and σ n apart: the narrow kernel's two-rows-per-vector epilogue)")
+    func productNNTightRowsMatchesNaive() throws {
+        var seed: UInt64 = 5000
+        for level in Self.levels {
+            for m in [64, 65, 67, 130] {
+                for n in [5, 8] {
+                    for k in [9, 16, 32] {
+                        for epilogue in [0, 3, 4] {
+                            for accumulate in epilogue >= 3 ? [false] : [false, true] {
+                                try checkNN(
+                                    level: level, m: m, n: n, blocks: 1, k: k, epilogue: epilogue, accumulate: accumulate,
+                                    seed: seed, padding: 0)
+                                seed += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func checkNN(
+        level: KernelLevel, m: Int, n: Int, blocks: Int, k: Int, epilogue: Int, accumulate: Bool, seed: UInt64, padding: Int = 3
+    ) throws {
         // A: blocks of m × k with rows lda = k + 1 apart, blocks astride apart; B likewise.
         let lda = k + 1
         let astride = m * lda + 3
         let ldb = n + 2
         let bstride = k * ldb + 5
-        let ldc = n + 3
+        let ldc = n + padding
         let a = Self.values(blocks * astride, seed: seed)
         let b = Self.values(blocks * bstride, seed: seed + 1)
         let c0 = Self.values(m * ldc, seed: seed + 2)
