@@ -12,7 +12,9 @@ import Foundation
 /// σ is drawn once per step and saved on the tape with the step's input x; nothing else is
 /// stored: the backward pass recomputes Z and A a tile at a time. The products run on a
 /// `DenseBackend` chosen by `kernelLevel`: nca's AVX-512/AVX2 kernels for Float, with the
-/// element-wise work in their epilogues, or OpenBLAS with separate passes.
+/// element-wise work in their epilogues, or OpenBLAS with separate passes. On the kernels, a
+/// step with a per-cell mask and p > 0 runs the dense products only on the cells it updates
+/// (the others keep their state; see `NCAEngine+Tiles.swift`).
 ///
 /// This file holds the public API and the walks over steps; `NCAEngine+Tiles.swift` what each
 /// worker does to its tiles in one step; `StepRecord.swift` what the tape holds.
