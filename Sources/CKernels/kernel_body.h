@@ -274,3 +274,53 @@ TARGET void CAT(nca_sgemm_gather_, SUFFIX)(
         }
     }
 }
+
+// The gathered product for single cells (perception for a compacted tile): for j < count, the
+// cell i = cells[j] − first of a block of rows `size` cells long, whose neighbour p lies at
+// base + (i / size)·paddedRow + (i mod size)·width + offsets[p]: C[r·ldc + j·width + e] =
+// Σ_p A[r, p] · neighbour p's element e, for r < m (at most MR_NN), e < width. The row count
+// is a constant in each instance, so the accumulators stay in registers.
+static inline __attribute__((always_inline)) TARGET void CAT(gather_cells_block, SUFFIX)(
+    int m, long k, const float *a, long lda, const float *base, const long *offsets, const int *cells, long first,
+    long count, long size, long paddedRow, long width, float *c, long ldc)
+{
+    for (long j = 0; j < count; j++) {
+        long i = cells[j] - first;
+        const float *cb = base + (i / size) * paddedRow + (i % size) * width;
+        float *cj = c + j * width;
+        for (long e = 0; e < width; e += VL) {
+            MASK lanes = MAKEMASK(width - e < VL ? width - e : VL);
+            VEC acc[MR_NN];
+            for (int r = 0; r < m; r++) acc[r] = ZERO;
+            for (long p = 0; p < k; p++) {
+                VEC b = LOADM(cb + offsets[p] + e, lanes);
+                for (int r = 0; r < m; r++) acc[r] = FMA(BCAST(a[r * lda + p]), b, acc[r]);
+            }
+            for (int r = 0; r < m; r++) STOREM(cj + r * ldc + e, lanes, acc[r]);
+        }
+    }
+}
+
+TARGET void CAT(nca_sgemm_gather_cells_, SUFFIX)(
+    long m, long k, const float *a, long lda, const float *base, const long *offsets, const int *cells, long first,
+    long count, long size, long paddedRow, long width, float *c, long ldc)
+{
+    switch (m) {
+#define GATHER_CELLS(R) \
+    case R: \
+        CAT(gather_cells_block, SUFFIX)(R, k, a, lda, base, offsets, cells, first, count, size, paddedRow, width, c, ldc); \
+        break;
+        GATHER_CELLS(1)
+        GATHER_CELLS(2)
+        GATHER_CELLS(3)
+        GATHER_CELLS(4)
+        GATHER_CELLS(5)
+        GATHER_CELLS(6)
+#if MR_NN > 6
+        GATHER_CELLS(7)
+        GATHER_CELLS(8)
+#endif
+#undef GATHER_CELLS
+    default: break;
+    }
+}

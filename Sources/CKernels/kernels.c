@@ -280,6 +280,23 @@ void nca_sgemm_gather(
     else if (level == 1) nca_sgemm_gather_avx2(m, rows, width, k, a, lda, base, offsets, bRowStride, c, ldc, cRowStride);
 }
 
+void nca_sgemm_gather_cells(
+    int level, long m, long k, const float *a, long lda, const float *base, const long *offsets, const int *cells,
+    long first, long count, long size, long paddedRow, long width, float *c, long ldc)
+{
+    // At most one row block of accumulators per call.
+    long rows = level >= 2 ? 8 : 6;
+    for (long r0 = 0; r0 < m; r0 += rows) {
+        long mr = m - r0 < rows ? m - r0 : rows;
+        if (level >= 2)
+            nca_sgemm_gather_cells_avx512(
+                mr, k, a + r0 * lda, lda, base, offsets, cells, first, count, size, paddedRow, width, c + r0 * ldc, ldc);
+        else if (level == 1)
+            nca_sgemm_gather_cells_avx2(
+                mr, k, a + r0 * lda, lda, base, offsets, cells, first, count, size, paddedRow, width, c + r0 * ldc, ldc);
+    }
+}
+
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc)
 {
@@ -315,6 +332,9 @@ void nca_sgemm_nn(
 int nca_sgemm_nn_split(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc, long cblock,
     long cbstride) { return 0; }
+void nca_sgemm_gather_cells(
+    int level, long m, long k, const float *a, long lda, const float *base, const long *offsets, const int *cells,
+    long first, long count, long size, long paddedRow, long width, float *c, long ldc) {}
 void nca_sgemm_tn_acc(
     int level, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc) {}
 

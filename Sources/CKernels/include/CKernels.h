@@ -74,6 +74,15 @@ void nca_gather_rows(const float *src, long lds, const int *rows, long first, lo
 /// dst row rows[j] − first (ldd apart) ← src row j (lds apart), `width` floats, j < count.
 void nca_scatter_rows(const float *src, long lds, const int *rows, long first, long count, long width, float *dst, long ldd);
 
+/// The gathered product for single cells (perception for a tile compacted to some cells): for
+/// j < count, cell i = cells[j] − first of a block of rows `size` cells long, whose neighbour p
+/// lies at base + (i / size)·paddedRow + (i mod size)·width + offsets[p]:
+/// C[r·ldc + j·width + e] = Σ_p A[r, p] · (neighbour p)[e] for r < m, e < width, p < k.
+/// Requires level ≥ 1.
+void nca_sgemm_gather_cells(
+    int level, long m, long k, const float *a, long lda, const float *base, const long *offsets, const int *cells,
+    long first, long count, long size, long paddedRow, long width, float *c, long ldc);
+
 /// A hint to the CPU that this thread is spin-waiting (x86 `pause`).
 void nca_spin_pause(void);
 

@@ -104,8 +104,9 @@ extension NCAEngine {
 
     /// Z = perception(x) into worker.z, A = Z·W2 into worker.a, and returns u(A): worker.a itself
     /// for relu (which keeps u(A) in place of A: u′(a) is 1 exactly where u(a) > 0), else
-    /// worker.hidden. With `active` cells (see `activeCells`), Z's planes are compacted in place
-    /// to those cells' rows (planes stay n·C apart) and A, u(A) have only their rows.
+    /// worker.hidden. With `active` cells (see `activeCells`), perception runs for those cells
+    /// only, into the first rows of Z's planes (planes stay n·C apart), and A, u(A) have only
+    /// their rows.
     private func hiddenLayer(
         _ worker: EngineWorker<T>, _ weights: Weights<T>, input: UnsafePointer<T>, cells range: Range<Int>, active: Int?
     ) -> UnsafeMutablePointer<T> {
@@ -114,12 +115,12 @@ extension NCAEngine {
         let activation = configuration.activation
         let kernels = configuration.kernels.count
         let n = range.count
-        perception.forward(input, cells: range, patches: worker.patches.pointer, into: worker.z.pointer)
         if let active {
-            for k in 0..<kernels {
-                let plane = worker.z.pointer + k * n * c
-                backend.gatherRows(plane, lds: c, rows: worker.active, first: 0, count: active, width: c, into: plane, ldd: c)
-            }
+            perception.forwardCells(
+                input, cells: range, active: worker.active, count: active, padded: worker.patches.pointer, into: worker.z.pointer,
+                planeStride: n * c)
+        } else {
+            perception.forward(input, cells: range, patches: worker.patches.pointer, into: worker.z.pointer)
         }
         let m = active ?? n
         // A = Σ_k Z_k·W2_k: Z's K planes (m × C each) against W2's rows (c, k) for each k.

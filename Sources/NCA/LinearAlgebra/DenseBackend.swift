@@ -39,6 +39,13 @@ protocol DenseBackend<Scalar>: Sendable {
         _ src: UnsafePointer<Scalar>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
         into dst: UnsafeMutablePointer<Scalar>, ldd: Int)
 
+    /// `LinearAlgebra.productGatheredCells`: perception for single cells of a padded block; only
+    /// when `gathers` and `compacts`.
+    func productGatheredCells(
+        m: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, base: UnsafePointer<Scalar>, offsets: UnsafePointer<Int>,
+        cells: UnsafePointer<Int32>, first: Int, count: Int, size: Int, paddedRow: Int, width: Int,
+        c: UnsafeMutablePointer<Scalar>, ldc: Int)
+
     /// C = A·B with C's columns in blocks of `blockWidth`, block q at c + q·blockStride (rows
     /// `ldc` apart): one product writing several planes, such as the K perception planes of dZ.
     func productIntoBlocks(
@@ -83,6 +90,14 @@ protocol DenseBackend<Scalar>: Sendable {
 extension DenseBackend {
     /// Not compacted (the default): the engine runs every tile whole.
     var compacts: Bool { false }
+
+    func productGatheredCells(
+        m: Int, k: Int, a: UnsafePointer<Scalar>, lda: Int, base: UnsafePointer<Scalar>, offsets: UnsafePointer<Int>,
+        cells: UnsafePointer<Int32>, first: Int, count: Int, size: Int, paddedRow: Int, width: Int,
+        c: UnsafeMutablePointer<Scalar>, ldc: Int
+    ) {
+        preconditionFailure("\(Self.self) has no gathered product; check `compacts` first")
+    }
 
     func activeCells(sigma: UnsafePointer<Scalar>, count n: Int, into active: UnsafeMutablePointer<Int32>) -> Int {
         var count = 0
@@ -268,6 +283,16 @@ struct SIMDKernelBackend: DenseBackend {
     }
 
     var compacts: Bool { true }
+
+    func productGatheredCells(
+        m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, base: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
+        cells: UnsafePointer<Int32>, first: Int, count: Int, size: Int, paddedRow: Int, width: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        LinearAlgebra.productGatheredCells(
+            level: level, m: m, k: k, a: a, lda: lda, base: base, offsets: offsets, cells: cells, first: first, count: count,
+            size: size, paddedRow: paddedRow, width: width, c: c, ldc: ldc)
+    }
 
     func activeCells(sigma: UnsafePointer<Float>, count n: Int, into active: UnsafeMutablePointer<Int32>) -> Int {
         LinearAlgebra.activeCells(sigma: sigma, count: n, into: active)

@@ -130,32 +130,6 @@ public enum LinearAlgebra {
             epilogue.code, g, ldg, bias, source)
     }
 
-    /// The cells a step updates: writes the indices i < n with σ[i] ≠ 0 to `active`
-    /// (capacity n), ascending, and returns their count.
-    public static func activeCells(sigma: UnsafePointer<Float>, count n: Int, into active: UnsafeMutablePointer<Int32>) -> Int {
-        precondition(n >= 0 && n <= Int(Int32.max), "activeCells: bad count \(n)")
-        return nca_active_cells(sigma, n, active)
-    }
-
-    /// dst row j (`ldd` apart) ← src row rows[j] − first (`lds` apart), `width` elements, j < count.
-    /// With rows ascending and rows[j] − first ≥ j, dst may be src with the same strides.
-    public static func gatherRows(
-        _ src: UnsafePointer<Float>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
-        into dst: UnsafeMutablePointer<Float>, ldd: Int
-    ) {
-        precondition(count >= 0 && width >= 0 && lds >= width && ldd >= width, "gatherRows: bad sizes")
-        nca_gather_rows(src, lds, rows, first, count, width, dst, ldd)
-    }
-
-    /// dst row rows[j] − first (`ldd` apart) ← src row j (`lds` apart), `width` elements, j < count.
-    public static func scatterRows(
-        _ src: UnsafePointer<Float>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
-        into dst: UnsafeMutablePointer<Float>, ldd: Int
-    ) {
-        precondition(count >= 0 && width >= 0 && lds >= width && ldd >= width, "scatterRows: bad sizes")
-        nca_scatter_rows(src, lds, rows, first, count, width, dst, ldd)
-    }
-
     /// Row-major `C = A·B` (A m × k, B k × n) with C's columns in blocks of `blockWidth`: column j
     /// at `c + (j / blockWidth)·blockStride + j mod blockWidth`, rows `ldc` apart — one product
     /// writing K separate planes. Returns false, writing nothing, when the kernels of `level` have
