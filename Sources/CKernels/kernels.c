@@ -55,9 +55,7 @@ static inline void copy_row(float *to, const float *from, long width)
 void nca_gather_rows(const float *src, long lds, const int *rows, long first, long count, long width, float *dst, long ldd)
 {
     for (long j = 0; j < count; j++) {
-        const float *from = src + (rows[j] - first) * lds;
-        float *to = dst + j * ldd;
-        if (from != to) copy_row(to, from, width);
+        copy_row(dst + j * ldd, src + (rows[j] - first) * lds, width);
     }
 }
 

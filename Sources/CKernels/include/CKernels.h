@@ -67,8 +67,8 @@ void nca_sgemm_gather(
 /// and returns their count. Any CPU.
 long nca_active_cells(const float *sigma, long n, int *active);
 
-/// dst row j (ldd apart) ← src row rows[j] − first (lds apart), `width` floats, j < count. With
-/// rows ascending and rows[j] − first ≥ j, dst may be src (same strides): compaction in place.
+/// dst row j (ldd apart) ← src row rows[j] − first (lds apart), `width` floats, j < count; dst
+/// and src do not overlap.
 void nca_gather_rows(const float *src, long lds, const int *rows, long first, long count, long width, float *dst, long ldd);
 
 /// dst row rows[j] − first (ldd apart) ← src row j (lds apart), `width` floats, j < count.

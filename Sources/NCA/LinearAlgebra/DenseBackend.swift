@@ -22,14 +22,13 @@ protocol DenseBackend<Scalar>: Sendable {
         c: UnsafeMutablePointer<Scalar>, ldc: Int)
 
     /// Whether the engine may compact a tile to the cells its mask updates (`activeCells`,
-    /// `gatherRows`, `scatterRows` are fast here).
+    /// `gatherRows`, `scatterRows` and `productGatheredCells` exist only then).
     var compacts: Bool { get }
 
     /// Writes the indices i < n with σ[i] ≠ 0 to `active`, ascending, and returns their count.
     func activeCells(sigma: UnsafePointer<Scalar>, count n: Int, into active: UnsafeMutablePointer<Int32>) -> Int
 
-    /// dst row j ← src row rows[j] − first, `width` elements (rows lds and ldd apart), j < count;
-    /// dst may be src (same strides) when rows are ascending and rows[j] − first ≥ j.
+    /// dst row j ← src row rows[j] − first, `width` elements (rows lds and ldd apart), j < count.
     func gatherRows(
         _ src: UnsafePointer<Scalar>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
         into dst: UnsafeMutablePointer<Scalar>, ldd: Int)
@@ -88,7 +87,8 @@ protocol DenseBackend<Scalar>: Sendable {
 }
 
 extension DenseBackend {
-    /// Not compacted (the default): the engine runs every tile whole.
+    /// Not compacted (the default): the engine runs every tile whole, and the compaction
+    /// methods are never called.
     var compacts: Bool { false }
 
     func productGatheredCells(
@@ -96,32 +96,25 @@ extension DenseBackend {
         cells: UnsafePointer<Int32>, first: Int, count: Int, size: Int, paddedRow: Int, width: Int,
         c: UnsafeMutablePointer<Scalar>, ldc: Int
     ) {
-        preconditionFailure("\(Self.self) has no gathered product; check `compacts` first")
+        preconditionFailure("\(Self.self) does not compact tiles; check `compacts` first")
     }
 
     func activeCells(sigma: UnsafePointer<Scalar>, count n: Int, into active: UnsafeMutablePointer<Int32>) -> Int {
-        var count = 0
-        for i in 0..<n where sigma[i] != 0 {
-            active[count] = Int32(i)
-            count += 1
-        }
-        return count
+        preconditionFailure("\(Self.self) does not compact tiles; check `compacts` first")
     }
 
     func gatherRows(
         _ src: UnsafePointer<Scalar>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
         into dst: UnsafeMutablePointer<Scalar>, ldd: Int
     ) {
-        for j in 0..<count where src + (Int(rows[j]) - first) * lds != dst + j * ldd {
-            (dst + j * ldd).update(from: src + (Int(rows[j]) - first) * lds, count: width)
-        }
+        preconditionFailure("\(Self.self) does not compact tiles; check `compacts` first")
     }
 
     func scatterRows(
         _ src: UnsafePointer<Scalar>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
         into dst: UnsafeMutablePointer<Scalar>, ldd: Int
     ) {
-        for j in 0..<count { (dst + (Int(rows[j]) - first) * ldd).update(from: src + j * lds, count: width) }
+        preconditionFailure("\(Self.self) does not compact tiles; check `compacts` first")
     }
 
     /// `productIntoBlocks` as one product per block of columns (the default).

@@ -26,8 +26,8 @@ extension LinearAlgebra {
         return nca_active_cells(sigma, n, active)
     }
 
-    /// dst row j (`ldd` apart) ← src row rows[j] − first (`lds` apart), `width` elements, j < count.
-    /// With rows ascending and rows[j] − first ≥ j, dst may be src with the same strides.
+    /// dst row j (`ldd` apart) ← src row rows[j] − first (`lds` apart), `width` elements, j < count
+    /// (dst and src do not overlap).
     public static func gatherRows(
         _ src: UnsafePointer<Float>, lds: Int, rows: UnsafePointer<Int32>, first: Int, count: Int, width: Int,
         into dst: UnsafeMutablePointer<Float>, ldd: Int
